@@ -1,0 +1,107 @@
+//! From parsed arguments to work: load and check models, run them, print.
+//! The only module that writes to stdout.
+
+use std::io::Write;
+use std::time::Instant;
+
+use crate::builtin;
+use crate::cli::{BenchArgs, Cli, Command, ModelArgs, RunArgs};
+use crate::config::{ModelSpec, apply_overrides, load_model};
+use crate::error::AppError;
+use crate::report::{comparison, count, summary};
+use crate::sim::{RunOptions, simulate};
+
+/// Runs what the command line asks for.
+pub fn run(cli: Cli) -> Result<(), AppError> {
+    match cli.command {
+        None => default_comparison(),
+        Some(Command::Run(args)) => run_model(args),
+        Some(Command::Bench(args)) => bench(args),
+    }
+}
+
+fn options(a: &ModelArgs) -> RunOptions {
+    RunOptions { max_events: a.max_events.unwrap_or(u64::MAX) }
+}
+
+fn print(text: &str) -> Result<(), AppError> {
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        // A closed pipe (`cachesim run ... | head`) is not an error.
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+            Err(AppError::Failed(format!("cannot write output: {e}")))
+        }
+        _ => Ok(()),
+    }
+}
+
+fn run_model(args: RunArgs) -> Result<(), AppError> {
+    let spec = apply_overrides(load_model(&args.model)?, &args.model_args.sets)?;
+    let report = simulate(&spec, args.model_args.seed, 0, options(&args.model_args));
+    if args.json {
+        let json = serde_json::to_string_pretty(&report).map_err(|e| AppError::Failed(e.to_string()))?;
+        print(&(json + "\n"))
+    } else {
+        print(&summary(&report))
+    }
+}
+
+fn default_comparison() -> Result<(), AppError> {
+    let (unlocked, locked) = builtin::reference_pair()?;
+    let w = &unlocked.workload;
+    let mut text = format!(
+        "The seed note's service at {} req/s for {} on {} server(s): TTL {} cache, Firestore {} behind a {}/s token bucket, QueuePool {} + {}.\n\
+         Same workload and seed (1); left without a cache lock, right with the asyncio.Lock.\n\n",
+        w.rate.0,
+        w.duration,
+        unlocked.servers.count,
+        unlocked.cache.as_ref().map_or("-".into(), |c| c.ttl.to_string()),
+        "LogNormal(median 1s, p99 2s)",
+        unlocked.backend.rate_limit.as_ref().map_or(0.0, |r| r.rate.0),
+        unlocked.db.as_ref().map_or(0, |p| p.pool_size),
+        unlocked.db.as_ref().map_or(0, |p| p.max_overflow),
+    );
+    let a = simulate(&unlocked, 1, 0, RunOptions::default());
+    let b = simulate(&locked, 1, 0, RunOptions::default());
+    text += &comparison(&a, &b);
+    text += "\nNext: cachesim run models/seed/reference.ron --set workload.rate=500 --set servers.count=3\n";
+    print(&text)
+}
+
+/// The benchmark scenario: the reference at 500 req/s on 3 servers for 1 h.
+fn bench_models(args: &BenchArgs) -> Result<Vec<ModelSpec>, AppError> {
+    let mut sets = vec!["workload.rate=500".to_string(), "servers.count=3".into(), "workload.duration=1h".into()];
+    sets.extend(args.model_args.sets.iter().cloned());
+    if args.models.is_empty() {
+        let (a, b) = builtin::reference_pair()?;
+        return Ok(vec![apply_overrides(a, &sets)?, apply_overrides(b, &sets)?]);
+    }
+    args.models.iter().map(|p| Ok(apply_overrides(load_model(p)?, &args.model_args.sets)?)).collect()
+}
+
+fn bench(args: BenchArgs) -> Result<(), AppError> {
+    let models = bench_models(&args)?;
+    let mut text =
+        format!("{:<20} {:>12} {:>12} {:>14} {:>18}\n", "model", "events", "wall (best)", "events/s", "sim requests/s");
+    for spec in &models {
+        let mut best = f64::INFINITY;
+        let mut report = None;
+        for _ in 0..args.repeat.max(1) {
+            let t = Instant::now();
+            let r = simulate(spec, args.model_args.seed, 0, options(&args.model_args));
+            best = best.min(t.elapsed().as_secs_f64());
+            report = Some(r);
+        }
+        let r = report.expect("at least one repetition");
+        text += &format!(
+            "{:<20} {:>12} {:>11.3}s {:>14} {:>18}\n",
+            r.model,
+            count(r.engine.events),
+            best,
+            count((r.engine.events as f64 / best) as u64),
+            count((r.requests.arrived as f64 / best) as u64),
+        );
+    }
+    text += "(one core; wall-clock time of whole runs, best of the repetitions)\n";
+    print(&text)
+}

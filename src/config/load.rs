@@ -1,0 +1,51 @@
+//! Reading a model: RON text -> typed, validated [`ModelSpec`]. The only place
+//! that knows the RON syntax.
+
+use std::path::Path;
+
+use super::error::ConfigError;
+use super::locate::locate;
+use super::model::ModelSpec;
+use super::overrides;
+use super::validate::validate;
+
+/// Parses and validates a model from RON text. `origin` names the source in
+/// errors (usually the path); `default_name` is used when the file gives none.
+pub fn parse_model(source: &str, origin: &str, default_name: &str) -> Result<ModelSpec, ConfigError> {
+    let options = ron::Options::default().with_default_extension(ron::extensions::Extensions::IMPLICIT_SOME);
+    let mut spec: ModelSpec = options.from_str(source).map_err(|e| ConfigError::from_ron(origin, source, &e))?;
+    if spec.name.is_empty() {
+        spec.name = default_name.to_string();
+    }
+    validate(&spec).map_err(|bad| match locate(source, &bad.path) {
+        Some((line, col)) => ConfigError::at(origin, source, line, col, format!("{}: {}", bad.path, bad.message)),
+        None => ConfigError::new(origin, format!("{}: {}", bad.path, bad.message)),
+    })?;
+    Ok(spec)
+}
+
+/// Reads, parses and validates the model file at `path`.
+pub fn load_model(path: &Path) -> Result<ModelSpec, ConfigError> {
+    let origin = path.display().to_string();
+    let source = std::fs::read_to_string(path)
+        .map_err(|e| ConfigError::new(&origin, format!("cannot read the model file: {e}")))?;
+    let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or("model");
+    parse_model(&source, &origin, stem)
+}
+
+/// Applies `--set PATH=VALUE` overrides in order, then validates the result.
+pub fn apply_overrides(mut spec: ModelSpec, sets: &[String]) -> Result<ModelSpec, ConfigError> {
+    for set in sets {
+        let origin = format!("--set {set}");
+        let (path, value) = set
+            .split_once('=')
+            .ok_or_else(|| ConfigError::new(&origin, "expected PATH=VALUE, e.g. --set cache.ttl=2m"))?;
+        spec = overrides::set(&spec, path.trim(), value.trim())
+            .map_err(|(message, hint)| ConfigError::new(&origin, message).with_hint(hint))?;
+    }
+    if !sets.is_empty() {
+        validate(&spec)
+            .map_err(|bad| ConfigError::new("--set", format!("after the overrides, {}: {}", bad.path, bad.message)))?;
+    }
+    Ok(spec)
+}

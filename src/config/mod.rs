@@ -1,0 +1,23 @@
+//! Model files: the RON schema, its defaults and checks, and `--set`
+//! overrides. Configuration flows one way: text -> [`ModelSpec`] (validated)
+//! -> `scenario`. Nothing here runs a simulation.
+
+mod duration;
+mod error;
+mod latency;
+mod load;
+mod locate;
+mod model;
+mod overrides;
+mod suggest;
+mod validate;
+
+pub use duration::Dur;
+pub use error::ConfigError;
+pub use latency::{Latency, lognormal_params};
+pub use load::{apply_overrides, load_model, parse_model};
+pub use model::{
+    Arrivals, Backend, Balancer, Cache, CacheStart, ModelSpec, Phase, Pool, Rate, RateLimit, Refresh, Retry, Servers,
+    WhenEmpty, Workload,
+};
+pub use suggest::did_you_mean;

@@ -1,0 +1,326 @@
+//! The model file's schema: one architecture per file. Every field documents
+//! its unit; defaults come from the real systems (see `docs/models.md`).
+
+use std::fmt;
+use std::num::NonZeroU32;
+
+use serde::{Deserialize, Deserializer, Serialize, de};
+
+use super::duration::Dur;
+use super::latency::Latency;
+
+/// One architecture: a workload, servers, their caches, the backend and the
+/// database pool.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename = "Model")]
+pub struct ModelSpec {
+    /// Shown in reports; defaults to the file's name without `.ron`.
+    #[serde(default)]
+    pub name: String,
+    /// Free text shown in reports.
+    #[serde(default)]
+    pub description: String,
+    /// Who sends requests, how fast and for how long.
+    pub workload: Workload,
+    /// The servers behind the load balancer.
+    #[serde(default)]
+    pub servers: Servers,
+    /// An in-memory cache in each server; absent means every request fetches.
+    #[serde(default)]
+    pub cache: Option<Cache>,
+    /// The slow data source behind the cache ("Firestore").
+    pub backend: Backend,
+    /// A database query through a connection pool after the handler; absent
+    /// means no query.
+    #[serde(default)]
+    pub db: Option<Pool>,
+}
+
+/// Open-loop arrivals: requests come whether or not earlier ones finished.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Workload {
+    /// `Poisson` (default: independent users) or `Constant` (evenly spaced).
+    #[serde(default)]
+    pub arrivals: Arrivals,
+    /// Arrival rate at the start, in requests per second (alias for the first
+    /// phase's rate).
+    pub rate: Rate,
+    /// Changes of rate over time, in time order: `Step(at: "10m", rate: 500)`
+    /// jumps; `Ramp(from: "10m", to: "12m", rate: 500)` moves linearly from
+    /// the rate in force at `from` to `rate` at `to`.
+    #[serde(default)]
+    pub phases: Vec<Phase>,
+    /// Simulated time during which requests arrive.
+    pub duration: Dur,
+    /// Initial span whose requests are left out of the statistics (default 0s).
+    #[serde(default)]
+    pub warmup: Dur,
+    /// After arrivals stop, how long requests in flight may still finish
+    /// (default 60s); any left are reported as in flight.
+    #[serde(default = "default_drain")]
+    pub drain: Dur,
+}
+
+fn default_drain() -> Dur {
+    Dur::secs(60)
+}
+
+/// The arrival process.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub enum Arrivals {
+    /// Exponential gaps: many independent clients.
+    #[default]
+    Poisson,
+    /// Evenly spaced arrivals (a load generator at a fixed rate).
+    Constant,
+}
+
+/// A change of arrival rate.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub enum Phase {
+    /// From `at` on, the rate is `rate` req/s.
+    Step { at: Dur, rate: Rate },
+    /// Between `from` and `to` the rate moves linearly to `rate` req/s.
+    Ramp { from: Dur, to: Dur, rate: Rate },
+}
+
+/// Servers behind one load balancer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Servers {
+    /// Number of servers (default 1).
+    #[serde(default = "one")]
+    pub count: NonZeroU32,
+    /// `RoundRobin` (default, as nginx and AWS ALB) or `Random`.
+    #[serde(default)]
+    pub balancer: Balancer,
+    /// Requests one server works on at once; more wait in FIFO order. Absent
+    /// (default) means unlimited, as one asyncio event loop accepts every
+    /// request; a number models sync workers or threads.
+    #[serde(default)]
+    pub concurrency: Option<NonZeroU32>,
+    /// Handler time once the data is at hand (parsing, serialization), also
+    /// after a fetch. Default `Constant("0s")`.
+    #[serde(default = "zero_latency")]
+    pub handler: Latency,
+}
+
+impl Default for Servers {
+    fn default() -> Self {
+        Servers { count: one(), balancer: Balancer::default(), concurrency: None, handler: zero_latency() }
+    }
+}
+
+fn one() -> NonZeroU32 {
+    NonZeroU32::MIN
+}
+
+fn zero_latency() -> Latency {
+    Latency::Constant(Dur::default())
+}
+
+/// How the load balancer spreads requests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub enum Balancer {
+    /// Each server in turn.
+    #[default]
+    RoundRobin,
+    /// A uniformly random server for each request.
+    Random,
+}
+
+/// One cached dataset per server (the seed's "all employees").
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Cache {
+    /// Time to live, counted from when a fetch completes (default 5m, the
+    /// seed's TTL).
+    #[serde(default = "default_ttl")]
+    pub ttl: Dur,
+    /// `Cold` (default: empty at start) or `Warm` (filled at start, as a
+    /// start-up warming hook does).
+    #[serde(default)]
+    pub start: CacheStart,
+    /// What happens when requests find the entry expired.
+    #[serde(default)]
+    pub refresh: Refresh,
+}
+
+fn default_ttl() -> Dur {
+    Dur::secs(300)
+}
+
+/// The cache's state at the start of the run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub enum CacheStart {
+    /// Empty: the first request fetches.
+    #[default]
+    Cold,
+    /// Filled at time zero; expires after one TTL.
+    Warm,
+}
+
+/// The refresh policy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub enum Refresh {
+    /// Every request that finds the entry expired fetches it itself (the
+    /// stampede). Each completed fetch overwrites the entry.
+    #[default]
+    None,
+    /// An asyncio.Lock with a double check: one fetch at a time, waiters in
+    /// FIFO order reuse its result; a waiter behind a failed fetch tries its
+    /// own.
+    SingleFlight,
+}
+
+/// The backend the cache protects.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Backend {
+    /// Time to fetch the dataset. Firestore publishes no figure: calibrate
+    /// from traces (the seed: about `LogNormal(median: "1s", p99: "2s")`).
+    pub latency: Latency,
+    /// A token bucket shared by every server; absent means unlimited.
+    #[serde(default)]
+    pub rate_limit: Option<RateLimit>,
+}
+
+/// A token bucket: `rate` tokens per second, at most `burst` saved up; full
+/// at the start. Each fetch attempt takes one token.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RateLimit {
+    /// Tokens added per second.
+    pub rate: Rate,
+    /// Bucket capacity, in tokens.
+    pub burst: NonZeroU32,
+    /// `Fail` (default: the request fails with `rate_limited`) or `Retry`
+    /// (back off as the Firestore client does, see `retry`).
+    #[serde(default)]
+    pub when_empty: WhenEmpty,
+    /// Backoff used by `Retry`.
+    #[serde(default)]
+    pub retry: Retry,
+}
+
+/// What a fetch does when the bucket is empty.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub enum WhenEmpty {
+    /// Give up at once: the request fails with cause `rate_limited`.
+    #[default]
+    Fail,
+    /// Sleep and try again, with exponential backoff and full jitter, until
+    /// the deadline (then the request fails with `backend_deadline`).
+    Retry,
+}
+
+/// Exponential backoff with full jitter: before retry k (k = 0, 1, ...) sleep
+/// U(0, min(initial·multiplierᵏ, max_delay)). Defaults are the Firestore
+/// Python client's (google-api-core).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Retry {
+    /// First backoff bound (default 100ms).
+    #[serde(default = "default_initial")]
+    pub initial: Dur,
+    /// Growth of the bound per retry (default 1.3; at least 1).
+    #[serde(default = "default_multiplier")]
+    pub multiplier: f64,
+    /// Largest bound (default 60s).
+    #[serde(default = "default_max_delay")]
+    pub max_delay: Dur,
+    /// Total time allowed from the first attempt (default 60s).
+    #[serde(default = "default_deadline")]
+    pub deadline: Dur,
+}
+
+impl Default for Retry {
+    fn default() -> Self {
+        Retry {
+            initial: default_initial(),
+            multiplier: default_multiplier(),
+            max_delay: default_max_delay(),
+            deadline: default_deadline(),
+        }
+    }
+}
+
+fn default_initial() -> Dur {
+    Dur::millis(100)
+}
+fn default_multiplier() -> f64 {
+    1.3
+}
+fn default_max_delay() -> Dur {
+    Dur::secs(60)
+}
+fn default_deadline() -> Dur {
+    Dur::secs(60)
+}
+
+/// A SQLAlchemy QueuePool per server: at most `pool_size + max_overflow`
+/// connections checked out; further checkouts wait in FIFO order up to
+/// `pool_timeout`, then fail with `pool_timeout`. A connection is held only
+/// for its query.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Pool {
+    /// Connections kept open (default 5).
+    #[serde(default = "default_pool_size")]
+    pub pool_size: u32,
+    /// Extra connections opened on demand (default 10).
+    #[serde(default = "default_max_overflow")]
+    pub max_overflow: u32,
+    /// Longest wait for a connection (default 30s); `"0s"` fails at once.
+    #[serde(default = "default_pool_timeout")]
+    pub pool_timeout: Dur,
+    /// How long a query holds its connection.
+    pub query: Latency,
+}
+
+fn default_pool_size() -> u32 {
+    5
+}
+fn default_max_overflow() -> u32 {
+    10
+}
+fn default_pool_timeout() -> Dur {
+    Dur::secs(30)
+}
+
+/// A rate in events per second: finite and above zero.
+#[derive(Debug, Clone, Copy, PartialEq, PartialOrd, Serialize)]
+pub struct Rate(pub f64);
+
+impl<'de> Deserialize<'de> for Rate {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Rate, D::Error> {
+        struct V;
+        impl de::Visitor<'_> for V {
+            type Value = Rate;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a rate per second above zero, like 100 or 2.5")
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<Rate, E> {
+                if v.is_finite() && v > 0.0 {
+                    Ok(Rate(v))
+                } else {
+                    Err(E::custom(format!("a rate must be a finite number above zero, not {v}")))
+                }
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Rate, E> {
+                self.visit_f64(v as f64)
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Rate, E> {
+                self.visit_f64(v as f64)
+            }
+        }
+        d.deserialize_f64(V)
+    }
+}

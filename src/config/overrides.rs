@@ -1,0 +1,153 @@
+//! `--set PATH=VALUE`: change any field of a loaded model by dotted path.
+//!
+//! The model is turned into a JSON tree, the value is put at the path, and
+//! the tree is read back through the same typed schema, so an override is
+//! checked exactly like the file. Paths may skip an enum variant's name:
+//! `backend.latency.p99=3s` reaches into `LogNormal(median: .., p99: ..)`.
+
+use serde_json::{Map, Value};
+
+use super::model::ModelSpec;
+use super::suggest::did_you_mean;
+
+/// An override error: the message and an optional hint.
+pub type SetError = (String, Option<String>);
+
+/// Returns `spec` with the field at `path` set to `value` (written as in a
+/// model file: `2m`, `500`, `SingleFlight`, `LogNormal(median: "1s", p99: "3s")`).
+pub fn set(spec: &ModelSpec, path: &str, value: &str) -> Result<ModelSpec, SetError> {
+    if path.is_empty() {
+        return Err(("empty path; expected e.g. --set workload.rate=100".into(), None));
+    }
+    let mut tree = serde_json::to_value(spec).map_err(|e| (format!("internal: {e}"), None))?;
+    let parts: Vec<&str> = path.split('.').collect();
+    let mut node = &mut tree;
+    let mut walked = String::new();
+    for part in &parts {
+        node = step_into(node, part, &walked)?;
+        if !walked.is_empty() {
+            walked.push('.');
+        }
+        walked.push_str(part);
+    }
+    *node = parse_value(value, node);
+    serde_json::from_value(tree).map_err(|e| (format!("{path}: {}", clean(&e.to_string())), None))
+}
+
+/// Descends one path part, passing through an enum variant's wrapper.
+fn step_into<'a>(node: &'a mut Value, part: &str, walked: &str) -> Result<&'a mut Value, SetError> {
+    let here = if walked.is_empty() { "the model".to_string() } else { format!("`{walked}`") };
+    let Value::Object(map) = node else {
+        return Err(if node.is_null() {
+            (
+                format!("{here} is not set in this model, so `{part}` cannot be set alone"),
+                Some(format!("set the whole section, e.g. --set {walked}=(...)")),
+            )
+        } else {
+            (format!("{here} has no fields, so `{part}` cannot be set"), None)
+        });
+    };
+    if map.contains_key(part) {
+        return Ok(map.get_mut(part).expect("checked"));
+    }
+    let through_variant = single_variant(map).filter(|v| map[v].as_object().is_some_and(|m| m.contains_key(part)));
+    if let Some(variant) = through_variant {
+        return Ok(map.get_mut(&variant).and_then(|inner| inner.get_mut(part)).expect("checked"));
+    }
+    let names: Vec<&str> = map.keys().map(String::as_str).collect();
+    let hint = match did_you_mean(part, names.iter().copied()) {
+        Some(best) => format!("did you mean `{best}`? (fields: {})", names.join(", ")),
+        None => format!("fields here: {}", names.join(", ")),
+    };
+    Err((format!("unknown field `{part}` in {here}"), Some(hint)))
+}
+
+/// The variant name when `map` is an externally tagged enum value.
+fn single_variant(map: &Map<String, Value>) -> Option<String> {
+    let mut keys = map.keys();
+    let only = keys.next()?;
+    (keys.next().is_none() && only.starts_with(|c: char| c.is_ascii_uppercase())).then(|| only.clone())
+}
+
+fn is_ident(s: &str) -> bool {
+    s.starts_with(|c: char| c.is_ascii_alphabetic()) && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+/// Reads an override value written as in a model file.
+fn parse_value(text: &str, current: &Value) -> Value {
+    if text == "None" {
+        // `None` is both "no section" and the refresh policy's name.
+        return if current.is_string() { Value::String(text.into()) } else { Value::Null };
+    }
+    if let Some(inner) = text.strip_prefix("Some(").and_then(|t| t.strip_suffix(')')) {
+        return parse_value(inner.trim(), current);
+    }
+    if is_ident(text) && text != "true" && text != "false" {
+        return Value::String(text.into());
+    }
+    if let Some(open) = text.find('(')
+        && is_ident(text[..open].trim())
+        && let Some(inner) = text[open + 1..].strip_suffix(')')
+    {
+        let variant = text[..open].trim().to_string();
+        let fields = ron_to_json(&format!("({inner})")).or_else(|| ron_to_json(inner));
+        if let Some(fields) = fields {
+            let mut map = Map::new();
+            map.insert(variant, fields);
+            return Value::Object(map);
+        }
+    }
+    ron_to_json(text).unwrap_or_else(|| Value::String(text.into()))
+}
+
+fn ron_to_json(text: &str) -> Option<Value> {
+    let v: ron::Value = ron::from_str(text).ok()?;
+    Some(convert(v))
+}
+
+fn convert(v: ron::Value) -> Value {
+    match v {
+        ron::Value::Bool(b) => Value::Bool(b),
+        ron::Value::Char(c) => Value::String(c.to_string()),
+        ron::Value::String(s) => Value::String(s),
+        ron::Value::Number(n) => match n {
+            ron::value::Number::F32(f) => {
+                serde_json::Number::from_f64(f.get() as f64).map_or(Value::Null, Value::Number)
+            }
+            ron::value::Number::F64(f) => serde_json::Number::from_f64(f.get()).map_or(Value::Null, Value::Number),
+            other => {
+                let i = other.into_f64();
+                if i.fract() == 0.0 && i >= 0.0 && i < u64::MAX as f64 {
+                    Value::from(i as u64)
+                } else if i.fract() == 0.0 && i < 0.0 && i > i64::MIN as f64 {
+                    Value::from(i as i64)
+                } else {
+                    serde_json::Number::from_f64(i).map_or(Value::Null, Value::Number)
+                }
+            }
+        },
+        ron::Value::Option(None) | ron::Value::Unit => Value::Null,
+        ron::Value::Option(Some(inner)) => convert(*inner),
+        ron::Value::Seq(items) => Value::Array(items.into_iter().map(convert).collect()),
+        ron::Value::Map(map) => Value::Object(
+            map.into_iter()
+                .map(|(k, v)| {
+                    let key = match k {
+                        ron::Value::String(s) => s,
+                        other => format!("{other:?}"),
+                    };
+                    (key, convert(v))
+                })
+                .collect(),
+        ),
+        ron::Value::Bytes(b) => Value::Array(b.into_iter().map(Value::from).collect()),
+    }
+}
+
+/// serde_json appends " at line 1 column N", which means nothing here.
+fn clean(msg: &str) -> String {
+    match msg.rfind(" at line ") {
+        Some(i) => msg[..i].to_string(),
+        None => msg.to_string(),
+    }
+}

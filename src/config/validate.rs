@@ -1,0 +1,77 @@
+//! Checks that involve more than one field. Single values are checked as they
+//! are read (see `Rate`, `Dur`, `Latency`), where the parser knows their
+//! position; these checks name the field by dotted path instead, and the
+//! loader finds its line in the file.
+
+use super::model::{ModelSpec, Phase};
+
+/// A rule broken by a model: the dotted path of the field and what is wrong.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Invalid {
+    /// Dotted path of the offending field, e.g. `workload.warmup`.
+    pub path: String,
+    /// What is wrong, and what would be right.
+    pub message: String,
+}
+
+fn invalid(path: impl Into<String>, message: impl Into<String>) -> Invalid {
+    Invalid { path: path.into(), message: message.into() }
+}
+
+/// Checks the rules that relate fields to each other.
+pub fn validate(m: &ModelSpec) -> Result<(), Invalid> {
+    let w = &m.workload;
+    if w.duration.is_zero() {
+        return Err(invalid("workload.duration", "the duration must be above zero"));
+    }
+    if w.warmup >= w.duration {
+        return Err(invalid(
+            "workload.warmup",
+            format!("the warm-up ({}) must be shorter than the duration ({})", w.warmup, w.duration),
+        ));
+    }
+    let mut last = super::Dur::default();
+    for (i, phase) in w.phases.iter().enumerate() {
+        let (start, end) = match phase {
+            Phase::Step { at, .. } => (*at, *at),
+            Phase::Ramp { from, to, .. } => {
+                if to <= from {
+                    return Err(invalid(
+                        format!("workload.phases[{i}]"),
+                        format!("a ramp must end after it starts (from {from} to {to})"),
+                    ));
+                }
+                (*from, *to)
+            }
+        };
+        if start < last {
+            return Err(invalid(
+                format!("workload.phases[{i}]"),
+                format!("phases must be in time order: this one starts at {start}, before {last}"),
+            ));
+        }
+        last = end;
+    }
+    if let Some(rl) = &m.backend.rate_limit {
+        let r = &rl.retry;
+        if !(r.multiplier.is_finite() && r.multiplier >= 1.0) {
+            return Err(invalid(
+                "backend.rate_limit.retry.multiplier",
+                format!("the backoff multiplier must be a finite number of at least 1, not {}", r.multiplier),
+            ));
+        }
+        if r.initial.is_zero() {
+            return Err(invalid("backend.rate_limit.retry.initial", "the first backoff must be above zero"));
+        }
+    }
+    if let Some(db) = &m.db
+        && db.pool_size == 0
+        && db.max_overflow == 0
+    {
+        return Err(invalid(
+            "db.pool_size",
+            "a pool of 0 + 0 connections can run no query; set pool_size or max_overflow above zero",
+        ));
+    }
+    Ok(())
+}

@@ -1,0 +1,8 @@
+//! Statistics: what a run records as it goes ([`Recorder`]) and what it
+//! reports ([`RunReport`], the `--json` contract).
+
+mod recorder;
+mod report;
+
+pub use recorder::Recorder;
+pub use report::{BackendStats, CacheStats, Cause, EngineStats, LatencyStats, PoolStats, RequestStats, RunReport};

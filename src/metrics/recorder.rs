@@ -1,0 +1,231 @@
+//! Collects a run's statistics as it goes, in bounded memory: counters,
+//! streaming histograms (hdrhistogram) and time integrals; never a list of
+//! every latency.
+
+use hdrhistogram::Histogram;
+
+use super::report::Cause;
+use crate::engine::{SimDuration, SimTime};
+
+/// Latencies are recorded in microseconds, 3 significant digits; the range
+/// starts at 1 µs – 1 h and grows if a value needs it.
+fn histogram() -> Histogram<u64> {
+    let mut h = Histogram::new_with_bounds(1, 3_600_000_000, 3).expect("valid bounds");
+    h.auto(true);
+    h
+}
+
+/// Records `v`, growing the range if needed (saturating only if it cannot).
+fn record(h: &mut Histogram<u64>, v: u64) {
+    if h.record(v).is_err() {
+        h.saturating_record(v);
+    }
+}
+
+fn micros(d: SimDuration) -> u64 {
+    d.0.div_ceil(1_000)
+}
+
+/// Running statistics of one run. Only events at or after `warmup` count.
+pub struct Recorder {
+    pub warmup: SimTime,
+    pub arrived: u64,
+    pub ok: u64,
+    pub errors: [u64; Cause::ALL.len()],
+    pub latency_us: Histogram<u64>,
+    pub latency_sum_ns: u128,
+    pub latency_max_ns: u64,
+    pub hits: u64,
+    pub coalesced: u64,
+    pub fills: u64,
+    pub backend_calls: u64,
+    pub backend_attempts: u64,
+    pub backend_rate_limited: u64,
+    pub backend_in_flight: u64,
+    pub backend_peak: u64,
+    second: u64,
+    second_count: u64,
+    pub backend_peak_per_second: u64,
+    pub expiries: u64,
+    pub expiry_fetches: u64,
+    pub largest_burst: u64,
+    pub checkouts: u64,
+    pub waited: u64,
+    pub pool_wait_us: Histogram<u64>,
+    pub pool_wait_sum_ns: u128,
+    pub pool_peak: u64,
+    pub pool_timeouts: u64,
+    in_flight: u64,
+    pub in_flight_peak: u64,
+    in_flight_area: u128,
+    last_change: SimTime,
+}
+
+impl Recorder {
+    /// Empty statistics; nothing before `warmup` counts.
+    pub fn new(warmup: SimTime) -> Recorder {
+        Recorder {
+            warmup,
+            arrived: 0,
+            ok: 0,
+            errors: [0; Cause::ALL.len()],
+            latency_us: histogram(),
+            latency_sum_ns: 0,
+            latency_max_ns: 0,
+            hits: 0,
+            coalesced: 0,
+            fills: 0,
+            backend_calls: 0,
+            backend_attempts: 0,
+            backend_rate_limited: 0,
+            backend_in_flight: 0,
+            backend_peak: 0,
+            second: u64::MAX,
+            second_count: 0,
+            backend_peak_per_second: 0,
+            expiries: 0,
+            expiry_fetches: 0,
+            largest_burst: 0,
+            checkouts: 0,
+            waited: 0,
+            pool_wait_us: histogram(),
+            pool_wait_sum_ns: 0,
+            pool_peak: 0,
+            pool_timeouts: 0,
+            in_flight: 0,
+            in_flight_peak: 0,
+            in_flight_area: 0,
+            last_change: SimTime::ZERO,
+        }
+    }
+
+    #[inline]
+    fn measuring(&self, now: SimTime) -> bool {
+        now >= self.warmup
+    }
+
+    /// Accumulates ∫ in_flight dt over the measured span up to `now`.
+    fn integrate(&mut self, now: SimTime) {
+        let from = self.last_change.max(self.warmup);
+        if now > from {
+            self.in_flight_area += u128::from(self.in_flight) * u128::from(now.0 - from.0);
+        }
+        self.last_change = now;
+    }
+
+    /// A request entered the system.
+    pub fn request_entered(&mut self, now: SimTime, counted: bool) {
+        self.integrate(now);
+        self.in_flight += 1;
+        if counted {
+            self.arrived += 1;
+        }
+        if self.measuring(now) {
+            self.in_flight_peak = self.in_flight_peak.max(self.in_flight);
+        }
+    }
+
+    /// A request left the system, successfully after `latency` or with `cause`.
+    pub fn request_left(&mut self, now: SimTime, counted: bool, outcome: Result<SimDuration, Cause>) {
+        self.integrate(now);
+        self.in_flight -= 1;
+        if !counted {
+            return;
+        }
+        match outcome {
+            Ok(latency) => {
+                self.ok += 1;
+                record(&mut self.latency_us, micros(latency));
+                self.latency_sum_ns += u128::from(latency.0);
+                self.latency_max_ns = self.latency_max_ns.max(latency.0);
+            }
+            Err(cause) => self.errors[cause as usize] += 1,
+        }
+    }
+
+    /// Requests still in the system.
+    pub fn in_flight(&self) -> u64 {
+        self.in_flight
+    }
+
+    /// A fetch attempt went to the backend (`admitted`) or was refused.
+    pub fn fetch_attempt(&mut self, now: SimTime, admitted: bool) {
+        let measuring = self.measuring(now);
+        if measuring {
+            self.backend_attempts += 1;
+        }
+        if !admitted {
+            if measuring {
+                self.backend_rate_limited += 1;
+            }
+            return;
+        }
+        self.backend_in_flight += 1;
+        if measuring {
+            self.backend_peak = self.backend_peak.max(self.backend_in_flight);
+            let second = now.0 / 1_000_000_000;
+            if second != self.second {
+                self.second = second;
+                self.second_count = 0;
+            }
+            self.second_count += 1;
+            self.backend_peak_per_second = self.backend_peak_per_second.max(self.second_count);
+        }
+    }
+
+    /// A fetch came back.
+    pub fn fetch_done(&mut self, now: SimTime) {
+        self.backend_in_flight -= 1;
+        if self.measuring(now) {
+            self.backend_calls += 1;
+        }
+    }
+
+    /// A cache's expiry span closed with `fetches` fetches started in it.
+    pub fn expiry_closed(&mut self, now: SimTime, fetches: u64) {
+        if self.measuring(now) {
+            self.fills += 1;
+            self.expiries += 1;
+            self.expiry_fetches += fetches;
+            self.largest_burst = self.largest_burst.max(fetches);
+        }
+    }
+
+    /// A fill that closed no expiry span (a late fetch overwriting the entry).
+    pub fn refill(&mut self, now: SimTime) {
+        if self.measuring(now) {
+            self.fills += 1;
+        }
+    }
+
+    /// A pool checkout succeeded after waiting `wait`, with `in_use`
+    /// connections now checked out of that pool.
+    pub fn checkout(&mut self, now: SimTime, counted: bool, wait: SimDuration, in_use: u64) {
+        if self.measuring(now) {
+            self.pool_peak = self.pool_peak.max(in_use);
+        }
+        if counted {
+            self.checkouts += 1;
+            if wait.0 > 0 {
+                self.waited += 1;
+            }
+            record(&mut self.pool_wait_us, micros(wait));
+            self.pool_wait_sum_ns += u128::from(wait.0);
+        }
+    }
+
+    /// A pool wait timed out (or found the pool full with no patience).
+    pub fn pool_timeout(&mut self, counted: bool) {
+        if counted {
+            self.pool_timeouts += 1;
+            self.waited += 1;
+        }
+    }
+
+    /// Closes the time integrals at `end`, returning the mean in flight.
+    pub fn in_flight_mean(&mut self, end: SimTime) -> f64 {
+        self.integrate(end);
+        let span = end.0.saturating_sub(self.warmup.0);
+        if span == 0 { 0.0 } else { self.in_flight_area as f64 / span as f64 }
+    }
+}

@@ -1,0 +1,145 @@
+//! The result of one run: plain numbers, serialized as the `--json` contract.
+//! Key names here are a stable interface for CI users; add, never rename.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+/// Why a request failed. The names are the `requests.errors.<cause>` keys.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Cause {
+    /// The backend's token bucket was empty and the policy was `Fail`.
+    RateLimited,
+    /// No pool connection within `pool_timeout`.
+    PoolTimeout,
+    /// Retries on an empty bucket ran past the retry deadline.
+    BackendDeadline,
+}
+
+impl Cause {
+    /// Every cause, in report order.
+    pub const ALL: [Cause; 3] = [Cause::RateLimited, Cause::PoolTimeout, Cause::BackendDeadline];
+
+    /// The stable key.
+    pub fn key(self) -> &'static str {
+        match self {
+            Cause::RateLimited => "rate_limited",
+            Cause::PoolTimeout => "pool_timeout",
+            Cause::BackendDeadline => "backend_deadline",
+        }
+    }
+}
+
+/// Everything `cachesim run` reports about one run.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RunReport {
+    /// The model's name.
+    pub model: String,
+    /// The seed the run used.
+    pub seed: u64,
+    pub requests: RequestStats,
+    /// Latency of successful requests, arrival to completion, in seconds
+    /// (`null` when none succeeded).
+    pub latency_s: LatencyStats,
+    pub cache: CacheStats,
+    pub backend: BackendStats,
+    pub pool: PoolStats,
+    pub engine: EngineStats,
+}
+
+/// Request counts, after the warm-up.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RequestStats {
+    pub arrived: u64,
+    pub ok: u64,
+    pub failed: u64,
+    /// Still unfinished when the run stopped (after the drain).
+    pub in_flight_at_end: u64,
+    /// Failures by cause; every cause is listed, zeros included.
+    pub errors: BTreeMap<&'static str, u64>,
+    /// Share of arrived requests that failed.
+    pub error_rate: f64,
+    /// Successful requests per second of measured time.
+    pub throughput_rps: f64,
+    /// Time-average number of requests in the system (for Little's law).
+    pub in_flight_mean: f64,
+    /// Most requests in the system at once.
+    pub in_flight_peak: u64,
+}
+
+/// Latency percentiles in seconds (3 significant digits; mean and max exact).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LatencyStats {
+    pub mean: Option<f64>,
+    pub p50: Option<f64>,
+    pub p95: Option<f64>,
+    pub p99: Option<f64>,
+    pub p999: Option<f64>,
+    pub max: Option<f64>,
+}
+
+/// The per-server caches, summed over servers.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CacheStats {
+    /// Share of requests that found the entry fresh when they reached it.
+    pub hit_ratio: f64,
+    /// Share served without their own fetch: hits plus waiters that reused
+    /// another request's fetch.
+    pub served_from_cache_ratio: f64,
+    /// Requests that waited on another request's fetch (single-flight).
+    pub coalesced: u64,
+    /// Times a fetch filled a cache.
+    pub fills: u64,
+}
+
+/// The backend, as seen from all servers together.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct BackendStats {
+    /// Completed fetches.
+    pub calls: u64,
+    /// Completed fetches per second of measured time.
+    pub calls_per_s: f64,
+    /// Fetch attempts, including those the rate limit refused and retries.
+    pub attempts: u64,
+    /// Attempts refused by the rate limit.
+    pub rate_limited: u64,
+    /// Most fetches in flight at once.
+    pub peak_concurrent: u64,
+    /// Most fetches started within one second of simulated time.
+    pub peak_per_second: u64,
+    /// Stampedes: each span from a request finding a cache expired to that
+    /// cache's next fill, with the fetches started in it.
+    pub expiries: u64,
+    /// Mean fetches started per expiry (1 + λδ without protection).
+    pub fetches_per_expiry_mean: Option<f64>,
+    /// The largest burst of fetches around one expiry.
+    pub largest_burst: u64,
+}
+
+/// The DB connection pools, summed over servers.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PoolStats {
+    /// Checkouts that got a connection.
+    pub checkouts: u64,
+    /// Most connections in use at once in any one pool.
+    pub peak_in_use: u64,
+    /// Share of checkouts that had to wait (Erlang C's P(wait)).
+    pub wait_probability: f64,
+    /// Mean wait of checkouts that got a connection, zeros included, seconds.
+    pub wait_mean_s: Option<f64>,
+    /// 99th percentile of that wait, seconds.
+    pub wait_p99_s: Option<f64>,
+    /// Checkouts that gave up after `pool_timeout`.
+    pub timeouts: u64,
+}
+
+/// The engine's own counters: deterministic, no wall-clock time.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct EngineStats {
+    /// Events processed.
+    pub events: u64,
+    /// Simulated seconds until the run stopped.
+    pub simulated_s: f64,
+    /// Whether the event budget (`--max-events`) cut the run short.
+    pub truncated: bool,
+}

@@ -1,0 +1,6 @@
+//! Turning results into something people read: the aligned text summary and
+//! the side-by-side comparison. JSON is `serde_json` over `RunReport`.
+
+mod summary;
+
+pub use summary::{comparison, count, secs, summary};

@@ -1,0 +1,218 @@
+//! The human-readable summary of a run, and two runs side by side.
+
+use std::fmt::Write;
+
+use crate::metrics::RunReport;
+
+/// Three significant digits, trailing zeros dropped.
+fn sig3(x: f64) -> String {
+    let digits = if x >= 100.0 {
+        0
+    } else if x >= 10.0 {
+        1
+    } else {
+        2
+    };
+    let s = format!("{x:.digits$}");
+    if s.contains('.') { s.trim_end_matches('0').trim_end_matches('.').to_string() } else { s }
+}
+
+/// Seconds, shown in a unit that keeps 3 significant digits.
+pub fn secs(v: Option<f64>) -> String {
+    match v {
+        None => "-".into(),
+        Some(0.0) => "0".into(),
+        Some(s) if s < 1e-3 => format!("{}µs", sig3(s * 1e6)),
+        Some(s) if s < 1.0 => format!("{}ms", sig3(s * 1e3)),
+        Some(s) => format!("{}s", sig3(s)),
+    }
+}
+
+fn pct(v: f64) -> String {
+    if v == 0.0 {
+        "0%".into()
+    } else if (0.999..1.0).contains(&v) {
+        format!("{:.3}%", v * 100.0)
+    } else {
+        format!("{:.1}%", v * 100.0)
+    }
+}
+
+/// Thousands separators: 1234567 -> "1,234,567".
+pub fn count(n: u64) -> String {
+    let s = n.to_string();
+    let mut out = String::new();
+    for (i, c) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// Label/value rows, one metric group per line.
+fn rows(r: &RunReport) -> Vec<(&'static str, String)> {
+    let q = &r.requests;
+    let l = &r.latency_s;
+    let b = &r.backend;
+    let p = &r.pool;
+    let errors = q.errors.iter().map(|(k, v)| format!("{k} {}", count(*v))).collect::<Vec<_>>().join("   ");
+    vec![
+        (
+            "requests",
+            format!(
+                "arrived {}   ok {}   failed {} ({})   in flight at end {}",
+                count(q.arrived),
+                count(q.ok),
+                count(q.failed),
+                pct(q.error_rate),
+                count(q.in_flight_at_end)
+            ),
+        ),
+        (
+            "",
+            format!(
+                "throughput {:.1} req/s   mean in flight {:.2} (peak {})",
+                q.throughput_rps, q.in_flight_mean, q.in_flight_peak
+            ),
+        ),
+        (
+            "latency",
+            format!(
+                "p50 {}   p95 {}   p99 {}   p99.9 {}   max {}   mean {}",
+                secs(l.p50),
+                secs(l.p95),
+                secs(l.p99),
+                secs(l.p999),
+                secs(l.max),
+                secs(l.mean)
+            ),
+        ),
+        ("errors", errors),
+        (
+            "cache",
+            format!(
+                "hit ratio {}   served from cache {}   coalesced waiters {}   fills {}",
+                pct(r.cache.hit_ratio),
+                pct(r.cache.served_from_cache_ratio),
+                count(r.cache.coalesced),
+                count(r.cache.fills)
+            ),
+        ),
+        (
+            "backend",
+            format!(
+                "calls {} ({:.3}/s)   attempts {}   rate-limited {}",
+                count(b.calls),
+                b.calls_per_s,
+                count(b.attempts),
+                count(b.rate_limited)
+            ),
+        ),
+        (
+            "",
+            format!(
+                "peak concurrent {}   peak per second {}   expiries {}   fetches per expiry {}   largest burst {}",
+                b.peak_concurrent,
+                b.peak_per_second,
+                b.expiries,
+                b.fetches_per_expiry_mean.map_or("-".into(), |m| format!("{m:.1}")),
+                b.largest_burst
+            ),
+        ),
+        (
+            "pool",
+            format!(
+                "peak in use {}   waited {}   wait mean {}   wait p99 {}   timeouts {}",
+                p.peak_in_use,
+                pct(p.wait_probability),
+                secs(p.wait_mean_s),
+                secs(p.wait_p99_s),
+                count(p.timeouts)
+            ),
+        ),
+        (
+            "engine",
+            format!(
+                "{} events over {:.1} simulated s{}",
+                count(r.engine.events),
+                r.engine.simulated_s,
+                if r.engine.truncated { "   TRUNCATED by --max-events" } else { "" }
+            ),
+        ),
+    ]
+}
+
+/// A compact aligned summary of one run.
+pub fn summary(r: &RunReport) -> String {
+    let mut out = format!("{:<9} {}   (seed {})\n", "model", r.model, r.seed);
+    for (label, value) in rows(r) {
+        let _ = writeln!(out, "{label:<9} {value}");
+    }
+    out
+}
+
+/// Two runs of the same workload side by side, with a line on what differs.
+pub fn comparison(a: &RunReport, b: &RunReport) -> String {
+    let line = |label: &str, f: &dyn Fn(&RunReport) -> String| format!("{label:<28} {:>16} {:>16}\n", f(a), f(b));
+    let mut out = line("", &|r| r.model.clone());
+    out += &line("requests arrived", &|r| count(r.requests.arrived));
+    out += &line("failed", &|r| format!("{} ({})", count(r.requests.failed), pct(r.requests.error_rate)));
+    for cause in a.requests.errors.keys() {
+        out += &line(&format!("  {cause}"), &|r| count(r.requests.errors[cause]));
+    }
+    out += &line("latency p50", &|r| secs(r.latency_s.p50));
+    out += &line("latency p99", &|r| secs(r.latency_s.p99));
+    out += &line("latency p99.9", &|r| secs(r.latency_s.p999));
+    out += &line("latency max", &|r| secs(r.latency_s.max));
+    out += &line("cache hit ratio", &|r| pct(r.cache.hit_ratio));
+    out += &line("served from cache", &|r| pct(r.cache.served_from_cache_ratio));
+    out += &line("backend calls", &|r| count(r.backend.calls));
+    out += &line("backend attempts", &|r| count(r.backend.attempts));
+    out +=
+        &line("fetches per expiry", &|r| r.backend.fetches_per_expiry_mean.map_or("-".into(), |m| format!("{m:.1}")));
+    out += &line("backend peak concurrent", &|r| r.backend.peak_concurrent.to_string());
+    out += &line("pool peak in use", &|r| r.pool.peak_in_use.to_string());
+    out += &line("pool wait p99", &|r| secs(r.pool.wait_p99_s));
+    out += &line("pool timeouts", &|r| count(r.pool.timeouts));
+    out += &line("events simulated", &|r| count(r.engine.events));
+    out.push('\n');
+    out += &verdict_line(a, b);
+    out
+}
+
+/// One or two sentences that say what the difference between the runs means.
+fn verdict_line(a: &RunReport, b: &RunReport) -> String {
+    let burst = |r: &RunReport| r.backend.fetches_per_expiry_mean.unwrap_or(0.0);
+    let mut s = format!(
+        "What it means: {} starts {:.1} backend fetches per cache expiry (largest burst {}) against {:.1} for {}; ",
+        a.model,
+        burst(a),
+        a.backend.largest_burst,
+        burst(b),
+        b.model,
+    );
+    let (fa, fb) = (a.requests.failed, b.requests.failed);
+    if fa == fb {
+        s += &format!("both fail {} requests.", count(fa));
+    } else {
+        let (better, worse) = if fa < fb { (a, b) } else { (b, a) };
+        s += &format!(
+            "{} fails {} requests ({}) where {} fails {} ({}).",
+            worse.model,
+            count(worse.requests.failed),
+            pct(worse.requests.error_rate),
+            better.model,
+            count(better.requests.failed),
+            pct(better.requests.error_rate),
+        );
+        let causes: Vec<String> =
+            worse.requests.errors.iter().filter(|(_, n)| **n > 0).map(|(k, n)| format!("{k} {}", count(*n))).collect();
+        if !causes.is_empty() {
+            s += &format!(" The failures are {}.", causes.join(", "));
+        }
+    }
+    s.push('\n');
+    s
+}

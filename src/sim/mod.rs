@@ -1,0 +1,128 @@
+//! The seed's architecture as a simulation: build it from a validated
+//! [`ModelSpec`], run it on the engine, and report. Components never read
+//! files or the wall clock; all randomness comes from `engine::stream`.
+
+mod arrivals;
+mod backend;
+mod cache;
+mod pool;
+mod request;
+mod sampler;
+mod token_bucket;
+mod world;
+
+pub use arrivals::{ArrivalStream, RateProfile};
+pub use sampler::Sampler;
+pub use token_bucket::TokenBucket;
+pub use world::{Event, World};
+
+use std::collections::BTreeMap;
+
+use crate::config::ModelSpec;
+use crate::engine::{EventQueue, SimTime, run};
+use crate::metrics::{
+    BackendStats, CacheStats, Cause, EngineStats, LatencyStats, PoolStats, Recorder, RequestStats, RunReport,
+};
+
+/// Limits on a run, from the command line rather than the model.
+#[derive(Debug, Clone, Copy)]
+pub struct RunOptions {
+    /// Stop after this many events (the report says `truncated`).
+    pub max_events: u64,
+}
+
+impl Default for RunOptions {
+    fn default() -> Self {
+        RunOptions { max_events: u64::MAX }
+    }
+}
+
+/// Runs replication `run` of `spec` with `seed` and reports what happened.
+/// The same arguments always give the same report, bit for bit.
+pub fn simulate(spec: &ModelSpec, seed: u64, run_index: u64, opts: RunOptions) -> RunReport {
+    let mut queue = EventQueue::new();
+    let mut world = World::new(spec, seed, run_index, &mut queue);
+    let w = &spec.workload;
+    let stop = SimTime(w.duration.nanos()).after(w.drain.0);
+    let truncated = run(&mut world, &mut queue, stop, opts.max_events);
+    let end = if queue.pending() == 0 || truncated { queue.now() } else { stop };
+    queue.advance_to(end);
+    let measured = SimTime(w.duration.nanos()).since(SimTime(w.warmup.nanos())).as_secs_f64();
+    report(spec, seed, &mut world.stats, &queue, end, measured, truncated)
+}
+
+fn ratio(a: u64, b: u64) -> f64 {
+    if b == 0 { 0.0 } else { a as f64 / b as f64 }
+}
+
+fn secs_us(v: u64) -> f64 {
+    v as f64 / 1e6
+}
+
+fn report(
+    spec: &ModelSpec,
+    seed: u64,
+    s: &mut Recorder,
+    queue: &EventQueue<Event>,
+    end: SimTime,
+    measured_s: f64,
+    truncated: bool,
+) -> RunReport {
+    let failed: u64 = s.errors.iter().sum();
+    let errors: BTreeMap<&'static str, u64> = Cause::ALL.iter().map(|&c| (c.key(), s.errors[c as usize])).collect();
+    let any_ok = s.ok > 0;
+    let pct = |q: f64| any_ok.then(|| secs_us(s.latency_us.value_at_quantile(q)));
+    let latency_s = LatencyStats {
+        mean: any_ok.then(|| s.latency_sum_ns as f64 / s.ok as f64 / 1e9),
+        p50: pct(0.50),
+        p95: pct(0.95),
+        p99: pct(0.99),
+        p999: pct(0.999),
+        max: any_ok.then(|| s.latency_max_ns as f64 / 1e9),
+    };
+    let in_flight_at_end = s.in_flight();
+    let in_flight_mean = s.in_flight_mean(end);
+    let any_checkout = s.checkouts > 0;
+    RunReport {
+        model: spec.name.clone(),
+        seed,
+        requests: RequestStats {
+            arrived: s.arrived,
+            ok: s.ok,
+            failed,
+            in_flight_at_end,
+            errors,
+            error_rate: ratio(failed, s.arrived),
+            throughput_rps: s.ok as f64 / measured_s,
+            in_flight_mean,
+            in_flight_peak: s.in_flight_peak,
+        },
+        latency_s,
+        cache: CacheStats {
+            hit_ratio: ratio(s.hits, s.arrived),
+            served_from_cache_ratio: ratio(s.hits + s.coalesced, s.arrived),
+            coalesced: s.coalesced,
+            fills: s.fills,
+        },
+        backend: BackendStats {
+            calls: s.backend_calls,
+            calls_per_s: s.backend_calls as f64 / measured_s,
+            attempts: s.backend_attempts,
+            rate_limited: s.backend_rate_limited,
+            peak_concurrent: s.backend_peak,
+            peak_per_second: s.backend_peak_per_second,
+            expiries: s.expiries,
+            fetches_per_expiry_mean: (s.expiries > 0).then(|| s.expiry_fetches as f64 / s.expiries as f64),
+            largest_burst: s.largest_burst,
+        },
+        pool: PoolStats {
+            checkouts: s.checkouts,
+            peak_in_use: s.pool_peak,
+            wait_probability: ratio(s.waited, s.checkouts + s.pool_timeouts),
+            wait_mean_s: any_checkout.then(|| s.pool_wait_sum_ns as f64 / s.checkouts as f64 / 1e9),
+            wait_p99_s: any_checkout.then(|| secs_us(s.pool_wait_us.value_at_quantile(0.99))),
+            timeouts: s.pool_timeouts,
+        },
+        engine: EngineStats { events: queue.events_processed(), simulated_s: end.as_secs_f64(), truncated },
+    }
+}

@@ -1,0 +1,62 @@
+//! Requests in flight, kept in a slab indexed by [`ReqId`] so that events
+//! carry a small integer instead of a pointer or an allocation.
+
+use crate::engine::SimTime;
+
+/// Index of a request in the [`Slab`].
+pub type ReqId = u32;
+
+/// What the simulation remembers about a request in flight.
+#[derive(Debug, Clone, Copy)]
+pub struct Request {
+    pub arrived: SimTime,
+    pub server: u32,
+    /// Arrived after the warm-up, so it counts in the statistics.
+    pub counted: bool,
+    /// Start of the current fetch (its retry deadline runs from here).
+    pub fetch_started: SimTime,
+    /// Retries of the current fetch so far.
+    pub retries: u32,
+}
+
+/// A free-list arena of requests.
+#[derive(Debug, Default)]
+pub struct Slab {
+    items: Vec<Request>,
+    free: Vec<ReqId>,
+}
+
+impl Slab {
+    /// Stores `r`, reusing a free slot when there is one.
+    #[inline]
+    pub fn insert(&mut self, r: Request) -> ReqId {
+        match self.free.pop() {
+            Some(id) => {
+                self.items[id as usize] = r;
+                id
+            }
+            None => {
+                self.items.push(r);
+                (self.items.len() - 1) as ReqId
+            }
+        }
+    }
+
+    /// Frees a slot.
+    #[inline]
+    pub fn remove(&mut self, id: ReqId) {
+        self.free.push(id);
+    }
+
+    /// The request at `id`.
+    #[inline]
+    pub fn get(&self, id: ReqId) -> &Request {
+        &self.items[id as usize]
+    }
+
+    /// The request at `id`, mutably.
+    #[inline]
+    pub fn get_mut(&mut self, id: ReqId) -> &mut Request {
+        &mut self.items[id as usize]
+    }
+}
