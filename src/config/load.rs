@@ -12,6 +12,12 @@ use super::validate::validate;
 /// Parses and validates a model from RON text. `origin` names the source in
 /// errors (usually the path); `default_name` is used when the file gives none.
 pub fn parse_model(source: &str, origin: &str, default_name: &str) -> Result<ModelSpec, ConfigError> {
+    if source.trim().is_empty() {
+        return Err(ConfigError::new(origin, "the model file is empty").with_hint(Some(
+            "a model starts with `Model(` and needs at least `workload` and `backend`; see models/seed/reference.ron"
+                .into(),
+        )));
+    }
     let options = ron::Options::default().with_default_extension(ron::extensions::Extensions::IMPLICIT_SOME);
     let mut spec: ModelSpec = options.from_str(source).map_err(|e| ConfigError::from_ron(origin, source, &e))?;
     if spec.name.is_empty() {

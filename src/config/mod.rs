@@ -9,6 +9,7 @@ mod load;
 mod locate;
 mod model;
 mod overrides;
+mod ron_value;
 mod suggest;
 mod validate;
 

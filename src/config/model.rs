@@ -321,6 +321,6 @@ impl<'de> Deserialize<'de> for Rate {
                 self.visit_f64(v as f64)
             }
         }
-        d.deserialize_f64(V)
+        d.deserialize_any(V)
     }
 }

@@ -8,6 +8,7 @@
 use serde_json::{Map, Value};
 
 use super::model::ModelSpec;
+use super::ron_value;
 use super::suggest::did_you_mean;
 
 /// An override error: the message and an optional hint.
@@ -69,78 +70,14 @@ fn single_variant(map: &Map<String, Value>) -> Option<String> {
     (keys.next().is_none() && only.starts_with(|c: char| c.is_ascii_uppercase())).then(|| only.clone())
 }
 
-fn is_ident(s: &str) -> bool {
-    s.starts_with(|c: char| c.is_ascii_alphabetic()) && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
-}
-
-/// Reads an override value written as in a model file.
+/// Reads an override value written as in a model file. A value that does
+/// not parse is taken as a plain string (the schema then says if it fits).
 fn parse_value(text: &str, current: &Value) -> Value {
-    if text == "None" {
+    match ron_value::parse(text) {
         // `None` is both "no section" and the refresh policy's name.
-        return if current.is_string() { Value::String(text.into()) } else { Value::Null };
-    }
-    if let Some(inner) = text.strip_prefix("Some(").and_then(|t| t.strip_suffix(')')) {
-        return parse_value(inner.trim(), current);
-    }
-    if is_ident(text) && text != "true" && text != "false" {
-        return Value::String(text.into());
-    }
-    if let Some(open) = text.find('(')
-        && is_ident(text[..open].trim())
-        && let Some(inner) = text[open + 1..].strip_suffix(')')
-    {
-        let variant = text[..open].trim().to_string();
-        let fields = ron_to_json(&format!("({inner})")).or_else(|| ron_to_json(inner));
-        if let Some(fields) = fields {
-            let mut map = Map::new();
-            map.insert(variant, fields);
-            return Value::Object(map);
-        }
-    }
-    ron_to_json(text).unwrap_or_else(|| Value::String(text.into()))
-}
-
-fn ron_to_json(text: &str) -> Option<Value> {
-    let v: ron::Value = ron::from_str(text).ok()?;
-    Some(convert(v))
-}
-
-fn convert(v: ron::Value) -> Value {
-    match v {
-        ron::Value::Bool(b) => Value::Bool(b),
-        ron::Value::Char(c) => Value::String(c.to_string()),
-        ron::Value::String(s) => Value::String(s),
-        ron::Value::Number(n) => match n {
-            ron::value::Number::F32(f) => {
-                serde_json::Number::from_f64(f.get() as f64).map_or(Value::Null, Value::Number)
-            }
-            ron::value::Number::F64(f) => serde_json::Number::from_f64(f.get()).map_or(Value::Null, Value::Number),
-            other => {
-                let i = other.into_f64();
-                if i.fract() == 0.0 && i >= 0.0 && i < u64::MAX as f64 {
-                    Value::from(i as u64)
-                } else if i.fract() == 0.0 && i < 0.0 && i > i64::MIN as f64 {
-                    Value::from(i as i64)
-                } else {
-                    serde_json::Number::from_f64(i).map_or(Value::Null, Value::Number)
-                }
-            }
-        },
-        ron::Value::Option(None) | ron::Value::Unit => Value::Null,
-        ron::Value::Option(Some(inner)) => convert(*inner),
-        ron::Value::Seq(items) => Value::Array(items.into_iter().map(convert).collect()),
-        ron::Value::Map(map) => Value::Object(
-            map.into_iter()
-                .map(|(k, v)| {
-                    let key = match k {
-                        ron::Value::String(s) => s,
-                        other => format!("{other:?}"),
-                    };
-                    (key, convert(v))
-                })
-                .collect(),
-        ),
-        ron::Value::Bytes(b) => Value::Array(b.into_iter().map(Value::from).collect()),
+        Ok(Value::String(s)) if s == "None" && !current.is_string() => Value::Null,
+        Ok(v) => v,
+        Err(_) => Value::String(text.into()),
     }
 }
 

@@ -18,8 +18,21 @@ fn invalid(path: impl Into<String>, message: impl Into<String>) -> Invalid {
     Invalid { path: path.into(), message: message.into() }
 }
 
-/// Checks the rules that relate fields to each other.
+/// The smallest backoff bound a retry policy may have.
+const MIN_BACKOFF: super::Dur = super::Dur::millis(1);
+
+/// The most servers a model may have: each has its own cache and pool, and
+/// more than this is a typo, not an architecture.
+pub const MAX_SERVERS: u32 = 10_000;
+
+/// Checks the rules that relate fields to each other, and the guards.
 pub fn validate(m: &ModelSpec) -> Result<(), Invalid> {
+    if m.servers.count.get() > MAX_SERVERS {
+        return Err(invalid(
+            "servers.count",
+            format!("{} servers is more than the {MAX_SERVERS} a model may have", m.servers.count),
+        ));
+    }
     let w = &m.workload;
     if w.duration.is_zero() {
         return Err(invalid("workload.duration", "the duration must be above zero"));
@@ -60,8 +73,15 @@ pub fn validate(m: &ModelSpec) -> Result<(), Invalid> {
                 format!("the backoff multiplier must be a finite number of at least 1, not {}", r.multiplier),
             ));
         }
-        if r.initial.is_zero() {
-            return Err(invalid("backend.rate_limit.retry.initial", "the first backoff must be above zero"));
+        // A sleep under a millisecond never lets the bucket refill between
+        // retries: the run would spin at one instant. Real clients sleep longer.
+        for (field, value) in [("initial", r.initial), ("max_delay", r.max_delay)] {
+            if value < MIN_BACKOFF {
+                return Err(invalid(
+                    format!("backend.rate_limit.retry.{field}"),
+                    format!("a backoff bound of {value} is below the 1ms minimum (the defaults are 100ms and 60s)"),
+                ));
+            }
         }
     }
     if let Some(db) = &m.db

@@ -1,1 +1,14 @@
+//! All integration tests, in one binary (one link step, one process).
+//!
+//! Where new tests go:
+//! - `cli`: the command line as a user runs it: output, exit codes, errors.
+//! - `determinism`: same seed, same bytes; different seeds differ.
+//! - `queueing`: servers and pools against M/M/1, M/D/1, Erlang B and C.
+//! - `caching`: TTL caches, stampedes and rate limits against their formulas.
+//! - `support`: shared helpers (building models, confidence intervals).
 
+mod caching;
+mod cli;
+mod determinism;
+mod queueing;
+mod support;

@@ -1,0 +1,126 @@
+//! Servers and connection pools against queueing theory (DOMAIN.md A3).
+//!
+//! Each test runs independent replications (fixed base seed, replication
+//! index 0..n) and asserts that the 95% Student-t confidence interval of the
+//! replication means covers the analytic value. The only widening is the
+//! stated allowance for hdrhistogram's 3-significant-digit percentiles (0.1%
+//! of the value) where a percentile is tested; means are exact sums.
+
+use crate::support::*;
+
+/// A server whose cache never expires (warm, TTL 1000 days), so requests
+/// never fetch: what remains is the server's slots and the pool.
+fn queue_model(extra: &str) -> String {
+    format!(
+        r#"Model(
+            workload: (rate: 8, duration: "2000s", warmup: "200s", drain: "1h"),
+            cache: (ttl: "1000d", start: Warm),
+            backend: (latency: Constant("1s")),
+            {extra}
+        )"#
+    )
+}
+
+/// Erlang B by the stable recursion B(k) = a·B(k−1) / (k + a·B(k−1)).
+fn erlang_b(c: u32, a: f64) -> f64 {
+    (1..=c).fold(1.0, |b, k| a * b / (k as f64 + a * b))
+}
+
+/// Erlang C from Erlang B: C = c·B / (c − a·(1 − B)).
+fn erlang_c(c: u32, a: f64) -> f64 {
+    let b = erlang_b(c, a);
+    c as f64 * b / (c as f64 - a * (1.0 - b))
+}
+
+#[test]
+fn the_oracles_match_the_published_test_vectors() {
+    // DOMAIN.md A3 test vectors, so that the oracles themselves are right.
+    approx::assert_abs_diff_eq!(erlang_b(15, 10.0), 0.036497, epsilon = 1e-6);
+    approx::assert_abs_diff_eq!(erlang_c(15, 10.0), 0.102042, epsilon = 1e-6);
+    approx::assert_abs_diff_eq!(erlang_c(2, 1.0), 1.0 / 3.0, epsilon = 1e-12);
+    approx::assert_abs_diff_eq!(erlang_b(5, 4.0), 0.199067, epsilon = 1e-6);
+    approx::assert_abs_diff_eq!(erlang_c(5, 4.0), 0.554113, epsilon = 1e-6);
+}
+
+/// M/M/1: λ = 8/s into one slot, exponential service of mean 0.1 s (μ = 10).
+/// W = 1/(μ − λ) = 0.5 s, L = λW = 4, and the sojourn time is exponential
+/// with rate μ − λ, so its 99th percentile is ln(100)/2 = 2.303 s.
+#[test]
+fn one_server_is_an_mm1_queue() {
+    let spec = model(&queue_model(r#"servers: (concurrency: 1, handler: Exponential(mean: "100ms")),"#));
+    let runs = replicate(&spec, 11, 12);
+    let w: Vec<f64> = runs.iter().map(|r| r.latency_s.mean.unwrap()).collect();
+    let l: Vec<f64> = runs.iter().map(|r| r.requests.in_flight_mean).collect();
+    let p99: Vec<f64> = runs.iter().map(|r| r.latency_s.p99.unwrap()).collect();
+    assert_covers("M/M/1 mean sojourn W", &w, 0.5, 0.0);
+    assert_covers("M/M/1 mean number in system L", &l, 4.0, 0.0);
+    assert_covers("M/M/1 sojourn p99", &p99, 100f64.ln() / 2.0, 0.001 * 2.303);
+    // Little's law on each sample path: L = λ_observed · W, up to the few
+    // requests that straddle the ends of the measured span.
+    for r in &runs {
+        let lambda = r.requests.arrived as f64 / 1800.0;
+        let little = lambda * r.latency_s.mean.unwrap();
+        assert!(
+            (r.requests.in_flight_mean - little).abs() < 0.02 * little,
+            "Little's law: L = {} but λW = {little}",
+            r.requests.in_flight_mean
+        );
+    }
+}
+
+/// M/D/1: the same load with a constant 0.1 s service. Pollaczek–Khinchine
+/// gives Wq = ρ/(2μ(1−ρ)) = 0.2 s, half of M/M/1's, so W = 0.3 s.
+#[test]
+fn constant_service_is_an_md1_queue() {
+    let spec = model(&queue_model(r#"servers: (concurrency: 1, handler: Constant("100ms")),"#));
+    let w: Vec<f64> = replicate(&spec, 12, 12).iter().map(|r| r.latency_s.mean.unwrap()).collect();
+    assert_covers("M/D/1 mean sojourn", &w, 0.3, 0.0);
+}
+
+/// M/M/c through the pool: λ = 100/s, queries Exp(mean 0.1 s), c = 5 + 10 =
+/// 15 connections, so a = 10. Erlang C: P(wait) = 0.102042 and mean wait
+/// Wq = C/(cμ − λ) = 0.00204 s. The 30 s timeout is never reached
+/// (P ≈ C·e^{−50·30}).
+#[test]
+fn the_pool_is_an_mmc_queue() {
+    let spec = model(&queue_model(
+        r#"db: (pool_size: 5, max_overflow: 10, pool_timeout: "30s", query: Exponential(mean: "100ms")),"#,
+    ));
+    let spec = with(&spec, &["workload.rate=100", "workload.duration=400s", "workload.warmup=40s"]);
+    let runs = replicate(&spec, 13, 12);
+    let c = erlang_c(15, 10.0);
+    let p_wait: Vec<f64> = runs.iter().map(|r| r.pool.wait_probability).collect();
+    let wq: Vec<f64> = runs.iter().map(|r| r.pool.wait_mean_s.unwrap()).collect();
+    assert_covers("Erlang C P(wait)", &p_wait, c, 0.0);
+    assert_covers("Erlang C mean wait", &wq, c / (150.0 - 100.0), 0.0);
+    assert!(runs.iter().all(|r| r.pool.timeouts == 0 && r.pool.peak_in_use == 15));
+}
+
+/// With pool_timeout 0 a full pool refuses at once: an M/M/c/c loss system
+/// whose blocking probability is Erlang B: B(15, 10) = 0.036497 and, with a
+/// pool of 5 + 0 at a = 4, B(5, 4) = 0.199067.
+#[test]
+fn a_pool_without_patience_is_an_erlang_loss_system() {
+    for (size, overflow, rate, expected) in [(5, 10, 100, erlang_b(15, 10.0)), (5, 0, 40, erlang_b(5, 4.0))] {
+        let spec = model(&queue_model(&format!(
+            r#"db: (pool_size: {size}, max_overflow: {overflow}, pool_timeout: "0s", query: Exponential(mean: "100ms")),"#
+        )));
+        let spec = with(&spec, &[&format!("workload.rate={rate}"), "workload.duration=400s", "workload.warmup=40s"]);
+        let blocked: Vec<f64> = replicate(&spec, 14, 12)
+            .iter()
+            .map(|r| r.pool.timeouts as f64 / (r.pool.timeouts + r.pool.checkouts) as f64)
+            .collect();
+        assert_covers(&format!("Erlang B({}, {})", size + overflow, rate as f64 / 10.0), &blocked, expected, 0.0);
+    }
+}
+
+/// Requests beyond a server's concurrency wait in FIFO order and nothing is
+/// lost: with c = 2 slots and Exp(0.1 s) handlers at λ = 10/s, the server
+/// is M/M/2 with W = Wq + 1/μ = C(2,1)/(2μ − λ) + 0.1 = 1/30 + 0.1 s.
+#[test]
+fn server_slots_are_an_mmc_queue() {
+    let spec = model(&queue_model(r#"servers: (concurrency: 2, handler: Exponential(mean: "100ms")),"#));
+    let spec = with(&spec, &["workload.rate=10"]);
+    let w: Vec<f64> = replicate(&spec, 15, 12).iter().map(|r| r.latency_s.mean.unwrap()).collect();
+    assert_covers("M/M/2 mean sojourn", &w, erlang_c(2, 1.0) / 10.0 + 0.1, 0.0);
+}

@@ -1,0 +1,45 @@
+//! Helpers shared by the integration tests.
+
+use cachesim::config::{ModelSpec, apply_overrides, parse_model};
+use cachesim::metrics::RunReport;
+use cachesim::sim::{RunOptions, simulate};
+use statrs::distribution::{ContinuousCDF, StudentsT};
+
+/// Parses a model written inline in a test (panics with the error: a test bug).
+pub fn model(ron: &str) -> ModelSpec {
+    parse_model(ron, "<test>", "test").unwrap_or_else(|e| panic!("test model does not parse:\n{e}"))
+}
+
+/// `spec` with `--set` style overrides.
+pub fn with(spec: &ModelSpec, sets: &[&str]) -> ModelSpec {
+    let sets: Vec<String> = sets.iter().map(|s| s.to_string()).collect();
+    apply_overrides(spec.clone(), &sets).unwrap_or_else(|e| panic!("bad override in test:\n{e}"))
+}
+
+/// Runs replications 0..n of `spec` with base seed `seed`.
+pub fn replicate(spec: &ModelSpec, seed: u64, n: u64) -> Vec<RunReport> {
+    (0..n).map(|run| simulate(spec, seed, run, RunOptions::default())).collect()
+}
+
+/// Mean and 95% confidence half-width (Student t) of per-replication values.
+pub fn mean_ci95(values: &[f64]) -> (f64, f64) {
+    let n = values.len() as f64;
+    assert!(n >= 2.0, "a confidence interval needs at least two replications");
+    let mean = values.iter().sum::<f64>() / n;
+    let var = values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1.0);
+    let t = StudentsT::new(0.0, 1.0, n - 1.0).expect("valid t").inverse_cdf(0.975);
+    (mean, t * (var / n).sqrt())
+}
+
+/// Asserts that the 95% confidence interval of `values` covers `expected`,
+/// widened by `model_error` (a stated, absolute allowance for a known bias of
+/// the oracle, e.g. an approximation; 0 when the formula is exact).
+pub fn assert_covers(what: &str, values: &[f64], expected: f64, model_error: f64) {
+    let (mean, half) = mean_ci95(values);
+    eprintln!("{what}: {mean:.6} ± {half:.6} vs {expected:.6}");
+    assert!(
+        (mean - expected).abs() <= half + model_error,
+        "{what}: simulated mean {mean:.6} ± {half:.6} (95% CI, {} replications) does not cover the theory's {expected:.6} (allowance {model_error})",
+        values.len()
+    );
+}
