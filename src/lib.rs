@@ -11,6 +11,30 @@
 //! - [`sim`]: the architecture's components and the request lifecycle.
 //! - [`metrics`]: what a run records and reports.
 //! - [`report`]: text summaries; [`app`] and [`cli`]: the command line.
+//!
+//! # Example
+//!
+//! ```
+//! use cachesim::config::parse_model;
+//! use cachesim::sim::{RunOptions, simulate};
+//!
+//! let spec = parse_model(
+//!     r#"Model(
+//!         workload: (rate: 20, duration: "10m"),
+//!         cache: (ttl: "5m", refresh: SingleFlight),
+//!         backend: (latency: LogNormal(median: "1s", p99: "2s")),
+//!     )"#,
+//!     "example.ron",
+//!     "example",
+//! )
+//! .expect("a valid model");
+//! let report = simulate(&spec, 42, 0, RunOptions::default());
+//! // Single flight: one fetch per expiry (the cold start and two expiries).
+//! assert_eq!(report.backend.largest_burst, 1);
+//! assert!(report.cache.hit_ratio > 0.99);
+//! // The same seed gives the same report.
+//! assert_eq!(report, simulate(&spec, 42, 0, RunOptions::default()));
+//! ```
 
 pub mod app;
 pub mod builtin;
