@@ -5,9 +5,10 @@ use std::io::Write;
 use std::time::Instant;
 
 use crate::builtin;
-use crate::cli::{BenchArgs, Cli, Command, ModelArgs, RunArgs};
+use crate::cli::{BenchArgs, Cli, Command, MergeArgs, ModelArgs, RunArgs, SweepArgs};
 use crate::config::{ModelSpec, apply_overrides, load_model};
 use crate::error::AppError;
+use crate::experiment::{self, SweepOptions, load_experiment, matrix_md};
 use crate::report::{comparison, count, summary};
 use crate::sim::{RunOptions, simulate};
 
@@ -16,8 +17,92 @@ pub fn run(cli: Cli) -> Result<(), AppError> {
     match cli.command {
         None => default_comparison(),
         Some(Command::Run(args)) => run_model(args),
+        Some(Command::Sweep(args)) => sweep(args),
+        Some(Command::Merge(args)) => merge(args),
         Some(Command::Bench(args)) => bench(args),
     }
+}
+
+/// Progress on stderr: a bar with an ETA on a terminal, a line every 10%
+/// otherwise, nothing when quiet.
+fn progress_reporter(quiet: bool, label: String) -> Box<dyn Fn(usize, usize) + Sync> {
+    use std::io::IsTerminal;
+    if quiet {
+        return Box::new(|_, _| {});
+    }
+    if std::io::stderr().is_terminal() {
+        let bar = indicatif::ProgressBar::new(0);
+        if let Ok(style) =
+            indicatif::ProgressStyle::with_template("{msg} [{bar:40}] {pos}/{len} runs, {elapsed} elapsed, ETA {eta}")
+        {
+            bar.set_style(style.progress_chars("=> "));
+        }
+        bar.set_message(label);
+        return Box::new(move |done, total| {
+            bar.set_length(total as u64);
+            bar.set_position(done as u64);
+            if done == total {
+                bar.finish();
+            }
+        });
+    }
+    Box::new(move |done, total| {
+        let step = (total / 10).max(1);
+        if done % step == 0 || done == total {
+            eprintln!("{label}: {done}/{total} runs");
+        }
+    })
+}
+
+fn sweep(args: SweepArgs) -> Result<(), AppError> {
+    let plan = load_experiment(&args.experiment, &args.sets)?;
+    let out = args.out.clone().unwrap_or_else(|| std::path::Path::new("results").join(&plan.spec.name));
+    let opts = SweepOptions {
+        threads: args.threads,
+        shard: args.shard,
+        run: RunOptions { max_events: args.max_events.unwrap_or(u64::MAX) },
+    };
+    let progress = progress_reporter(args.quiet, plan.spec.name.clone());
+    let outcome = experiment::sweep(&plan, &out, opts, &*progress)?;
+    if !args.quiet {
+        eprintln!(
+            "{}: {} runs computed, {} reused from {}",
+            plan.spec.name,
+            outcome.computed,
+            outcome.reused,
+            out.display()
+        );
+    }
+    match outcome.results {
+        Some((results, rows)) => {
+            print(&matrix_md(&plan, &results, &rows))?;
+            print(&format!(
+                "
+Wrote runs.csv, points.csv, summary.json and matrix.md to {}
+",
+                out.display()
+            ))
+        }
+        None => print(&format!(
+            "Shard written to {}; combine all shards with: cachesim merge DIR...
+",
+            out.display()
+        )),
+    }
+}
+
+fn merge(args: MergeArgs) -> Result<(), AppError> {
+    let dirs: Vec<&std::path::Path> = args.dirs.iter().map(|d| d.as_path()).collect();
+    let out = args.out.clone().unwrap_or_else(|| args.dirs[0].clone());
+    let (results, rows) = experiment::merge(&dirs, &out)?;
+    let (_, plan) = experiment::load_plan(&out)?;
+    print(&matrix_md(&plan, &results, &rows))?;
+    print(&format!(
+        "
+Wrote runs.csv, points.csv, summary.json and matrix.md to {}
+",
+        out.display()
+    ))
 }
 
 fn options(a: &ModelArgs) -> RunOptions {

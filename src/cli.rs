@@ -19,8 +19,48 @@ pub struct Cli {
 pub enum Command {
     /// Run one model once and print a summary (or JSON).
     Run(RunArgs),
+    /// Run an experiment's grid × replications in parallel; write runs.csv,
+    /// points.csv, summary.json and matrix.md. Resumes where it stopped.
+    Sweep(SweepArgs),
+    /// Combine shard directories into what one whole sweep writes.
+    Merge(MergeArgs),
     /// Measure simulation speed: events/s and simulated requests/s.
     Bench(BenchArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct SweepArgs {
+    /// The experiment file (RON), e.g. experiments/seed_matrix.ron.
+    pub experiment: PathBuf,
+    /// Output directory (default: results/<experiment name>).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Worker threads (default: all cores). Results do not depend on it.
+    #[arg(long)]
+    pub threads: Option<usize>,
+    /// Run only the K-th of N slices of the runs (1-based), e.g. 2/4; then
+    /// combine the directories with `cachesim merge`.
+    #[arg(long, value_name = "K/N")]
+    pub shard: Option<crate::experiment::Shard>,
+    /// Override a field of every model by dotted path (repeatable).
+    #[arg(long = "set", value_name = "PATH=VALUE")]
+    pub sets: Vec<String>,
+    /// Stop each run after this many events.
+    #[arg(long, value_name = "N")]
+    pub max_events: Option<u64>,
+    /// No progress output.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct MergeArgs {
+    /// Shard output directories of the same experiment.
+    #[arg(required = true)]
+    pub dirs: Vec<PathBuf>,
+    /// Where to write the combined results (default: the first directory).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
 }
 
 /// Options shared by commands that run a model.

@@ -42,6 +42,8 @@ pub mod cli;
 pub mod config;
 pub mod engine;
 pub mod error;
+pub mod experiment;
+pub mod fsutil;
 pub mod metrics;
 pub mod report;
 pub mod sim;

@@ -30,6 +30,19 @@ pub fn parse_model(source: &str, origin: &str, default_name: &str) -> Result<Mod
     Ok(spec)
 }
 
+/// Parses RON text into `T` (optional fields may omit `Some`), with
+/// positioned errors.
+pub fn parse_ron<T: serde::de::DeserializeOwned>(source: &str, origin: &str) -> Result<T, ConfigError> {
+    let options = ron::Options::default().with_default_extension(ron::extensions::Extensions::IMPLICIT_SOME);
+    options.from_str(source).map_err(|e| ConfigError::from_ron(origin, source, &e))
+}
+
+/// Reads a text file, or says why it cannot be read.
+pub fn read_text(path: &Path, what: &str) -> Result<String, ConfigError> {
+    std::fs::read_to_string(path)
+        .map_err(|e| ConfigError::new(path.display().to_string(), format!("cannot read the {what} file: {e}")))
+}
+
 /// Reads, parses and validates the model file at `path`.
 pub fn load_model(path: &Path) -> Result<ModelSpec, ConfigError> {
     let origin = path.display().to_string();

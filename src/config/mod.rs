@@ -16,9 +16,10 @@ mod validate;
 pub use duration::Dur;
 pub use error::ConfigError;
 pub use latency::{Latency, lognormal_params};
-pub use load::{apply_overrides, load_model, parse_model};
+pub use load::{apply_overrides, load_model, parse_model, parse_ron, read_text};
+pub use locate::locate;
 pub use model::{
-    Arrivals, Backend, Balancer, Cache, CacheStart, ModelSpec, Phase, Pool, Rate, RateLimit, Refresh, Retry, Servers,
-    WhenEmpty, Workload,
+    Arrivals, Backend, Balancer, Cache, CacheStart, Cost, ModelSpec, Phase, Pool, Rate, RateLimit, Refresh, Retry,
+    Servers, WhenEmpty, Workload,
 };
 pub use suggest::did_you_mean;

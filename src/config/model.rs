@@ -34,6 +34,28 @@ pub struct ModelSpec {
     /// means no query.
     #[serde(default)]
     pub db: Option<Pool>,
+    /// What the architecture costs per month, for the verdict matrix.
+    #[serde(default)]
+    pub cost: Cost,
+}
+
+/// Monthly prices of an architecture's parts, in dollars.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Cost {
+    /// Dollars per month for each server (default 0: set your instance price).
+    #[serde(default)]
+    pub per_server: f64,
+    /// Other parts and their monthly prices: `[("load balancer", 35), ("redis", 75)]`.
+    #[serde(default)]
+    pub parts: Vec<(String, f64)>,
+}
+
+impl ModelSpec {
+    /// Dollars per month: every server plus every part.
+    pub fn monthly_cost(&self) -> f64 {
+        self.cost.per_server * f64::from(self.servers.count.get()) + self.cost.parts.iter().map(|(_, p)| p).sum::<f64>()
+    }
 }
 
 /// Open-loop arrivals: requests come whether or not earlier ones finished.

@@ -84,6 +84,15 @@ pub fn validate(m: &ModelSpec) -> Result<(), Invalid> {
             }
         }
     }
+    let prices = std::iter::once(("per_server".to_string(), m.cost.per_server)).chain(m.cost.parts.iter().cloned());
+    for (part, price) in prices {
+        if !(price.is_finite() && price >= 0.0) {
+            return Err(invalid(
+                "cost",
+                format!("the price of `{part}` must be a finite number of dollars, at least 0, not {price}"),
+            ));
+        }
+    }
     if let Some(db) = &m.db
         && db.pool_size == 0
         && db.max_overflow == 0

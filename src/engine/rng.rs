@@ -21,7 +21,7 @@ pub fn splitmix64(state: &mut u64) -> u64 {
 }
 
 /// FNV-1a over the bytes of a name: stable across platforms and versions.
-fn fnv1a(bytes: &[u8]) -> u64 {
+pub fn fnv1a(bytes: &[u8]) -> u64 {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
     for &b in bytes {
         h ^= u64::from(b);

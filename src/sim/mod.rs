@@ -18,6 +18,8 @@ pub use world::{Event, World};
 
 use std::collections::BTreeMap;
 
+use hdrhistogram::Histogram;
+
 use crate::config::ModelSpec;
 use crate::engine::{EventQueue, SimTime, run};
 use crate::metrics::{
@@ -40,6 +42,20 @@ impl Default for RunOptions {
 /// Runs replication `run` of `spec` with `seed` and reports what happened.
 /// The same arguments always give the same report, bit for bit.
 pub fn simulate(spec: &ModelSpec, seed: u64, run_index: u64, opts: RunOptions) -> RunReport {
+    simulate_detailed(spec, seed, run_index, opts).0
+}
+
+/// Latency distributions of one run, for pooling across replications.
+#[derive(Debug, Clone)]
+pub struct RunHistograms {
+    /// Successful requests' latency, microseconds.
+    pub latency_us: Histogram<u64>,
+    /// Pool checkout waits, microseconds.
+    pub pool_wait_us: Histogram<u64>,
+}
+
+/// [`simulate`], also returning the run's histograms.
+pub fn simulate_detailed(spec: &ModelSpec, seed: u64, run_index: u64, opts: RunOptions) -> (RunReport, RunHistograms) {
     let mut queue = EventQueue::new();
     let mut world = World::new(spec, seed, run_index, &mut queue);
     let w = &spec.workload;
@@ -48,7 +64,9 @@ pub fn simulate(spec: &ModelSpec, seed: u64, run_index: u64, opts: RunOptions) -
     let end = if queue.pending() == 0 || truncated { queue.now() } else { stop };
     queue.advance_to(end);
     let measured = SimTime(w.duration.nanos()).since(SimTime(w.warmup.nanos())).as_secs_f64();
-    report(spec, seed, &mut world.stats, &queue, end, measured, truncated)
+    let report = report(spec, seed, &mut world.stats, &queue, end, measured, truncated);
+    let stats = world.stats;
+    (report, RunHistograms { latency_us: stats.latency_us, pool_wait_us: stats.pool_wait_us })
 }
 
 fn ratio(a: u64, b: u64) -> f64 {

@@ -1,0 +1,24 @@
+//! Experiments: grids of points over several models, replications with
+//! confidence intervals, SLO verdicts and costs, run in parallel, resumable,
+//! shardable. Configuration flows one way: experiment file -> [`Plan`] ->
+//! runs (via `sim`) -> records on disk -> aggregated files.
+
+mod analysis;
+mod output;
+mod plan;
+mod record;
+mod spec;
+mod stats;
+mod store;
+mod sweep;
+mod verdict;
+
+pub use analysis::{PointResult, Row, analyze, rows};
+pub use output::matrix_md;
+pub use plan::{MAX_RUNS, Plan, Point, RunId, load_experiment};
+pub use record::RunRecord;
+pub use spec::{Axis, ExperimentSpec, Grid, GridValue, LimitSearch, Slo};
+pub use stats::{Estimate, PointStats, Pooled, aggregate, t_975};
+pub use store::Store;
+pub use sweep::{Shard, SweepOptions, SweepOutcome, finish, load_plan, merge, sweep};
+pub use verdict::{Level, Verdict, judge};

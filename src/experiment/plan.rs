@@ -1,0 +1,217 @@
+//! From an experiment file to the list of runs: load every model, apply the
+//! shared overrides, expand the grid into points, and check it all before
+//! anything runs.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use super::spec::{Axis, ExperimentSpec, Grid};
+use crate::config::{ConfigError, ModelSpec, apply_overrides, load_model, locate, parse_ron, read_text};
+use crate::engine::rng::fnv1a;
+
+/// The most runs (points × replications) one experiment may ask for.
+pub const MAX_RUNS: usize = 1_000_000;
+
+/// One grid point: a model with one combination of parameter values.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Point {
+    /// Position in the plan (model-major, then grid order).
+    pub index: usize,
+    /// The model's name.
+    pub model: String,
+    /// (path, value) for each axis, in axis order.
+    pub params: Vec<(String, String)>,
+    /// A label per axis: the axis' label for this value, or the value.
+    pub labels: Vec<String>,
+    /// The fully resolved model this point runs.
+    pub spec: ModelSpec,
+}
+
+/// One run: replication `rep` of point `point`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct RunId {
+    pub point: usize,
+    pub rep: u32,
+}
+
+/// A loaded, checked experiment, ready to run.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Plan {
+    pub spec: ExperimentSpec,
+    /// The experiment file, for messages.
+    pub origin: String,
+    /// Axis paths, in order.
+    pub axes: Vec<String>,
+    pub points: Vec<Point>,
+    /// A hash of everything that determines the results: resolved models,
+    /// points, seed and replications. Stored with results, so that a resumed
+    /// or merged sweep never mixes results of different experiments.
+    pub fingerprint: String,
+}
+
+impl Plan {
+    /// Every run, point-major: the order of `runs.csv`.
+    pub fn runs(&self) -> Vec<RunId> {
+        let reps = self.spec.replications;
+        self.points.iter().flat_map(|p| (0..reps).map(move |rep| RunId { point: p.index, rep })).collect()
+    }
+}
+
+/// Loads the experiment at `path`, applying `sets` (from `--set`) to every
+/// model after the file's own `set`.
+pub fn load_experiment(path: &Path, sets: &[String]) -> Result<Plan, ConfigError> {
+    let origin = path.display().to_string();
+    let source = read_text(path, "experiment")?;
+    if source.trim().is_empty() {
+        return Err(ConfigError::new(&origin, "the experiment file is empty")
+            .with_hint(Some("see experiments/seed_matrix.ron for a complete example".into())));
+    }
+    let mut spec: ExperimentSpec = parse_ron(&source, &origin)?;
+    if spec.name.is_empty() {
+        spec.name = path.file_stem().and_then(|s| s.to_str()).unwrap_or("experiment").to_string();
+    }
+    let at = |field: &str, message: String| match locate(&source, field) {
+        Some((line, col)) => ConfigError::at(&origin, &source, line, col, message),
+        None => ConfigError::new(&origin, message),
+    };
+    check(&spec).map_err(|(field, message)| at(&field, message))?;
+    let base_dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
+    let mut models = Vec::new();
+    for file in &spec.models {
+        let model_path: PathBuf = base_dir.join(file);
+        let model = load_model(&model_path)?;
+        let model = apply_overrides(model, &spec.set).map_err(|e| at("set", format!("in `set`, for {file}: {e}")))?;
+        let model = apply_overrides(model, sets)?;
+        if models.iter().any(|m: &ModelSpec| m.name == model.name) {
+            return Err(at("models", format!("two models are named `{}`; names label the results", model.name)));
+        }
+        models.push(model);
+    }
+    let (axes, combos) = expand(&spec.grid);
+    let total = models.len().saturating_mul(combos.len()).saturating_mul(spec.replications as usize);
+    if total > MAX_RUNS {
+        return Err(at("grid", format!("the experiment asks for {total} runs; the limit is {MAX_RUNS}")));
+    }
+    let mut points = Vec::new();
+    for model in &models {
+        for combo in &combos {
+            let sets: Vec<String> = combo.iter().map(|(p, v, _)| format!("{p}={v}")).collect();
+            let resolved = apply_overrides(model.clone(), &sets).map_err(|e| {
+                at(
+                    &format!("grid.{}", combo.first().map_or("", |c| c.0.as_str())),
+                    format!("grid point {}: {e}", sets.join(", ")),
+                )
+            })?;
+            points.push(Point {
+                index: points.len(),
+                model: model.name.clone(),
+                params: combo.iter().map(|(p, v, _)| (p.clone(), v.clone())).collect(),
+                labels: combo.iter().map(|(_, _, l)| l.clone()).collect(),
+                spec: resolved,
+            });
+        }
+    }
+    let fingerprint = fingerprint(&spec, &points);
+    Ok(Plan { spec, origin, axes: axes.iter().map(|a| a.path.clone()).collect(), points, fingerprint })
+}
+
+/// The experiment's own rules: (field, message) of the first broken one.
+fn check(spec: &ExperimentSpec) -> Result<(), (String, String)> {
+    let bad = |field: &str, message: String| Err((field.to_string(), message));
+    if spec.models.is_empty() {
+        return bad("models", "an experiment needs at least one model".into());
+    }
+    if spec.replications == 0 {
+        return bad(
+            "replications",
+            "at least one replication is needed (two or more give confidence intervals)".into(),
+        );
+    }
+    let axes = match &spec.grid {
+        Grid::Cartesian(a) | Grid::Zip(a) => a,
+    };
+    for axis in axes {
+        if axis.values.is_empty() {
+            return bad("grid", format!("the axis `{}` has no values", axis.path));
+        }
+        if !axis.labels.is_empty() && axis.labels.len() != axis.values.len() {
+            return bad(
+                "labels",
+                format!("the axis `{}` has {} values but {} labels", axis.path, axis.values.len(), axis.labels.len()),
+            );
+        }
+    }
+    if let Grid::Zip(a) = &spec.grid
+        && a.iter().any(|x| x.values.len() != a[0].values.len())
+    {
+        return bad("grid", "every axis of a Zip grid needs the same number of values".into());
+    }
+    let slo = &spec.slo;
+    let bounds = slo.error_rate.iter().chain(slo.errors.values()).chain(slo.backend_calls_per_s.iter());
+    if let Some(b) = bounds.into_iter().find(|b| !(b.is_finite() && **b >= 0.0)) {
+        return bad("slo", format!("SLO bounds must be finite and at least 0, not {b}"));
+    }
+    if !(0.0..1.0).contains(&slo.margin) {
+        return bad("margin", format!("the margin must be at least 0 and below 1, not {}", slo.margin));
+    }
+    let l = &spec.limit;
+    if !(l.low.is_finite() && l.high.is_finite() && 0.0 < l.low && l.low < l.high) {
+        return bad("limit", format!("the limit search needs 0 < low < high, not low {} and high {}", l.low, l.high));
+    }
+    if !(l.tolerance > 0.0 && l.tolerance < 1.0) {
+        return bad("tolerance", format!("the tolerance must be between 0 and 1, not {}", l.tolerance));
+    }
+    Ok(())
+}
+
+/// (path, value, label) triples of every grid point, in order.
+type Combo = Vec<(String, String, String)>;
+
+fn expand(grid: &Grid) -> (Vec<Axis>, Vec<Combo>) {
+    let entry = |a: &Axis, i: usize| {
+        let value = a.values[i].0.clone();
+        let label = a.labels.get(i).cloned().unwrap_or_else(|| value.clone());
+        (a.path.clone(), value, label)
+    };
+    match grid {
+        Grid::Zip(axes) => {
+            let n = axes.first().map_or(1, |a| a.values.len());
+            (axes.clone(), (0..n).map(|i| axes.iter().map(|a| entry(a, i)).collect()).collect())
+        }
+        Grid::Cartesian(axes) => {
+            let mut combos: Vec<Combo> = vec![Vec::new()];
+            for axis in axes {
+                combos = combos
+                    .into_iter()
+                    .flat_map(|c| {
+                        (0..axis.values.len()).map(move |i| {
+                            let mut c = c.clone();
+                            c.push(entry(axis, i));
+                            c
+                        })
+                    })
+                    .collect();
+            }
+            (axes.clone(), combos)
+        }
+    }
+}
+
+fn fingerprint(spec: &ExperimentSpec, points: &[Point]) -> String {
+    #[derive(Serialize)]
+    struct Key<'a> {
+        version: &'static str,
+        seed: u64,
+        replications: u32,
+        points: &'a [Point],
+    }
+    let json = serde_json::to_string(&Key {
+        version: env!("CARGO_PKG_VERSION"),
+        seed: spec.seed,
+        replications: spec.replications,
+        points,
+    })
+    .expect("plans serialize");
+    format!("{:016x}", fnv1a(json.as_bytes()))
+}

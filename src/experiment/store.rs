@@ -1,0 +1,117 @@
+//! Results on disk, so that nothing computed is lost: `DIR/.cachesim/`
+//! holds the plan (`plan.json`) and one file per finished run
+//! (`runs/<point>-<rep>.json`), each written atomically as soon as the run
+//! ends. A sweep interrupted at any moment resumes from these files; shards
+//! write the same files and `merge` combines them.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use super::plan::{Plan, RunId};
+use super::record::RunRecord;
+use crate::config::ConfigError;
+use crate::error::AppError;
+use crate::fsutil::write_atomic;
+
+/// The result store of one output directory.
+pub struct Store {
+    root: PathBuf,
+}
+
+fn io(context: String) -> impl FnOnce(std::io::Error) -> AppError {
+    move |e| AppError::Failed(format!("{context}: {e}"))
+}
+
+impl Store {
+    /// Opens (creating if needed) the store in `out` for `plan`. A store
+    /// that holds another experiment's results is refused, never mixed.
+    pub fn open(out: &Path, plan: &Plan) -> Result<Store, AppError> {
+        let root = out.join(".cachesim");
+        fs::create_dir_all(root.join("runs")).map_err(io(format!("cannot create {}", root.display())))?;
+        let store = Store { root };
+        match store.read_plan() {
+            Ok(existing) if existing.fingerprint != plan.fingerprint => {
+                return Err(AppError::Input(
+                    ConfigError::new(
+                        out.display().to_string(),
+                        format!(
+                            "this directory holds results of another experiment or model version ({} `{}`; this one is {} `{}`)",
+                            existing.fingerprint, existing.spec.name, plan.fingerprint, plan.spec.name
+                        ),
+                    )
+                    .with_hint(Some("choose another --out directory, or delete this one to start over".into())),
+                ));
+            }
+            Ok(_) => {}
+            Err(_) if !store.plan_path().exists() => {
+                let json = serde_json::to_vec_pretty(plan).expect("plans serialize");
+                write_atomic(&store.plan_path(), &json)
+                    .map_err(io(format!("cannot write {}", store.plan_path().display())))?;
+            }
+            Err(e) => return Err(e),
+        }
+        Ok(store)
+    }
+
+    /// Opens an existing store (for `merge`), returning its plan.
+    pub fn existing(out: &Path) -> Result<(Store, Plan), AppError> {
+        let store = Store { root: out.join(".cachesim") };
+        if !store.plan_path().exists() {
+            return Err(AppError::Input(ConfigError::new(
+                out.display().to_string(),
+                "not a sweep output directory (no .cachesim/plan.json)",
+            )));
+        }
+        let plan = store.read_plan()?;
+        Ok((store, plan))
+    }
+
+    fn plan_path(&self) -> PathBuf {
+        self.root.join("plan.json")
+    }
+
+    fn read_plan(&self) -> Result<Plan, AppError> {
+        let path = self.plan_path();
+        let text = fs::read_to_string(&path).map_err(io(format!("cannot read {}", path.display())))?;
+        serde_json::from_str(&text).map_err(|e| {
+            AppError::Input(ConfigError::new(path.display().to_string(), format!("corrupt sweep state: {e}")))
+        })
+    }
+
+    fn run_path(&self, id: RunId) -> PathBuf {
+        self.root.join("runs").join(format!("{}-{}.json", id.point, id.rep))
+    }
+
+    /// Saves one finished run, atomically.
+    pub fn save(&self, record: &RunRecord) -> Result<(), AppError> {
+        let path = self.run_path(record.id());
+        let json = serde_json::to_vec(record).expect("records serialize");
+        write_atomic(&path, &json).map_err(io(format!("cannot write {}", path.display())))
+    }
+
+    /// Every finished run on disk, by id. Temporary files of runs cut short
+    /// are ignored.
+    pub fn completed(&self) -> Result<BTreeMap<RunId, RunRecord>, AppError> {
+        let dir = self.root.join("runs");
+        let mut out = BTreeMap::new();
+        let entries = fs::read_dir(&dir).map_err(io(format!("cannot read {}", dir.display())))?;
+        for entry in entries {
+            let path = entry.map_err(io(format!("cannot read {}", dir.display())))?.path();
+            let is_record = path.extension().is_some_and(|e| e == "json")
+                && !path.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with('.'));
+            if !is_record {
+                continue;
+            }
+            let text = fs::read_to_string(&path).map_err(io(format!("cannot read {}", path.display())))?;
+            let record: RunRecord = serde_json::from_str(&text).map_err(|e| {
+                AppError::Input(
+                    ConfigError::new(path.display().to_string(), format!("corrupt run record: {e}"))
+                        .with_hint(Some("delete this file and run the sweep again to recompute it".into())),
+                )
+            })?;
+            out.insert(record.id(), record);
+        }
+        Ok(out)
+    }
+}

@@ -1,0 +1,172 @@
+//! Running a plan: the runs not yet on disk, in parallel (rayon), each saved
+//! the moment it ends; then the aggregated files. Results do not depend on
+//! the thread count: every run is independent, and aggregation goes in plan
+//! order.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use rayon::prelude::*;
+
+use super::analysis::{PointResult, Row, analyze, rows};
+use super::output::write_all;
+use super::plan::{Plan, RunId};
+use super::record::RunRecord;
+use super::store::Store;
+use crate::config::ConfigError;
+use crate::error::AppError;
+use crate::sim::{RunOptions, simulate_detailed};
+
+/// A deterministic slice of the runs: the K-th of N (1-based).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Shard {
+    pub index: usize,
+    pub count: usize,
+}
+
+impl std::str::FromStr for Shard {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Shard, String> {
+        let bad = || format!("expected K/N with 1 ≤ K ≤ N, e.g. 2/4, not {s:?}");
+        let (k, n) = s.split_once('/').ok_or_else(bad)?;
+        let (index, count) =
+            (k.trim().parse::<usize>().map_err(|_| bad())?, n.trim().parse::<usize>().map_err(|_| bad())?);
+        if index == 0 || count == 0 || index > count {
+            return Err(bad());
+        }
+        Ok(Shard { index, count })
+    }
+}
+
+impl Shard {
+    /// Whether run number `i` (in plan order) belongs to this shard. Runs are
+    /// dealt round-robin, so every shard gets a similar mix of points.
+    pub fn owns(&self, i: usize) -> bool {
+        i % self.count == self.index - 1
+    }
+}
+
+/// How to run.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SweepOptions {
+    /// Worker threads (default: all cores).
+    pub threads: Option<usize>,
+    /// Run only this slice, and write only run records.
+    pub shard: Option<Shard>,
+    pub run: RunOptions,
+}
+
+/// What a sweep did.
+pub struct SweepOutcome {
+    /// Runs computed now.
+    pub computed: usize,
+    /// Runs found on disk from before.
+    pub reused: usize,
+    /// Judged points, when the whole plan is done (not for a shard).
+    pub results: Option<(Vec<PointResult>, Vec<Row>)>,
+}
+
+/// Runs what is missing of `plan` into `out`. `progress(done, total)` is
+/// called after each run, from worker threads.
+pub fn sweep(
+    plan: &Plan,
+    out: &Path,
+    opts: SweepOptions,
+    progress: &(dyn Fn(usize, usize) + Sync),
+) -> Result<SweepOutcome, AppError> {
+    let store = Store::open(out, plan)?;
+    let done = store.completed()?;
+    let todo: Vec<RunId> = plan
+        .runs()
+        .into_iter()
+        .enumerate()
+        .filter(|(i, id)| opts.shard.is_none_or(|s| s.owns(*i)) && !done.contains_key(id))
+        .map(|(_, id)| id)
+        .collect();
+    let total = todo.len();
+    let counter = std::sync::atomic::AtomicUsize::new(0);
+    let run_one = |id: &RunId| -> Result<(), AppError> {
+        let point = &plan.points[id.point];
+        let (report, hist) = simulate_detailed(&point.spec, plan.spec.seed, u64::from(id.rep), opts.run);
+        store.save(&RunRecord::new(*id, &report, &hist))?;
+        let n = counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+        progress(n, total);
+        Ok(())
+    };
+    let mut builder = rayon::ThreadPoolBuilder::new();
+    if let Some(t) = opts.threads {
+        builder = builder.num_threads(t);
+    }
+    let pool = builder.build().map_err(|e| AppError::Failed(format!("cannot start worker threads: {e}")))?;
+    pool.install(|| todo.par_iter().try_for_each(run_one))?;
+    let reused = done.len();
+    if opts.shard.is_some() {
+        return Ok(SweepOutcome { computed: total, reused, results: None });
+    }
+    let records = store.completed()?;
+    let results = finish(plan, out, &records)?;
+    Ok(SweepOutcome { computed: total, reused, results: Some(results) })
+}
+
+/// Aggregates complete records and writes the output files.
+pub fn finish(
+    plan: &Plan,
+    out: &Path,
+    records: &BTreeMap<RunId, RunRecord>,
+) -> Result<(Vec<PointResult>, Vec<Row>), AppError> {
+    let expected = plan.runs().len();
+    let present = plan.runs().iter().filter(|id| records.contains_key(id)).count();
+    if present < expected {
+        return Err(AppError::Failed(format!(
+            "{} of {expected} runs are missing from {}; run the remaining shards (or the sweep) into it first",
+            expected - present,
+            out.display()
+        )));
+    }
+    let results = analyze(plan, records);
+    let rows = rows(plan, &results);
+    write_all(out, plan, records, &results, &rows)?;
+    Ok((results, rows))
+}
+
+/// The plan stored in a sweep directory.
+pub fn load_plan(dir: &Path) -> Result<(Store, Plan), AppError> {
+    Store::existing(dir)
+}
+
+/// Combines the run records of shard directories into `out` and writes the
+/// files one whole sweep would have written.
+pub fn merge(dirs: &[&Path], out: &Path) -> Result<(Vec<PointResult>, Vec<Row>), AppError> {
+    let (_, plan) =
+        Store::existing(dirs.first().ok_or_else(|| AppError::Failed("merge needs at least one directory".into()))?)?;
+    let target = Store::open(out, &plan)?;
+    let mut records = target.completed()?;
+    for dir in dirs {
+        let (store, other) = Store::existing(dir)?;
+        if other.fingerprint != plan.fingerprint {
+            return Err(AppError::Input(ConfigError::new(
+                dir.display().to_string(),
+                format!(
+                    "holds another experiment (fingerprint {}; the first directory's is {})",
+                    other.fingerprint, plan.fingerprint
+                ),
+            )));
+        }
+        for (id, record) in store.completed()? {
+            match records.get(&id) {
+                Some(existing) if *existing != record => {
+                    return Err(AppError::Failed(format!(
+                        "run {}-{} differs between directories: the shards were not made by the same cachesim",
+                        id.point, id.rep
+                    )));
+                }
+                Some(_) => {}
+                None => {
+                    target.save(&record)?;
+                    records.insert(id, record);
+                }
+            }
+        }
+    }
+    finish(&plan, out, &records)
+}
