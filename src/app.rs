@@ -5,7 +5,7 @@ use std::io::Write;
 use std::time::Instant;
 
 use crate::builtin;
-use crate::cli::{BenchArgs, Cli, Command, MergeArgs, ModelArgs, RunArgs, SweepArgs};
+use crate::cli::{BenchArgs, Cli, Command, LimitArgs, MergeArgs, ModelArgs, RunArgs, SweepArgs};
 use crate::config::{ModelSpec, apply_overrides, load_model};
 use crate::error::AppError;
 use crate::experiment::{self, SweepOptions, load_experiment, matrix_md};
@@ -19,6 +19,7 @@ pub fn run(cli: Cli) -> Result<(), AppError> {
         Some(Command::Run(args)) => run_model(args),
         Some(Command::Sweep(args)) => sweep(args),
         Some(Command::Merge(args)) => merge(args),
+        Some(Command::Limit(args)) => limit(args),
         Some(Command::Bench(args)) => bench(args),
     }
 }
@@ -60,7 +61,7 @@ fn sweep(args: SweepArgs) -> Result<(), AppError> {
     let opts = SweepOptions {
         threads: args.threads,
         shard: args.shard,
-        run: RunOptions { max_events: args.max_events.unwrap_or(u64::MAX) },
+        run: RunOptions { max_events: args.max_events.unwrap_or(u64::MAX), ..RunOptions::default() },
     };
     let progress = progress_reporter(args.quiet, plan.spec.name.clone());
     let outcome = experiment::sweep(&plan, &out, opts, &*progress)?;
@@ -91,6 +92,41 @@ Wrote runs.csv, points.csv, summary.json and matrix.md to {}
     }
 }
 
+/// Whether a RON file holds an experiment (rather than a model).
+fn is_experiment(path: &std::path::Path) -> Result<bool, AppError> {
+    let text = crate::config::read_text(path, "input")?;
+    let code: String = text.lines().map(|l| l.split("//").next().unwrap_or("")).collect::<Vec<_>>().join("\n");
+    Ok(code.trim_start().starts_with("Experiment") || code.contains("models:"))
+}
+
+fn limit(args: LimitArgs) -> Result<(), AppError> {
+    let plan = if is_experiment(&args.file)? {
+        load_experiment(&args.file, &args.sets)?
+    } else {
+        let name = args.file.display().to_string();
+        experiment::plan_for_model(&args.file, &args.sets, experiment::ExperimentSpec::for_model(&name))?
+    };
+    let pool = {
+        let mut b = rayon::ThreadPoolBuilder::new();
+        if let Some(t) = args.threads {
+            b = b.num_threads(t);
+        }
+        b.build().map_err(|e| AppError::Failed(format!("cannot start worker threads: {e}")))?
+    };
+    let quiet = args.quiet;
+    let progress = move |line: &str| {
+        if !quiet {
+            eprintln!("{line}");
+        }
+    };
+    let results = pool.install(|| experiment::find_limits(&plan, RunOptions::default(), &progress))?;
+    if args.json {
+        let json = serde_json::to_string_pretty(&results).map_err(|e| AppError::Failed(e.to_string()))?;
+        return print(&(json + "\n"));
+    }
+    print(&crate::report::limits_table(&plan, &results))
+}
+
 fn merge(args: MergeArgs) -> Result<(), AppError> {
     let dirs: Vec<&std::path::Path> = args.dirs.iter().map(|d| d.as_path()).collect();
     let out = args.out.clone().unwrap_or_else(|| args.dirs[0].clone());
@@ -106,7 +142,7 @@ Wrote runs.csv, points.csv, summary.json and matrix.md to {}
 }
 
 fn options(a: &ModelArgs) -> RunOptions {
-    RunOptions { max_events: a.max_events.unwrap_or(u64::MAX) }
+    RunOptions { max_events: a.max_events.unwrap_or(u64::MAX), ..RunOptions::default() }
 }
 
 fn print(text: &str) -> Result<(), AppError> {
@@ -164,7 +200,37 @@ fn bench_models(args: &BenchArgs) -> Result<Vec<ModelSpec>, AppError> {
     args.models.iter().map(|p| Ok(apply_overrides(load_model(p)?, &args.model_args.sets)?)).collect()
 }
 
+/// Times a whole sweep with 1 and 2 threads.
+fn bench_sweep(path: &std::path::Path, args: &BenchArgs) -> Result<(), AppError> {
+    let plan = load_experiment(path, &args.model_args.sets)?;
+    let runs = plan.runs().len();
+    let mut text = format!(
+        "sweep {}: {} points × {} replications = {runs} runs\n",
+        plan.spec.name,
+        plan.points.len(),
+        plan.spec.replications
+    );
+    let mut times = Vec::new();
+    for threads in [1usize, 2] {
+        let dir = std::env::temp_dir().join(format!("cachesim-bench-{}-{threads}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let opts = SweepOptions { threads: Some(threads), ..SweepOptions::default() };
+        let t = Instant::now();
+        let result = experiment::sweep(&plan, &dir, opts, &|_, _| {});
+        let secs = t.elapsed().as_secs_f64();
+        let _ = std::fs::remove_dir_all(&dir);
+        result?;
+        text += &format!("  {threads} thread(s): {secs:.2}s wall, {:.0} runs/s\n", runs as f64 / secs);
+        times.push(secs);
+    }
+    text += &format!("  speed-up with 2 threads: {:.2}x\n", times[0] / times[1]);
+    print(&text)
+}
+
 fn bench(args: BenchArgs) -> Result<(), AppError> {
+    if let Some(path) = &args.sweep {
+        return bench_sweep(path, &args);
+    }
     let models = bench_models(&args)?;
     let mut text =
         format!("{:<20} {:>12} {:>12} {:>14} {:>18}\n", "model", "events", "wall (best)", "events/s", "sim requests/s");

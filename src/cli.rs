@@ -24,6 +24,9 @@ pub enum Command {
     Sweep(SweepArgs),
     /// Combine shard directories into what one whole sweep writes.
     Merge(MergeArgs),
+    /// Find each model's breaking points: the highest load meeting the SLO,
+    /// where goodput collapses, and whether it recovers after a spike.
+    Limit(LimitArgs),
     /// Measure simulation speed: events/s and simulated requests/s.
     Bench(BenchArgs),
 }
@@ -48,6 +51,26 @@ pub struct SweepArgs {
     /// Stop each run after this many events.
     #[arg(long, value_name = "N")]
     pub max_events: Option<u64>,
+    /// No progress output.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct LimitArgs {
+    /// An experiment file (its models, SLO, replications and `limit`
+    /// settings), or a model file (with the default SLO: p99 ≤ 2s, errors
+    /// ≤ 1%, 10 replications).
+    pub file: PathBuf,
+    /// Override a field of every model by dotted path (repeatable).
+    #[arg(long = "set", value_name = "PATH=VALUE")]
+    pub sets: Vec<String>,
+    /// Worker threads (default: all cores). Results do not depend on it.
+    #[arg(long)]
+    pub threads: Option<usize>,
+    /// Print one JSON array instead of the table.
+    #[arg(long)]
+    pub json: bool,
     /// No progress output.
     #[arg(long, short)]
     pub quiet: bool,
@@ -99,4 +122,8 @@ pub struct BenchArgs {
     /// Timed repetitions of each model (the best is reported).
     #[arg(long, default_value_t = 3)]
     pub repeat: u32,
+    /// Instead, time a whole sweep of this experiment with 1 thread and with
+    /// 2, into temporary directories, and print the speed-up.
+    #[arg(long, value_name = "EXPERIMENT")]
+    pub sweep: Option<PathBuf>,
 }

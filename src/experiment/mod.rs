@@ -4,6 +4,7 @@
 //! runs (via `sim`) -> records on disk -> aggregated files.
 
 mod analysis;
+mod limit;
 mod output;
 mod plan;
 mod record;
@@ -14,8 +15,9 @@ mod sweep;
 mod verdict;
 
 pub use analysis::{PointResult, Row, analyze, rows};
+pub use limit::{Evaluation, LimitResult, Recovery, find_limits, spike_recovery};
 pub use output::matrix_md;
-pub use plan::{MAX_RUNS, Plan, Point, RunId, load_experiment};
+pub use plan::{MAX_RUNS, Plan, Point, RunId, load_experiment, plan_for_model};
 pub use record::RunRecord;
 pub use spec::{Axis, ExperimentSpec, Grid, GridValue, LimitSearch, Slo};
 pub use stats::{Estimate, PointStats, Pooled, aggregate, t_975};

@@ -75,11 +75,21 @@ pub fn load_experiment(path: &Path, sets: &[String]) -> Result<Plan, ConfigError
         Some((line, col)) => ConfigError::at(&origin, &source, line, col, message),
         None => ConfigError::new(&origin, message),
     };
+    // Errors about a value written as a string (a model path, an axis path)
+    // point at that string.
+    let at_string = |text: &str, field: &str, message: String| match string_position(&source, text) {
+        Some((line, col)) => ConfigError::at(&origin, &source, line, col, message),
+        None => at(field, message),
+    };
     check(&spec).map_err(|(field, message)| at(&field, message))?;
     let base_dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
     let mut models = Vec::new();
     for file in &spec.models {
         let model_path: PathBuf = base_dir.join(file);
+        if !model_path.is_file() {
+            return Err(at_string(file, "models", format!("no model file at {}", model_path.display()))
+                .with_hint(Some("model paths are relative to the experiment file's directory".into())));
+        }
         let model = load_model(&model_path)?;
         let model = apply_overrides(model, &spec.set).map_err(|e| at("set", format!("in `set`, for {file}: {e}")))?;
         let model = apply_overrides(model, sets)?;
@@ -98,10 +108,10 @@ pub fn load_experiment(path: &Path, sets: &[String]) -> Result<Plan, ConfigError
         for combo in &combos {
             let sets: Vec<String> = combo.iter().map(|(p, v, _)| format!("{p}={v}")).collect();
             let resolved = apply_overrides(model.clone(), &sets).map_err(|e| {
-                at(
-                    &format!("grid.{}", combo.first().map_or("", |c| c.0.as_str())),
-                    format!("grid point {}: {e}", sets.join(", ")),
-                )
+                // Point at the axis whose value was refused, if the error names it.
+                let axis = combo.iter().find(|c| e.origin.contains(&format!("{}={}", c.0, c.1))).or(combo.first());
+                let message = format!("grid point {}: {}", sets.join(", "), e.message);
+                at_string(axis.map_or("", |c| c.0.as_str()), "grid", message).with_hint(e.hint.clone())
             })?;
             points.push(Point {
                 index: points.len(),
@@ -114,6 +124,28 @@ pub fn load_experiment(path: &Path, sets: &[String]) -> Result<Plan, ConfigError
     }
     let fingerprint = fingerprint(&spec, &points);
     Ok(Plan { spec, origin, axes: axes.iter().map(|a| a.path.clone()).collect(), points, fingerprint })
+}
+
+/// A plan for one model file with the default experiment settings (SLO,
+/// replications, seed, limit search), for `cachesim limit MODEL.ron`.
+pub fn plan_for_model(path: &Path, sets: &[String], spec: ExperimentSpec) -> Result<Plan, ConfigError> {
+    let origin = path.display().to_string();
+    check(&spec).map_err(|(field, message)| ConfigError::new(&origin, format!("{field}: {message}")))?;
+    let model = apply_overrides(load_model(path)?, sets)?;
+    let points =
+        vec![Point { index: 0, model: model.name.clone(), params: Vec::new(), labels: Vec::new(), spec: model }];
+    let fingerprint = fingerprint(&spec, &points);
+    Ok(Plan { spec, origin, axes: Vec::new(), points, fingerprint })
+}
+
+/// The (line, column) of the string literal `"text"` in `source`.
+fn string_position(source: &str, text: &str) -> Option<(usize, usize)> {
+    let needle = format!("\"{text}\"");
+    let offset = source.find(&needle)?;
+    let before = &source[..offset];
+    let line = before.matches('\n').count() + 1;
+    let col = before.rsplit('\n').next().unwrap_or("").chars().count() + 1;
+    Some((line, col))
 }
 
 /// The experiment's own rules: (field, message) of the first broken one.
@@ -158,6 +190,12 @@ fn check(spec: &ExperimentSpec) -> Result<(), (String, String)> {
     let l = &spec.limit;
     if !(l.low.is_finite() && l.high.is_finite() && 0.0 < l.low && l.low < l.high) {
         return bad("limit", format!("the limit search needs 0 < low < high, not low {} and high {}", l.low, l.high));
+    }
+    if l.hold.is_zero() || !(l.spike.is_finite() && l.spike >= 0.0) {
+        return bad(
+            "limit",
+            format!("the spike check needs hold above zero and spike at least 0, not {} and {}", l.hold, l.spike),
+        );
     }
     if !(l.tolerance > 0.0 && l.tolerance < 1.0) {
         return bad("tolerance", format!("the tolerance must be between 0 and 1, not {}", l.tolerance));

@@ -42,6 +42,23 @@ pub struct ExperimentSpec {
     pub limit: LimitSearch,
 }
 
+impl ExperimentSpec {
+    /// Default settings around one model file (for `cachesim limit MODEL`).
+    pub fn for_model(model_file: &str) -> ExperimentSpec {
+        ExperimentSpec {
+            name: "limit".into(),
+            description: String::new(),
+            models: vec![model_file.to_string()],
+            set: Vec::new(),
+            grid: Grid::default(),
+            replications: default_replications(),
+            seed: default_seed(),
+            slo: Slo::default(),
+            limit: LimitSearch::default(),
+        }
+    }
+}
+
 fn default_replications() -> u32 {
     10
 }
@@ -171,6 +188,21 @@ pub struct LimitSearch {
     /// Stop when the bracket is this narrow, relative (default 0.05).
     #[serde(default = "default_tolerance")]
     pub tolerance: f64,
+    /// Metastability check: hold the base load, then `spike` × the limit,
+    /// then the base load again, each for `hold` (default "2m").
+    #[serde(default = "default_hold")]
+    pub hold: Dur,
+    /// The spike, as a multiple of the highest value meeting the SLO
+    /// (default 2; 0 skips the check).
+    #[serde(default = "default_spike")]
+    pub spike: f64,
+}
+
+fn default_hold() -> Dur {
+    Dur::secs(120)
+}
+fn default_spike() -> f64 {
+    2.0
 }
 
 fn default_limit_path() -> String {
@@ -193,6 +225,8 @@ impl Default for LimitSearch {
             low: default_low(),
             high: default_high(),
             tolerance: default_tolerance(),
+            hold: default_hold(),
+            spike: default_spike(),
         }
     }
 }

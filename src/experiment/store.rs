@@ -43,12 +43,10 @@ impl Store {
                     .with_hint(Some("choose another --out directory, or delete this one to start over".into())),
                 ));
             }
-            Ok(_) => {}
-            Err(_) if !store.plan_path().exists() => {
-                let json = serde_json::to_vec_pretty(plan).expect("plans serialize");
-                write_atomic(&store.plan_path(), &json)
-                    .map_err(io(format!("cannot write {}", store.plan_path().display())))?;
-            }
+            // Same runs: keep the newest plan, whose SLO, names and
+            // description later verdicts (and `merge`) use.
+            Ok(_) => store.write_plan(plan)?,
+            Err(_) if !store.plan_path().exists() => store.write_plan(plan)?,
             Err(e) => return Err(e),
         }
         Ok(store)
@@ -65,6 +63,11 @@ impl Store {
         }
         let plan = store.read_plan()?;
         Ok((store, plan))
+    }
+
+    fn write_plan(&self, plan: &Plan) -> Result<(), AppError> {
+        let json = serde_json::to_vec_pretty(plan).expect("plans serialize");
+        write_atomic(&self.plan_path(), &json).map_err(io(format!("cannot write {}", self.plan_path().display())))
     }
 
     fn plan_path(&self) -> PathBuf {

@@ -76,13 +76,15 @@ pub fn sweep(
 ) -> Result<SweepOutcome, AppError> {
     let store = Store::open(out, plan)?;
     let done = store.completed()?;
-    let todo: Vec<RunId> = plan
+    let mine: Vec<RunId> = plan
         .runs()
         .into_iter()
         .enumerate()
-        .filter(|(i, id)| opts.shard.is_none_or(|s| s.owns(*i)) && !done.contains_key(id))
+        .filter(|(i, _)| opts.shard.is_none_or(|s| s.owns(*i)))
         .map(|(_, id)| id)
         .collect();
+    let todo: Vec<RunId> = mine.iter().filter(|id| !done.contains_key(id)).copied().collect();
+    let reused = mine.len() - todo.len();
     let total = todo.len();
     let counter = std::sync::atomic::AtomicUsize::new(0);
     let run_one = |id: &RunId| -> Result<(), AppError> {
@@ -99,7 +101,6 @@ pub fn sweep(
     }
     let pool = builder.build().map_err(|e| AppError::Failed(format!("cannot start worker threads: {e}")))?;
     pool.install(|| todo.par_iter().try_for_each(run_one))?;
-    let reused = done.len();
     if opts.shard.is_some() {
         return Ok(SweepOutcome { computed: total, reused, results: None });
     }

@@ -3,6 +3,8 @@
 
 mod recorder;
 mod report;
+mod series;
 
 pub use recorder::Recorder;
 pub use report::{BackendStats, CacheStats, Cause, EngineStats, LatencyStats, PoolStats, RequestStats, RunReport};
+pub use series::{Bucket, Series};

@@ -5,6 +5,7 @@
 use hdrhistogram::Histogram;
 
 use super::report::Cause;
+use super::series::Series;
 use crate::engine::{SimDuration, SimTime};
 
 /// Latencies are recorded in microseconds, 3 significant digits; the range
@@ -59,6 +60,8 @@ pub struct Recorder {
     pub in_flight_peak: u64,
     in_flight_area: u128,
     last_change: SimTime,
+    /// Per-bucket counters, when asked for (whole run, warm-up included).
+    pub series: Option<Series>,
 }
 
 impl Recorder {
@@ -96,6 +99,7 @@ impl Recorder {
             in_flight_peak: 0,
             in_flight_area: 0,
             last_change: SimTime::ZERO,
+            series: None,
         }
     }
 
@@ -120,6 +124,11 @@ impl Recorder {
         if counted {
             self.arrived += 1;
         }
+        if let Some(s) = &mut self.series {
+            let b = s.at(now);
+            b.arrived += 1;
+            b.in_flight_max = b.in_flight_max.max(self.in_flight);
+        }
         if self.measuring(now) {
             self.in_flight_peak = self.in_flight_peak.max(self.in_flight);
         }
@@ -129,6 +138,17 @@ impl Recorder {
     pub fn request_left(&mut self, now: SimTime, counted: bool, outcome: Result<SimDuration, Cause>) {
         self.integrate(now);
         self.in_flight -= 1;
+        if let Some(s) = &mut self.series {
+            let b = s.at(now);
+            match outcome {
+                Ok(latency) => {
+                    b.ok += 1;
+                    b.latency_sum_ns += latency.0;
+                    b.latency_max_ns = b.latency_max_ns.max(latency.0);
+                }
+                Err(_) => b.failed += 1,
+            }
+        }
         if !counted {
             return;
         }
@@ -161,6 +181,9 @@ impl Recorder {
             return;
         }
         self.backend_in_flight += 1;
+        if let Some(s) = &mut self.series {
+            s.at(now).backend_calls += 1;
+        }
         if measuring {
             self.backend_peak = self.backend_peak.max(self.backend_in_flight);
             let second = now.0 / 1_000_000_000;
@@ -201,6 +224,10 @@ impl Recorder {
     /// A pool checkout succeeded after waiting `wait`, with `in_use`
     /// connections now checked out of that pool.
     pub fn checkout(&mut self, now: SimTime, counted: bool, wait: SimDuration, in_use: u64) {
+        if let Some(s) = &mut self.series {
+            let b = s.at(now);
+            b.pool_in_use_max = b.pool_in_use_max.max(in_use);
+        }
         if self.measuring(now) {
             self.pool_peak = self.pool_peak.max(in_use);
         }

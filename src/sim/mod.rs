@@ -21,9 +21,9 @@ use std::collections::BTreeMap;
 use hdrhistogram::Histogram;
 
 use crate::config::ModelSpec;
-use crate::engine::{EventQueue, SimTime, run};
+use crate::engine::{EventQueue, SimDuration, SimTime, run};
 use crate::metrics::{
-    BackendStats, CacheStats, Cause, EngineStats, LatencyStats, PoolStats, Recorder, RequestStats, RunReport,
+    BackendStats, CacheStats, Cause, EngineStats, LatencyStats, PoolStats, Recorder, RequestStats, RunReport, Series,
 };
 
 /// Limits on a run, from the command line rather than the model.
@@ -31,11 +31,13 @@ use crate::metrics::{
 pub struct RunOptions {
     /// Stop after this many events (the report says `truncated`).
     pub max_events: u64,
+    /// Record a time series with buckets of this width.
+    pub series: Option<SimDuration>,
 }
 
 impl Default for RunOptions {
     fn default() -> Self {
-        RunOptions { max_events: u64::MAX }
+        RunOptions { max_events: u64::MAX, series: None }
     }
 }
 
@@ -52,12 +54,15 @@ pub struct RunHistograms {
     pub latency_us: Histogram<u64>,
     /// Pool checkout waits, microseconds.
     pub pool_wait_us: Histogram<u64>,
+    /// The time series, if [`RunOptions::series`] asked for one.
+    pub series: Option<Series>,
 }
 
 /// [`simulate`], also returning the run's histograms.
 pub fn simulate_detailed(spec: &ModelSpec, seed: u64, run_index: u64, opts: RunOptions) -> (RunReport, RunHistograms) {
     let mut queue = EventQueue::new();
     let mut world = World::new(spec, seed, run_index, &mut queue);
+    world.stats.series = opts.series.map(Series::new);
     let w = &spec.workload;
     let stop = SimTime(w.duration.nanos()).after(w.drain.0);
     let truncated = run(&mut world, &mut queue, stop, opts.max_events);
@@ -66,7 +71,7 @@ pub fn simulate_detailed(spec: &ModelSpec, seed: u64, run_index: u64, opts: RunO
     let measured = SimTime(w.duration.nanos()).since(SimTime(w.warmup.nanos())).as_secs_f64();
     let report = report(spec, seed, &mut world.stats, &queue, end, measured, truncated);
     let stats = world.stats;
-    (report, RunHistograms { latency_us: stats.latency_us, pool_wait_us: stats.pool_wait_us })
+    (report, RunHistograms { latency_us: stats.latency_us, pool_wait_us: stats.pool_wait_us, series: stats.series })
 }
 
 fn ratio(a: u64, b: u64) -> f64 {

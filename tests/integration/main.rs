@@ -5,10 +5,14 @@
 //! - `determinism`: same seed, same bytes; different seeds differ.
 //! - `queueing`: servers and pools against M/M/1, M/D/1, Erlang B and C.
 //! - `caching`: TTL caches, stampedes and rate limits against their formulas.
+//! - `limits`: breaking points and spike recovery on models with closed forms.
+//! - `sweep`: experiments: sweeps, resume, shards and merge, verdict files.
 //! - `support`: shared helpers (building models, confidence intervals).
 
 mod caching;
 mod cli;
 mod determinism;
+mod limits;
 mod queueing;
 mod support;
+mod sweep;

@@ -1,0 +1,253 @@
+//! Breaking points: for each model, the highest load that meets the SLO (by
+//! bisection, each step judged on replications with confidence intervals),
+//! the load where goodput collapses, and whether the service recovers when
+//! a load spike passes (metastability).
+//!
+//! The search walks a ×2 ladder of loads from `low` to `high`, takes the
+//! highest step that meets the SLO, and bisects (geometrically, since loads
+//! span orders of magnitude) between it and the next step up. Every step is
+//! judged on the experiment's replications, with confidence intervals.
+
+use rayon::prelude::*;
+use serde::Serialize;
+
+use super::plan::{Plan, RunId};
+use super::record::RunRecord;
+use super::stats::aggregate;
+use super::verdict::{Level, judge};
+use crate::config::{ModelSpec, Phase, Rate, apply_overrides};
+use crate::engine::{SimDuration, SimTime};
+use crate::error::AppError;
+use crate::sim::{RunOptions, simulate_detailed};
+
+/// One load tried.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Evaluation {
+    pub value: f64,
+    pub level: Level,
+    pub cause: Option<String>,
+    /// Successful requests per second (mean over replications).
+    pub goodput_rps: f64,
+    pub error_rate: f64,
+    pub p99_s: Option<f64>,
+}
+
+/// What happened after a load spike.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Recovery {
+    pub base: f64,
+    pub spike: f64,
+    pub hold_s: f64,
+    /// Replications whose service returned to meeting the SLO after the
+    /// spike ended.
+    pub recovered: usize,
+    pub replications: usize,
+    /// The slowest recovery among those that recovered, seconds after the
+    /// spike ended.
+    pub slowest_recovery_s: Option<f64>,
+}
+
+/// A model's breaking points.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LimitResult {
+    pub model: String,
+    pub path: String,
+    /// The highest value tried that met the SLO (`None`: even `low` fails).
+    pub max_meeting: Option<f64>,
+    /// The lowest value tried that missed it (`None`: `high` still meets).
+    pub min_failing: Option<f64>,
+    /// What broke first, at `min_failing`.
+    pub cause: Option<String>,
+    /// Where goodput peaked, and the first higher load where it fell below
+    /// 90% of that peak (congestion collapse), if any.
+    pub goodput_peak_at: Option<f64>,
+    pub collapse_at: Option<f64>,
+    pub recovery: Option<Recovery>,
+    /// Every load tried, in increasing order.
+    pub evaluations: Vec<Evaluation>,
+}
+
+/// Judges `model` at `value` of `path` on the plan's replications.
+fn evaluate(plan: &Plan, model: &ModelSpec, value: f64, opts: RunOptions) -> Result<Evaluation, AppError> {
+    let path = &plan.spec.limit.path;
+    let spec = apply_overrides(model.clone(), &[format!("{path}={value}")])?;
+    let records: Vec<RunRecord> = (0..plan.spec.replications)
+        .into_par_iter()
+        .map(|rep| {
+            let (report, hist) = simulate_detailed(&spec, plan.spec.seed, u64::from(rep), opts);
+            RunRecord::new(RunId { point: 0, rep }, &report, &hist)
+        })
+        .collect();
+    let refs: Vec<&RunRecord> = records.iter().collect();
+    let stats = aggregate(&refs);
+    let verdict = judge(&plan.spec.slo, &stats);
+    Ok(Evaluation {
+        value,
+        level: verdict.level,
+        cause: verdict.cause,
+        goodput_rps: stats.mean("requests.throughput_rps").unwrap_or(0.0),
+        error_rate: stats.mean("requests.error_rate").unwrap_or(0.0),
+        p99_s: stats.mean("latency_s.p99"),
+    })
+}
+
+/// Finds the breaking points of every model of the plan.
+pub fn find_limits(
+    plan: &Plan,
+    opts: RunOptions,
+    progress: &(dyn Fn(&str) + Sync),
+) -> Result<Vec<LimitResult>, AppError> {
+    let mut models: Vec<&ModelSpec> = Vec::new();
+    for p in &plan.points {
+        if !models.iter().any(|m| m.name == p.model) {
+            models.push(&p.spec);
+        }
+    }
+    models.into_iter().map(|m| limit_of(plan, m, opts, progress)).collect()
+}
+
+fn limit_of(
+    plan: &Plan,
+    model: &ModelSpec,
+    opts: RunOptions,
+    progress: &(dyn Fn(&str) + Sync),
+) -> Result<LimitResult, AppError> {
+    let l = &plan.spec.limit;
+    let mut evals: Vec<Evaluation> = Vec::new();
+    let eval = |v: f64, evals: &mut Vec<Evaluation>| -> Result<bool, AppError> {
+        let e = evaluate(plan, model, v, opts)?;
+        progress(&format!("{}: {} = {v:.4}: {}", model.name, l.path, e.level));
+        let meets = e.level.meets_slo();
+        evals.push(e);
+        Ok(meets)
+    };
+    // A ×2 ladder from low to high finds the highest load that passes
+    // (a small load can miss a percentile bound on too few requests, so the
+    // search does not trust `low` alone), then bisection narrows the step
+    // above it.
+    let mut ladder = Vec::new();
+    let mut v = l.low;
+    while v < l.high {
+        ladder.push(v);
+        v *= 2.0;
+    }
+    ladder.push(l.high);
+    let mut passes = Vec::new();
+    for &v in &ladder {
+        passes.push(eval(v, &mut evals)?);
+    }
+    let (max_meeting, min_failing) = match passes.iter().rposition(|&p| p) {
+        None => (None, Some(l.low)),
+        Some(i) if i + 1 == ladder.len() => (Some(l.high), None),
+        Some(i) => {
+            let (mut lo, mut hi) = (ladder[i], ladder[i + 1]);
+            while hi / lo > 1.0 + l.tolerance {
+                let mid = (lo * hi).sqrt();
+                if eval(mid, &mut evals)? {
+                    lo = mid;
+                } else {
+                    hi = mid;
+                }
+            }
+            (Some(lo), Some(hi))
+        }
+    };
+    evals.sort_by(|a, b| a.value.total_cmp(&b.value));
+    let (peak_at, collapse_at) = collapse(&evals);
+    let cause = min_failing.and_then(|f| evals.iter().find(|e| e.value == f)).and_then(|e| e.cause.clone());
+    let recovery = match max_meeting {
+        Some(base) if l.spike > 0.0 => Some(spike_recovery(plan, model, base, opts)?),
+        _ => None,
+    };
+    Ok(LimitResult {
+        model: model.name.clone(),
+        path: l.path.clone(),
+        max_meeting,
+        min_failing,
+        cause,
+        goodput_peak_at: peak_at,
+        collapse_at,
+        recovery,
+        evaluations: evals,
+    })
+}
+
+/// (where goodput peaks, first higher load with goodput < 90% of the peak).
+fn collapse(evals: &[Evaluation]) -> (Option<f64>, Option<f64>) {
+    let mut peak: Option<&Evaluation> = None;
+    for e in evals {
+        match peak {
+            Some(p) if e.goodput_rps < 0.9 * p.goodput_rps => return (Some(p.value), Some(e.value)),
+            Some(p) if e.goodput_rps <= p.goodput_rps => {}
+            _ => peak = Some(e),
+        }
+    }
+    (peak.map(|p| p.value), None)
+}
+
+/// Base load for `hold`, `spike` × base for `hold`, base again for two
+/// holds. Recovered from the first 10-second window after which every window
+/// is no worse than the base phase: error rate within the SLO's (or the base
+/// phase's worst window, if higher: a stampede at each expiry is normal
+/// there), and mean latency within twice the base phase's.
+pub fn spike_recovery(plan: &Plan, model: &ModelSpec, base: f64, opts: RunOptions) -> Result<Recovery, AppError> {
+    let l = &plan.spec.limit;
+    let hold = l.hold.0;
+    let spike = base * l.spike;
+    let mut spec = model.clone();
+    if l.path != "workload.rate" {
+        return Err(AppError::Failed(
+            "the spike check varies workload.rate; set limit.spike: 0 for other paths".into(),
+        ));
+    }
+    let w = &mut spec.workload;
+    w.rate = Rate(base);
+    w.phases = vec![
+        Phase::Step { at: crate::config::Dur(hold), rate: Rate(spike) },
+        Phase::Step { at: crate::config::Dur(SimDuration(hold.0 * 2)), rate: Rate(base) },
+    ];
+    w.duration = crate::config::Dur(SimDuration(hold.0 * 4));
+    w.warmup = crate::config::Dur::default();
+    let window = SimDuration::from_secs(10);
+    let run_opts = RunOptions { series: Some(SimDuration::from_secs(1)), ..opts };
+    let slo_errors = plan.spec.slo.error_rate.unwrap_or(1.0);
+    let outcomes: Vec<Option<f64>> = (0..plan.spec.replications)
+        .into_par_iter()
+        .map(|rep| {
+            let (_, hist) = simulate_detailed(&spec, plan.spec.seed, u64::from(rep), run_opts);
+            let series = hist.series.expect("asked for a series");
+            let base_latency = series.window(SimTime(0), SimTime(hold.0)).mean_latency_s().unwrap_or(0.0);
+            let base_worst_errors = (0..hold.0 / window.0)
+                .map(|i| series.window(SimTime(i * window.0), SimTime((i + 1) * window.0)).error_rate())
+                .fold(0.0, f64::max);
+            let allowed_errors = slo_errors.max(base_worst_errors);
+            let spike_end = SimTime(hold.0 * 2);
+            let end = SimTime(hold.0 * 4);
+            let ok = |from: SimTime| {
+                let b = series.window(from, from.after(window));
+                b.error_rate() <= allowed_errors && b.mean_latency_s().is_none_or(|m| m <= 2.0 * base_latency.max(1e-6))
+            };
+            // The first window start after which every window is fine.
+            let mut t = end;
+            let mut recovered_at = None;
+            while t.0 >= spike_end.0 + window.0 {
+                let from = SimTime(t.0 - window.0);
+                if !ok(from) {
+                    break;
+                }
+                recovered_at = Some(from);
+                t = from;
+            }
+            recovered_at.filter(|r| r.0 + window.0 < end.0).map(|r| r.since(spike_end).as_secs_f64())
+        })
+        .collect();
+    let recovered: Vec<f64> = outcomes.iter().flatten().copied().collect();
+    Ok(Recovery {
+        base,
+        spike,
+        hold_s: hold.as_secs_f64(),
+        recovered: recovered.len(),
+        replications: outcomes.len(),
+        slowest_recovery_s: recovered.iter().copied().reduce(f64::max),
+    })
+}

@@ -1,0 +1,82 @@
+//! Time series: per-bucket counters over simulated time (one bucket per
+//! second by default), for plots and for judging recovery after a load
+//! spike. Memory is one small record per bucket, bounded by the run's length
+//! over the bucket width.
+
+use serde::Serialize;
+
+use crate::engine::{SimDuration, SimTime};
+
+/// Counters of one time bucket. Requests are counted in the bucket where
+/// they end (ok or failed) or arrive.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+pub struct Bucket {
+    pub arrived: u64,
+    pub ok: u64,
+    pub failed: u64,
+    /// Sum of the latencies of `ok` requests, nanoseconds.
+    pub latency_sum_ns: u64,
+    /// Largest latency of a request ending here, nanoseconds.
+    pub latency_max_ns: u64,
+    /// Backend fetches sent.
+    pub backend_calls: u64,
+    /// Most requests in the system at once.
+    pub in_flight_max: u64,
+    /// Most pool connections in use at once (any one pool).
+    pub pool_in_use_max: u64,
+}
+
+/// A series of buckets of equal width from time zero.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Series {
+    /// Bucket width, nanoseconds.
+    pub bucket_ns: u64,
+    pub buckets: Vec<Bucket>,
+}
+
+impl Series {
+    /// An empty series with buckets of `width`.
+    pub fn new(width: SimDuration) -> Series {
+        Series { bucket_ns: width.0.max(1), buckets: Vec::new() }
+    }
+
+    /// The bucket holding `t`, created if needed.
+    #[inline]
+    pub fn at(&mut self, t: SimTime) -> &mut Bucket {
+        let i = (t.0 / self.bucket_ns) as usize;
+        if i >= self.buckets.len() {
+            self.buckets.resize(i + 1, Bucket::default());
+        }
+        &mut self.buckets[i]
+    }
+
+    /// Sums the buckets whose start lies in [from, to).
+    pub fn window(&self, from: SimTime, to: SimTime) -> Bucket {
+        let (a, b) = ((from.0 / self.bucket_ns) as usize, (to.0.div_ceil(self.bucket_ns)) as usize);
+        let mut sum = Bucket::default();
+        for x in self.buckets.iter().take(b).skip(a) {
+            sum.arrived += x.arrived;
+            sum.ok += x.ok;
+            sum.failed += x.failed;
+            sum.latency_sum_ns += x.latency_sum_ns;
+            sum.latency_max_ns = sum.latency_max_ns.max(x.latency_max_ns);
+            sum.backend_calls += x.backend_calls;
+            sum.in_flight_max = sum.in_flight_max.max(x.in_flight_max);
+            sum.pool_in_use_max = sum.pool_in_use_max.max(x.pool_in_use_max);
+        }
+        sum
+    }
+}
+
+impl Bucket {
+    /// Share of ended requests that failed.
+    pub fn error_rate(&self) -> f64 {
+        let ended = self.ok + self.failed;
+        if ended == 0 { 0.0 } else { self.failed as f64 / ended as f64 }
+    }
+
+    /// Mean latency of successful requests, seconds.
+    pub fn mean_latency_s(&self) -> Option<f64> {
+        (self.ok > 0).then(|| self.latency_sum_ns as f64 / self.ok as f64 / 1e9)
+    }
+}

@@ -1,0 +1,101 @@
+//! Breaking points (`cachesim limit`) on models whose answers are known in
+//! closed form: deterministic arrivals and service, so every replication is
+//! identical and the only tolerance is hdrhistogram's 0.1% resolution.
+
+use std::path::Path;
+
+use cachesim::experiment::{ExperimentSpec, find_limits, plan_for_model, spike_recovery};
+use cachesim::sim::RunOptions;
+
+/// One server, one slot, a constant 100 ms handler (capacity 10/s), evenly
+/// spaced arrivals, for 60 s: below 10/s nothing waits; above, request k
+/// (arriving at k/r) leaves at 0.1·(k+1), so its latency is
+/// 0.1 + k·(0.1 − 1/r), and the 99th percentile over r·60 requests is
+/// 0.1 + 0.99·60·(0.1·r − 1). That stays within a 0.5 s bound while
+/// r ≤ 10·(1 + 0.4/(0.99·60)) = 10.0673.
+fn write_model(dir: &Path) -> std::path::PathBuf {
+    let path = dir.join("one_slot.ron");
+    std::fs::write(
+        &path,
+        r#"Model(
+            workload: (arrivals: Constant, rate: 5, duration: "60s", drain: "1h"),
+            servers: (concurrency: 1, handler: Constant("100ms")),
+            cache: (ttl: "1000d", start: Warm),
+            backend: (latency: Constant("1s")),
+        )"#,
+    )
+    .unwrap();
+    path
+}
+
+fn spec(path: &Path) -> ExperimentSpec {
+    let mut e = ExperimentSpec::for_model(&path.display().to_string());
+    e.replications = 2;
+    e.slo.p99 = Some("500ms".parse().unwrap());
+    e.slo.error_rate = Some(0.01);
+    e.slo.margin = 0.0;
+    e.limit.low = 1.0;
+    e.limit.high = 64.0;
+    e.limit.tolerance = 0.001;
+    e.limit.spike = 0.0;
+    e
+}
+
+#[test]
+fn the_limit_brackets_the_analytic_breaking_point() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write_model(dir.path());
+    let plan = plan_for_model(&path, &[], spec(&path)).unwrap();
+    let results = find_limits(&plan, RunOptions::default(), &|_| {}).unwrap();
+    let r = &results[0];
+    let analytic = 10.0 * (1.0 + 0.4 / (0.99 * 60.0));
+    let (met, missed) = (r.max_meeting.unwrap(), r.min_failing.unwrap());
+    // The bracket is as narrow as asked, and holds the analytic limit up to
+    // the p99's 0.1% resolution (which moves the crossing by 0.1% of 0.5 s,
+    // i.e. by 0.0005/(0.99·60·0.1) of a request per second, well within).
+    assert!(missed / met <= 1.001 + 1e-12, "bracket {met}..{missed} too wide");
+    assert!(met <= analytic * 1.0001 && analytic <= missed * 1.0001, "bracket {met}..{missed} misses {analytic}");
+    assert!(r.cause.as_deref().is_some_and(|c| c.starts_with("p99 latency")), "{:?}", r.cause);
+    // Goodput: a saturated single slot still completes 10/s (everything
+    // finishes in the drain), so nothing collapses.
+    assert_eq!(r.collapse_at, None);
+    // Every evaluation below the limit met the SLO and every one above missed.
+    for e in &r.evaluations {
+        assert_eq!(e.level.meets_slo(), e.value <= met, "{e:?}");
+    }
+}
+
+/// Base 5/s on a 10/s slot, then 15/s for 60 s, then 5/s again for 120 s:
+/// the spike leaves a backlog of (15 − 10)·60 = 300 requests, which drains
+/// at 10 − 5 = 5/s, so latency is back within twice the base's (backlog ≤ 1)
+/// 59.8 s after the spike ends. Recovery is judged on 10-second windows laid
+/// from the end of the run (240 s) back to the spike's end (120 s), so it is
+/// reported at the window start just after that: 60 s (or 70 s if the last
+/// stragglers of the backlog complete in the 60–70 s window).
+#[test]
+fn a_backlog_after_a_spike_recovers_when_it_drains() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write_model(dir.path());
+    let mut e = spec(&path);
+    e.limit.spike = 3.0;
+    e.limit.hold = "60s".parse().unwrap();
+    let plan = plan_for_model(&path, &[], e).unwrap();
+    let rec = spike_recovery(&plan, &plan.points[0].spec, 5.0, RunOptions::default()).unwrap();
+    assert_eq!(rec.recovered, rec.replications);
+    let t = rec.slowest_recovery_s.unwrap();
+    assert!(t == 60.0 || t == 70.0, "recovered after {t} s");
+}
+
+/// With the spike above what the base can ever drain (base above capacity),
+/// the service never recovers: the check reports it as metastable.
+#[test]
+fn a_backlog_that_cannot_drain_is_reported_as_not_recovered() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write_model(dir.path());
+    let mut e = spec(&path);
+    e.limit.spike = 2.0;
+    e.limit.hold = "60s".parse().unwrap();
+    let plan = plan_for_model(&path, &[], e).unwrap();
+    let rec = spike_recovery(&plan, &plan.points[0].spec, 10.0, RunOptions::default()).unwrap();
+    assert_eq!(rec.recovered, 0);
+}
