@@ -8,6 +8,8 @@ use std::time::Duration;
 use predicates::prelude::*;
 use serde_json::Value;
 
+use crate::support::{line_of, position};
+
 /// The `cachesim` binary built for this test run.
 fn cachesim() -> assert_cmd::Command {
     assert_cmd::cargo::cargo_bin_cmd!("cachesim")
@@ -314,25 +316,6 @@ fn bench_prints_speed_columns() {
 // ---------------------------------------------------------------------------
 // Bad model files
 // ---------------------------------------------------------------------------
-
-/// The 1-based number of the only line of `src` containing `marker`.
-fn line_of(src: &str, marker: &str) -> usize {
-    let hits: Vec<usize> = src.lines().enumerate().filter(|(_, l)| l.contains(marker)).map(|(i, _)| i + 1).collect();
-    assert_eq!(hits.len(), 1, "test bug: marker {marker:?} must be on exactly one line");
-    hits[0]
-}
-
-/// The (line, column) printed as `PATH:LINE:COL:` on stderr.
-fn position(stderr: &str, path: &str) -> (usize, usize) {
-    let prefix = format!("{path}:");
-    let at = stderr.find(&prefix).unwrap_or_else(|| panic!("no `{prefix}` in stderr:\n{stderr}"));
-    let mut parts = stderr[at + prefix.len()..].splitn(3, ':');
-    let mut next_number = || parts.next().and_then(|p| p.parse::<usize>().ok());
-    match (next_number(), next_number()) {
-        (Some(line), Some(col)) => (line, col),
-        _ => panic!("no `{path}:LINE:COL:` position in stderr:\n{stderr}"),
-    }
-}
 
 /// Writes `contents` to a file named `name` in a fresh temporary directory
 /// and runs `cachesim run FILE --json` on it.

@@ -43,3 +43,22 @@ pub fn assert_covers(what: &str, values: &[f64], expected: f64, model_error: f64
         values.len()
     );
 }
+
+/// The 1-based number of the only line of `src` containing `marker`.
+pub fn line_of(src: &str, marker: &str) -> usize {
+    let hits: Vec<usize> = src.lines().enumerate().filter(|(_, l)| l.contains(marker)).map(|(i, _)| i + 1).collect();
+    assert_eq!(hits.len(), 1, "test bug: marker {marker:?} must be on exactly one line of:\n{src}");
+    hits[0]
+}
+
+/// The (line, column) printed as `PATH:LINE:COL:` on stderr.
+pub fn position(stderr: &str, path: &str) -> (usize, usize) {
+    let prefix = format!("{path}:");
+    let at = stderr.find(&prefix).unwrap_or_else(|| panic!("no `{prefix}` in stderr:\n{stderr}"));
+    let mut parts = stderr[at + prefix.len()..].splitn(3, ':');
+    let mut next_number = || parts.next().and_then(|p| p.parse::<usize>().ok());
+    match (next_number(), next_number()) {
+        (Some(line), Some(col)) => (line, col),
+        _ => panic!("no `{path}:LINE:COL:` position in stderr:\n{stderr}"),
+    }
+}

@@ -17,7 +17,7 @@ use std::time::{Duration, Instant, SystemTime};
 use cachesim::experiment::{SweepOptions, load_experiment, sweep};
 use serde_json::Value;
 
-use crate::support::mean_ci95;
+use crate::support::{line_of, mean_ci95, position};
 
 /// The four files a complete sweep (or a merge) writes.
 const FILES: [&str; 4] = ["runs.csv", "points.csv", "summary.json", "matrix.md"];
@@ -534,25 +534,6 @@ fn merge_after_an_slo_change_uses_the_new_slo() {
 // ---------------------------------------------------------------------------
 // 5. Bad experiment files
 // ---------------------------------------------------------------------------
-
-/// The 1-based number of the only line of `src` containing `marker`.
-fn line_of(src: &str, marker: &str) -> usize {
-    let hits: Vec<usize> = src.lines().enumerate().filter(|(_, l)| l.contains(marker)).map(|(i, _)| i + 1).collect();
-    assert_eq!(hits.len(), 1, "test bug: marker {marker:?} must be on exactly one line of:\n{src}");
-    hits[0]
-}
-
-/// The (line, column) printed as `PATH:LINE:COL:` on stderr.
-fn position(stderr: &str, path: &str) -> (usize, usize) {
-    let prefix = format!("{path}:");
-    let at = stderr.find(&prefix).unwrap_or_else(|| panic!("no `{prefix}` in stderr:\n{stderr}"));
-    let mut parts = stderr[at + prefix.len()..].splitn(3, ':');
-    let mut next_number = || parts.next().and_then(|p| p.parse::<usize>().ok());
-    match (next_number(), next_number()) {
-        (Some(line), Some(col)) => (line, col),
-        _ => panic!("no `{path}:LINE:COL:` position in stderr:\n{stderr}"),
-    }
-}
 
 /// Sweeps the experiment `src` and asserts the shape of a bad-input error:
 /// exit 2, no panic, nothing on stdout, no output directory. Returns
