@@ -91,7 +91,10 @@ pub fn load_experiment(path: &Path, sets: &[String]) -> Result<Plan, ConfigError
                 .with_hint(Some("model paths are relative to the experiment file's directory".into())));
         }
         let model = load_model(&model_path)?;
-        let model = apply_overrides(model, &spec.set).map_err(|e| at("set", format!("in `set`, for {file}: {e}")))?;
+        let mut shared = spec.set.clone();
+        shared.extend(spec.duration.map(|d| format!("workload.duration={d}")));
+        shared.extend(spec.warmup.map(|d| format!("workload.warmup={d}")));
+        let model = apply_overrides(model, &shared).map_err(|e| at("set", format!("in `set`, for {file}: {e}")))?;
         let model = apply_overrides(model, sets)?;
         if models.iter().any(|m: &ModelSpec| m.name == model.name) {
             return Err(at("models", format!("two models are named `{}`; names label the results", model.name)));

@@ -24,6 +24,13 @@ pub struct ExperimentSpec {
     /// them: `["workload.duration=10m", "workload.warmup=1m"]`.
     #[serde(default)]
     pub set: Vec<String>,
+    /// Simulated time of every run (overrides the models' `workload.duration`).
+    #[serde(default)]
+    pub duration: Option<Dur>,
+    /// Warm-up left out of every run's statistics (overrides the models'
+    /// `workload.warmup`).
+    #[serde(default)]
+    pub warmup: Option<Dur>,
     /// The parameters to vary.
     #[serde(default)]
     pub grid: Grid,
@@ -50,6 +57,8 @@ impl ExperimentSpec {
             description: String::new(),
             models: vec![model_file.to_string()],
             set: Vec::new(),
+            duration: None,
+            warmup: None,
             grid: Grid::default(),
             replications: default_replications(),
             seed: default_seed(),
