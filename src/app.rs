@@ -5,7 +5,7 @@ use std::io::Write;
 use std::time::Instant;
 
 use crate::builtin;
-use crate::cli::{BenchArgs, Cli, Command, LimitArgs, MergeArgs, ModelArgs, RunArgs, SweepArgs};
+use crate::cli::{BenchArgs, CheckArgs, Cli, Command, LimitArgs, MergeArgs, ModelArgs, RunArgs, SweepArgs};
 use crate::config::{ModelSpec, apply_overrides, load_model};
 use crate::error::AppError;
 use crate::experiment::{self, SweepOptions, load_experiment, matrix_md};
@@ -20,6 +20,7 @@ pub fn run(cli: Cli) -> Result<(), AppError> {
         Some(Command::Sweep(args)) => sweep(args),
         Some(Command::Merge(args)) => merge(args),
         Some(Command::Limit(args)) => limit(args),
+        Some(Command::Check(args)) => check(args),
         Some(Command::Bench(args)) => bench(args),
     }
 }
@@ -90,6 +91,62 @@ Wrote runs.csv, points.csv, summary.json and matrix.md to {}
             out.display()
         )),
     }
+}
+
+fn check(args: CheckArgs) -> Result<(), AppError> {
+    let plan = load_experiment(&args.experiment, &args.sets)?;
+    let out = args.out.clone().unwrap_or_else(|| std::path::Path::new("results").join(&plan.spec.name));
+    let baseline = match (&args.baseline, args.update_baseline) {
+        (Some(path), false) => Some(experiment::load_baseline(path)?),
+        _ => None,
+    };
+    let opts = SweepOptions { threads: args.threads, ..SweepOptions::default() };
+    let outcome = experiment::sweep(&plan, &out, opts, &|_, _| {})?;
+    let (results, _) = outcome.results.expect("an unsharded sweep has results");
+    let mut expectations = Vec::new();
+    for e in &plan.spec.expect {
+        let point = e.point(&plan).map_err(|m| AppError::Input(crate::config::ConfigError::new(&plan.origin, m)))?;
+        let result = results.iter().find(|r| r.point == point).expect("every point ran");
+        expectations
+            .push(e.evaluate(result).map_err(|m| AppError::Input(crate::config::ConfigError::new(&plan.origin, m)))?);
+    }
+    let comparison = baseline.as_ref().map(|b| experiment::compare(b, &plan, &results));
+    let mut text = format!("cachesim check {}\n", args.experiment.display());
+    let held = expectations.iter().filter(|e| e.passed).count();
+    text += &format!("expectations: {held} of {} hold\n", expectations.len());
+    for e in &expectations {
+        text += &format!("  {} {}\n       {}\n", if e.passed { "PASS" } else { "FAIL" }, e.name, e.observed);
+    }
+    if let Some(c) = &comparison {
+        let path = args.baseline.as_ref().expect("compared with a baseline");
+        let moved: usize = c.points.iter().map(|p| p.moved.len()).sum();
+        text += &format!("baseline {}: {} points, {moved} metrics moved\n", path.display(), c.points.len());
+        for p in &c.points {
+            text += &format!("  {} {}: {}\n", if p.moved.is_empty() { "PASS" } else { "FAIL" }, p.point, p.status);
+            for m in &p.moved {
+                text += &format!("       {m}\n");
+            }
+        }
+        for u in &c.unmatched {
+            text += &format!("  FAIL {u}\n");
+        }
+    }
+    if args.update_baseline {
+        let path = args.baseline.as_ref().expect("clap requires --baseline");
+        let json = serde_json::to_vec_pretty(&experiment::Baseline::of(&plan, &results)).expect("baselines serialize");
+        crate::fsutil::write_atomic(path, &json)
+            .map_err(|e| AppError::Failed(format!("cannot write {}: {e}", path.display())))?;
+        text += &format!("baseline written to {}\n", path.display());
+    }
+    if let Some(path) = &args.junit {
+        let xml = crate::report::junit(&plan.spec.name, &expectations, comparison.as_ref());
+        crate::fsutil::write_atomic(path, xml.as_bytes())
+            .map_err(|e| AppError::Failed(format!("cannot write {}: {e}", path.display())))?;
+    }
+    let passed = expectations.iter().all(|e| e.passed) && comparison.as_ref().is_none_or(|c| c.holds());
+    text += if passed { "result: PASS\n" } else { "result: FAIL\n" };
+    print(&text)?;
+    if passed { Ok(()) } else { Err(AppError::CheckFailed) }
 }
 
 /// Whether a RON file holds an experiment (rather than a model).

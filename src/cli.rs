@@ -24,6 +24,9 @@ pub enum Command {
     Sweep(SweepArgs),
     /// Combine shard directories into what one whole sweep writes.
     Merge(MergeArgs),
+    /// Check an experiment for regressions: its expectations, and every
+    /// metric against a stored baseline. Exit 0 if all hold, 1 if any fails.
+    Check(CheckArgs),
     /// Find each model's breaking points: the highest load meeting the SLO,
     /// where goodput collapses, and whether it recovers after a spike.
     Limit(LimitArgs),
@@ -54,6 +57,30 @@ pub struct SweepArgs {
     /// No progress output.
     #[arg(long, short)]
     pub quiet: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// The experiment file, with its `expect: [...]` list.
+    pub experiment: PathBuf,
+    /// Baseline file to compare every metric with.
+    #[arg(long)]
+    pub baseline: Option<PathBuf>,
+    /// Write (or replace) the baseline from this run instead of comparing.
+    #[arg(long, requires = "baseline")]
+    pub update_baseline: bool,
+    /// Also write the results as JUnit XML here.
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<PathBuf>,
+    /// Sweep output directory (default: results/<experiment name>).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Worker threads (default: all cores). Results do not depend on it.
+    #[arg(long)]
+    pub threads: Option<usize>,
+    /// Override a field of every model by dotted path (repeatable).
+    #[arg(long = "set", value_name = "PATH=VALUE")]
+    pub sets: Vec<String>,
 }
 
 #[derive(Debug, Args)]

@@ -12,6 +12,9 @@ pub enum AppError {
     Input(ConfigError),
     /// Something failed while working (e.g. writing output). Exit 1.
     Failed(String),
+    /// `cachesim check` found an expectation or baseline that does not hold
+    /// (already reported on stdout). Exit 1.
+    CheckFailed,
 }
 
 impl AppError {
@@ -19,7 +22,7 @@ impl AppError {
     pub fn exit_code(&self) -> u8 {
         match self {
             AppError::Input(_) => 2,
-            AppError::Failed(_) => 1,
+            AppError::Failed(_) | AppError::CheckFailed => 1,
         }
     }
 }
@@ -35,6 +38,7 @@ impl fmt::Display for AppError {
         match self {
             AppError::Input(e) => write!(f, "{e}"),
             AppError::Failed(m) => f.write_str(m),
+            AppError::CheckFailed => f.write_str("the check failed (see above)"),
         }
     }
 }

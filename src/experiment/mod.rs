@@ -4,6 +4,8 @@
 //! runs (via `sim`) -> records on disk -> aggregated files.
 
 mod analysis;
+mod baseline;
+mod expect;
 mod limit;
 mod output;
 mod plan;
@@ -15,6 +17,8 @@ mod sweep;
 mod verdict;
 
 pub use analysis::{PointResult, Row, analyze, rows};
+pub use baseline::{Baseline, Comparison, compare, load_baseline};
+pub use expect::{Expectation, ExpectationResult};
 pub use limit::{Evaluation, LimitResult, Recovery, find_limits, spike_recovery};
 pub use output::matrix_md;
 pub use plan::{MAX_RUNS, Plan, Point, RunId, load_experiment, plan_for_model};

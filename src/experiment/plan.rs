@@ -126,7 +126,12 @@ pub fn load_experiment(path: &Path, sets: &[String]) -> Result<Plan, ConfigError
         }
     }
     let fingerprint = fingerprint(&spec, &points);
-    Ok(Plan { spec, origin, axes: axes.iter().map(|a| a.path.clone()).collect(), points, fingerprint })
+    let plan =
+        Plan { spec, origin: origin.clone(), axes: axes.iter().map(|a| a.path.clone()).collect(), points, fingerprint };
+    for e in &plan.spec.expect {
+        e.point(&plan).map_err(|message| at_string(&e.model, "expect", message))?;
+    }
+    Ok(plan)
 }
 
 /// A plan for one model file with the default experiment settings (SLO,

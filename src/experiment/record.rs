@@ -21,6 +21,12 @@ pub struct RunRecord {
     pub latency_us: Vec<(u64, u64)>,
     /// Pool-wait histogram, likewise.
     pub pool_wait_us: Vec<(u64, u64)>,
+    /// Hash of the resolved model this run simulated.
+    #[serde(default)]
+    pub model_fingerprint: String,
+    /// Hash of this run's event trace.
+    #[serde(default)]
+    pub trace_fingerprint: String,
 }
 
 impl RunRecord {
@@ -41,6 +47,8 @@ impl RunRecord {
             metrics,
             latency_us: sparse(&hist.latency_us),
             pool_wait_us: sparse(&hist.pool_wait_us),
+            model_fingerprint: report.fingerprint.model.clone(),
+            trace_fingerprint: report.fingerprint.trace.clone(),
         }
     }
 

@@ -47,6 +47,9 @@ pub struct ExperimentSpec {
     /// Breaking-point search for `cachesim limit`.
     #[serde(default)]
     pub limit: LimitSearch,
+    /// What `cachesim check` asserts about the results.
+    #[serde(default)]
+    pub expect: Vec<super::expect::Expectation>,
 }
 
 impl ExperimentSpec {
@@ -64,6 +67,7 @@ impl ExperimentSpec {
             seed: default_seed(),
             slo: Slo::default(),
             limit: LimitSearch::default(),
+            expect: Vec::new(),
         }
     }
 }

@@ -60,6 +60,10 @@ pub struct PointStats {
     /// (metric key, estimate), in the records' key order.
     pub metrics: Vec<(String, Estimate)>,
     pub pooled: Pooled,
+    /// Hash of the resolved model (the same for every replication).
+    pub model_fingerprint: String,
+    /// Hash of the replications' trace fingerprints, in order.
+    pub trace_fingerprint: String,
 }
 
 impl PointStats {
@@ -93,8 +97,11 @@ pub fn aggregate(records: &[&RunRecord]) -> PointStats {
         add_sparse(&mut wait, &r.pool_wait_us);
     }
     let q = |h: &hdrhistogram::Histogram<u64>, q: f64| (!h.is_empty()).then(|| h.value_at_quantile(q) as f64 / 1e6);
+    let traces: String = records.iter().map(|r| r.trace_fingerprint.as_str()).collect::<Vec<_>>().join(",");
     PointStats {
         metrics,
+        model_fingerprint: records.first().map(|r| r.model_fingerprint.clone()).unwrap_or_default(),
+        trace_fingerprint: format!("{:016x}", crate::engine::rng::fnv1a(traces.as_bytes())),
         pooled: Pooled {
             latency_p50_s: q(&latency, 0.5),
             latency_p95_s: q(&latency, 0.95),

@@ -11,14 +11,14 @@
 
 use std::fmt;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::spec::Slo;
 use super::stats::PointStats;
 use crate::report::secs;
 
 /// The four levels, best first.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum Level {
     Ready,
@@ -170,6 +170,8 @@ mod tests {
                 latency_p999_s: None,
                 pool_wait_p99_s: None,
             },
+            model_fingerprint: String::new(),
+            trace_fingerprint: String::new(),
         }
     }
 

@@ -6,5 +6,7 @@ mod report;
 mod series;
 
 pub use recorder::Recorder;
-pub use report::{BackendStats, CacheStats, Cause, EngineStats, LatencyStats, PoolStats, RequestStats, RunReport};
+pub use report::{
+    BackendStats, CacheStats, Cause, EngineStats, Fingerprints, LatencyStats, PoolStats, RequestStats, RunReport,
+};
 pub use series::{Bucket, Series};

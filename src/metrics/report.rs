@@ -45,6 +45,17 @@ pub struct RunReport {
     pub backend: BackendStats,
     pub pool: PoolStats,
     pub engine: EngineStats,
+    pub fingerprint: Fingerprints,
+}
+
+/// What exactly ran: a hash of the resolved model, and of the event trace.
+/// Same model hash and a different trace hash means the simulator changed.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
+pub struct Fingerprints {
+    /// Hash of the resolved model (every parameter; not its name).
+    pub model: String,
+    /// Hash of every event's time, kind and subject, in order.
+    pub trace: String,
 }
 
 /// Request counts, after the warm-up.

@@ -23,7 +23,8 @@ use hdrhistogram::Histogram;
 use crate::config::ModelSpec;
 use crate::engine::{EventQueue, SimDuration, SimTime, run};
 use crate::metrics::{
-    BackendStats, CacheStats, Cause, EngineStats, LatencyStats, PoolStats, Recorder, RequestStats, RunReport, Series,
+    BackendStats, CacheStats, Cause, EngineStats, Fingerprints, LatencyStats, PoolStats, Recorder, RequestStats,
+    RunReport, Series,
 };
 
 /// Limits on a run, from the command line rather than the model.
@@ -65,13 +66,25 @@ pub fn simulate_detailed(spec: &ModelSpec, seed: u64, run_index: u64, opts: RunO
     world.stats.series = opts.series.map(Series::new);
     let w = &spec.workload;
     let stop = SimTime(w.duration.nanos()).after(w.drain.0);
-    let truncated = run(&mut world, &mut queue, stop, opts.max_events);
+    let ended = run(&mut world, &mut queue, stop, opts.max_events);
+    let truncated = ended.truncated;
     let end = if queue.pending() == 0 || truncated { queue.now() } else { stop };
     queue.advance_to(end);
     let measured = SimTime(w.duration.nanos()).since(SimTime(w.warmup.nanos())).as_secs_f64();
-    let report = report(spec, seed, &mut world.stats, &queue, end, measured, truncated);
+    let mut report = report(spec, seed, &mut world.stats, &queue, end, measured, truncated);
+    report.fingerprint = Fingerprints { model: model_fingerprint(spec), trace: format!("{:016x}", ended.fingerprint) };
     let stats = world.stats;
     (report, RunHistograms { latency_us: stats.latency_us, pool_wait_us: stats.pool_wait_us, series: stats.series })
+}
+
+/// A hash of everything in the resolved model that can change results
+/// (the name and description do not).
+pub fn model_fingerprint(spec: &ModelSpec) -> String {
+    let mut s = spec.clone();
+    s.name.clear();
+    s.description.clear();
+    let json = serde_json::to_string(&s).expect("models serialize");
+    format!("{:016x}", crate::engine::rng::fnv1a(json.as_bytes()))
 }
 
 fn ratio(a: u64, b: u64) -> f64 {
@@ -147,5 +160,6 @@ fn report(
             timeouts: s.pool_timeouts,
         },
         engine: EngineStats { events: queue.events_processed(), simulated_s: end.as_secs_f64(), truncated },
+        fingerprint: Fingerprints::default(),
     }
 }

@@ -338,4 +338,17 @@ impl Model for World {
             Event::PoolTimeout(id) => self.on_pool_timeout(q, id),
         }
     }
+
+    fn tag(event: &Event) -> u64 {
+        let (kind, id) = match *event {
+            Event::Arrival => (0, 0),
+            Event::FetchDone(id) => (1, id),
+            Event::RetryFetch(id) => (2, id),
+            Event::HandlerDone(id) => (3, id),
+            Event::QueryDone(id) => (4, id),
+            Event::PoolTimeout(id) => (5, id),
+            Event::SlotFree(id) => (6, id),
+        };
+        (kind << 32) | u64::from(id)
+    }
 }
