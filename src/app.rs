@@ -58,6 +58,9 @@ fn progress_reporter(quiet: bool, label: String) -> Box<dyn Fn(usize, usize) + S
 
 fn sweep(args: SweepArgs) -> Result<(), AppError> {
     let plan = load_experiment(&args.experiment, &args.sets)?;
+    for p in &plan.points {
+        guard(&p.spec, args.max_events, &plan.origin)?;
+    }
     let out = args.out.clone().unwrap_or_else(|| std::path::Path::new("results").join(&plan.spec.name));
     let opts = SweepOptions {
         threads: args.threads,
@@ -95,6 +98,9 @@ Wrote runs.csv, points.csv, summary.json and matrix.md to {}
 
 fn check(args: CheckArgs) -> Result<(), AppError> {
     let plan = load_experiment(&args.experiment, &args.sets)?;
+    for p in &plan.points {
+        guard(&p.spec, None, &plan.origin)?;
+    }
     let out = args.out.clone().unwrap_or_else(|| std::path::Path::new("results").join(&plan.spec.name));
     let baseline = match (&args.baseline, args.update_baseline) {
         (Some(path), false) => Some(experiment::load_baseline(path)?),
@@ -215,6 +221,7 @@ fn print(text: &str) -> Result<(), AppError> {
 
 fn run_model(args: RunArgs) -> Result<(), AppError> {
     let spec = apply_overrides(load_model(&args.model)?, &args.model_args.sets)?;
+    guard(&spec, args.model_args.max_events, &args.model.display().to_string())?;
     let report = simulate(&spec, args.model_args.seed, 0, options(&args.model_args));
     if args.json {
         let json = serde_json::to_string_pretty(&report).map_err(|e| AppError::Failed(e.to_string()))?;
@@ -222,6 +229,15 @@ fn run_model(args: RunArgs) -> Result<(), AppError> {
     } else {
         print(&summary(&report))
     }
+}
+
+/// Refuses a run that would not finish in reasonable time (exit 2), unless
+/// the user set an explicit event budget, which then stops the run.
+fn guard(spec: &ModelSpec, max_events: Option<u64>, origin: &str) -> Result<(), AppError> {
+    if max_events.is_some() {
+        return Ok(());
+    }
+    crate::sim::guard::check_size(spec, None).map_err(|m| AppError::Input(crate::config::ConfigError::new(origin, m)))
 }
 
 fn default_comparison() -> Result<(), AppError> {
@@ -289,6 +305,9 @@ fn bench(args: BenchArgs) -> Result<(), AppError> {
         return bench_sweep(path, &args);
     }
     let models = bench_models(&args)?;
+    for spec in &models {
+        guard(spec, args.model_args.max_events, &spec.name)?;
+    }
     let mut text =
         format!("{:<20} {:>12} {:>12} {:>14} {:>18}\n", "model", "events", "wall (best)", "events/s", "sim requests/s");
     for spec in &models {

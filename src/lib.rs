@@ -44,6 +44,7 @@ pub mod engine;
 pub mod error;
 pub mod experiment;
 pub mod fsutil;
+pub mod fuzzing;
 pub mod metrics;
 pub mod report;
 pub mod sim;

@@ -88,8 +88,19 @@ impl fmt::Display for ConfigError {
             None => write!(f, "{}: {}", self.origin, self.message)?,
         }
         if let (Some((line, col)), Some(text)) = (self.position, &self.source_line) {
+            // Show the whole line, or for a very long one, 60 characters
+            // either side of the column.
+            let chars: Vec<char> = text.chars().collect();
+            let (from, to) = if chars.len() <= 120 {
+                (0, chars.len())
+            } else {
+                (col.saturating_sub(61), (col + 60).min(chars.len()))
+            };
+            let shown: String = chars[from.min(to)..to].iter().collect();
+            let (pre, post) = (if from > 0 { "…" } else { "" }, if to < chars.len() { "…" } else { "" });
+            let caret = col - from + pre.chars().count();
             let gutter = line.to_string().len();
-            write!(f, "\n{:gutter$} |\n{line} | {text}\n{:gutter$} | {:>col$}", "", "", "^")?;
+            write!(f, "\n{:gutter$} |\n{line} | {pre}{shown}{post}\n{:gutter$} | {:>caret$}", "", "", "^")?;
         }
         if let Some(hint) = &self.hint {
             write!(f, "\n  hint: {hint}")?;

@@ -55,7 +55,9 @@ pub fn load_model(path: &Path) -> Result<ModelSpec, ConfigError> {
 /// Applies `--set PATH=VALUE` overrides in order, then validates the result.
 pub fn apply_overrides(mut spec: ModelSpec, sets: &[String]) -> Result<ModelSpec, ConfigError> {
     for set in sets {
-        let origin = format!("--set {set}");
+        // Name the override, shortened if someone passed a novel.
+        let shown: String = set.chars().take(80).collect();
+        let origin = if shown.len() < set.len() { format!("--set {shown}…") } else { format!("--set {set}") };
         let (path, value) = set
             .split_once('=')
             .ok_or_else(|| ConfigError::new(&origin, "expected PATH=VALUE, e.g. --set cache.ttl=2m"))?;

@@ -80,6 +80,14 @@ pub fn locate(source: &str, path: &str) -> Option<(usize, usize)> {
     found
 }
 
+/// The (line, column) of the `n`-th (0-based) `key:` written after the
+/// first `section:`, e.g. the 3rd expectation's `model:` in `expect: [...]`.
+pub fn locate_nth_after(source: &str, section: &str, key: &str, n: usize) -> Option<(usize, usize)> {
+    let keys = keys(source);
+    let start = keys.iter().position(|k| k.name == section)?;
+    keys[start + 1..].iter().filter(|k| k.name == key).nth(n).map(|k| (k.line, k.col))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -90,5 +98,8 @@ mod tests {
         assert_eq!(locate(src, "workload.warmup"), Some((6, 5)));
         assert_eq!(locate(src, "workload.duration"), Some((4, 3)));
         assert_eq!(locate(src, "db.pool_size"), None);
+        let exp = "(models: [], expect: [\n (model: \"a\"),\n (model: \"a\"),\n])";
+        assert_eq!(locate_nth_after(exp, "expect", "model", 1), Some((3, 3)));
+        assert_eq!(locate_nth_after(exp, "expect", "model", 2), None);
     }
 }

@@ -17,7 +17,7 @@ pub use duration::Dur;
 pub use error::ConfigError;
 pub use latency::{Latency, lognormal_params};
 pub use load::{apply_overrides, load_model, parse_model, parse_ron, read_text};
-pub use locate::locate;
+pub use locate::{locate, locate_nth_after};
 pub use model::{
     Arrivals, Backend, Balancer, Cache, CacheStart, Cost, ModelSpec, Phase, Pool, Rate, RateLimit, Refresh, Retry,
     Servers, WhenEmpty, Workload,

@@ -31,7 +31,7 @@ pub fn set(spec: &ModelSpec, path: &str, value: &str) -> Result<ModelSpec, SetEr
         }
         walked.push_str(part);
     }
-    *node = parse_value(value, node);
+    *node = parse_value(value, node)?;
     serde_json::from_value(tree).map_err(|e| (format!("{path}: {}", clean(&e.to_string())), None))
 }
 
@@ -72,13 +72,14 @@ fn single_variant(map: &Map<String, Value>) -> Option<String> {
 
 /// Reads an override value written as in a model file. A value that does
 /// not parse is taken as a plain string (the schema then says if it fits).
-fn parse_value(text: &str, current: &Value) -> Value {
-    match ron_value::parse(text) {
+fn parse_value(text: &str, current: &Value) -> Result<Value, SetError> {
+    Ok(match ron_value::parse(text) {
         // `None` is both "no section" and the refresh policy's name.
         Ok(Value::String(s)) if s == "None" && !current.is_string() => Value::Null,
         Ok(v) => v,
+        Err(e) if e.contains("nests deeper") => return Err((e, None)),
         Err(_) => Value::String(text.into()),
-    }
+    })
 }
 
 /// serde_json appends " at line 1 column N", which means nothing here.

@@ -7,14 +7,19 @@
 
 use serde_json::{Map, Number, Value};
 
+/// Deepest nesting of brackets a value may have (a guard against inputs
+/// that would overflow the stack).
+pub const MAX_DEPTH: usize = 64;
+
 struct Reader<'a> {
     s: &'a [u8],
     i: usize,
+    depth: usize,
 }
 
 /// Parses `text`; `Err` says what was expected where.
 pub fn parse(text: &str) -> Result<Value, String> {
-    let mut r = Reader { s: text.as_bytes(), i: 0 };
+    let mut r = Reader { s: text.as_bytes(), i: 0, depth: 0 };
     let v = r.value()?;
     r.skip_ws();
     if r.i < r.s.len() {
@@ -45,6 +50,16 @@ impl Reader<'_> {
     }
 
     fn value(&mut self) -> Result<Value, String> {
+        self.depth += 1;
+        if self.depth > MAX_DEPTH {
+            return Err(format!("the value nests deeper than {MAX_DEPTH} levels"));
+        }
+        let v = self.value_inner();
+        self.depth -= 1;
+        v
+    }
+
+    fn value_inner(&mut self) -> Result<Value, String> {
         match self.peek() {
             None => Err("expected a value".into()),
             Some(b'"') => self.string().map(Value::String),
@@ -219,5 +234,7 @@ mod tests {
         assert_eq!(parse(r#""a \"q\" é""#).unwrap(), json!("a \"q\" é"));
         assert!(parse("(a: 1").is_err());
         assert!(parse("Constant(1s) extra").is_err());
+        assert!(parse(&"[".repeat(100_000)).unwrap_err().contains("nests deeper"));
+        assert!(parse(&format!("{}1{}", "[".repeat(60), "]".repeat(60))).is_ok());
     }
 }

@@ -26,12 +26,17 @@ pub trait Model {
     fn tag(_event: &Self::Event) -> u64 {
         0
     }
+
+    /// Whether the model asks to stop now (e.g. a memory guard tripped).
+    fn stopped(&self) -> bool {
+        false
+    }
 }
 
 /// How a run ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RunEnd {
-    /// The event budget stopped the run.
+    /// The event budget, or the model itself, stopped the run early.
     pub truncated: bool,
     /// A hash of every event's time and tag, in order (as OMNeT++'s
     /// fingerprints): equal for equal traces, and almost surely different
@@ -52,7 +57,7 @@ pub fn run<M: Model>(model: &mut M, queue: &mut EventQueue<M::Event>, until: Sim
     while let Some((time, event)) = queue.pop_until(until) {
         fingerprint = fold(fingerprint, time, M::tag(&event));
         model.handle(queue, event);
-        if queue.events_processed() >= max_events {
+        if queue.events_processed() >= max_events || model.stopped() {
             return RunEnd { truncated: true, fingerprint };
         }
     }

@@ -7,7 +7,9 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use super::spec::{Axis, ExperimentSpec, Grid};
-use crate::config::{ConfigError, ModelSpec, apply_overrides, load_model, locate, parse_ron, read_text};
+use crate::config::{
+    ConfigError, ModelSpec, apply_overrides, load_model, locate, locate_nth_after, parse_ron, read_text,
+};
 use crate::engine::rng::fnv1a;
 
 /// The most runs (points × replications) one experiment may ask for.
@@ -128,8 +130,16 @@ pub fn load_experiment(path: &Path, sets: &[String]) -> Result<Plan, ConfigError
     let fingerprint = fingerprint(&spec, &points);
     let plan =
         Plan { spec, origin: origin.clone(), axes: axes.iter().map(|a| a.path.clone()).collect(), points, fingerprint };
-    for e in &plan.spec.expect {
-        e.point(&plan).map_err(|message| at_string(&e.model, "expect", message))?;
+    for (i, e) in plan.spec.expect.iter().enumerate() {
+        e.point(&plan).map_err(|message| match locate_nth_after(&source, "expect", "model", i) {
+            // Point at this expectation's model string, whatever else names it.
+            Some((line, col)) => {
+                let text = source.lines().nth(line - 1).unwrap_or("");
+                let quote = text.chars().skip(col - 1).position(|c| c == '"').map_or(col, |p| col + p);
+                ConfigError::at(&origin, &source, line, quote, message)
+            }
+            None => at("expect", message),
+        })?;
     }
     Ok(plan)
 }

@@ -57,6 +57,8 @@ pub struct Recorder {
     pub pool_peak: u64,
     pub pool_timeouts: u64,
     in_flight: u64,
+    /// Requests in the system that arrived after the warm-up.
+    counted_in_flight: u64,
     pub in_flight_peak: u64,
     in_flight_area: u128,
     last_change: SimTime,
@@ -96,6 +98,7 @@ impl Recorder {
             pool_peak: 0,
             pool_timeouts: 0,
             in_flight: 0,
+            counted_in_flight: 0,
             in_flight_peak: 0,
             in_flight_area: 0,
             last_change: SimTime::ZERO,
@@ -123,6 +126,7 @@ impl Recorder {
         self.in_flight += 1;
         if counted {
             self.arrived += 1;
+            self.counted_in_flight += 1;
         }
         if let Some(s) = &mut self.series {
             let b = s.at(now);
@@ -152,6 +156,7 @@ impl Recorder {
         if !counted {
             return;
         }
+        self.counted_in_flight -= 1;
         match outcome {
             Ok(latency) => {
                 self.ok += 1;
@@ -166,6 +171,12 @@ impl Recorder {
     /// Requests still in the system.
     pub fn in_flight(&self) -> u64 {
         self.in_flight
+    }
+
+    /// Requests still in the system that arrived after the warm-up, so that
+    /// arrived = ok + failed + this.
+    pub fn counted_in_flight(&self) -> u64 {
+        self.counted_in_flight
     }
 
     /// A fetch attempt went to the backend (`admitted`) or was refused.

@@ -151,6 +151,8 @@ pub struct EngineStats {
     pub events: u64,
     /// Simulated seconds until the run stopped.
     pub simulated_s: f64,
-    /// Whether the event budget (`--max-events`) cut the run short.
+    /// Whether the run was cut short (event budget or a guard).
     pub truncated: bool,
+    /// Why, when it was.
+    pub stop_reason: Option<String>,
 }

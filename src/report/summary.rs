@@ -138,7 +138,11 @@ fn rows(r: &RunReport) -> Vec<(&'static str, String)> {
                 "{} events over {:.1} simulated s{}",
                 count(r.engine.events),
                 r.engine.simulated_s,
-                if r.engine.truncated { "   TRUNCATED by --max-events" } else { "" }
+                if r.engine.truncated {
+                    format!("   STOPPED EARLY: {}", r.engine.stop_reason.as_deref().unwrap_or("cut short"))
+                } else {
+                    String::new()
+                }
             ),
         ),
     ]

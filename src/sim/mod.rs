@@ -5,6 +5,7 @@
 mod arrivals;
 mod backend;
 mod cache;
+pub mod guard;
 mod pool;
 mod request;
 mod sampler;
@@ -14,7 +15,7 @@ mod world;
 pub use arrivals::{ArrivalStream, RateProfile};
 pub use sampler::Sampler;
 pub use token_bucket::TokenBucket;
-pub use world::{Event, World};
+pub use world::{Event, MAX_IN_FLIGHT, World};
 
 use std::collections::BTreeMap;
 
@@ -72,6 +73,11 @@ pub fn simulate_detailed(spec: &ModelSpec, seed: u64, run_index: u64, opts: RunO
     queue.advance_to(end);
     let measured = SimTime(w.duration.nanos()).since(SimTime(w.warmup.nanos())).as_secs_f64();
     let mut report = report(spec, seed, &mut world.stats, &queue, end, measured, truncated);
+    report.engine.stop_reason = match (&world.stop_reason, truncated) {
+        (Some(reason), _) => Some(reason.clone()),
+        (None, true) => Some(format!("the event budget (--max-events {}) ran out", opts.max_events)),
+        (None, false) => None,
+    };
     report.fingerprint = Fingerprints { model: model_fingerprint(spec), trace: format!("{:016x}", ended.fingerprint) };
     let stats = world.stats;
     (report, RunHistograms { latency_us: stats.latency_us, pool_wait_us: stats.pool_wait_us, series: stats.series })
@@ -116,7 +122,7 @@ fn report(
         p999: pct(0.999),
         max: any_ok.then(|| s.latency_max_ns as f64 / 1e9),
     };
-    let in_flight_at_end = s.in_flight();
+    let in_flight_at_end = s.counted_in_flight();
     let in_flight_mean = s.in_flight_mean(end);
     let any_checkout = s.checkouts > 0;
     RunReport {
@@ -159,7 +165,12 @@ fn report(
             wait_p99_s: any_checkout.then(|| secs_us(s.pool_wait_us.value_at_quantile(0.99))),
             timeouts: s.pool_timeouts,
         },
-        engine: EngineStats { events: queue.events_processed(), simulated_s: end.as_secs_f64(), truncated },
+        engine: EngineStats {
+            events: queue.events_processed(),
+            simulated_s: end.as_secs_f64(),
+            truncated,
+            stop_reason: None,
+        },
         fingerprint: Fingerprints::default(),
     }
 }

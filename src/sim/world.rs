@@ -63,7 +63,13 @@ pub struct World {
     arrivals_end: SimTime,
     requests: Slab,
     pub stats: Recorder,
+    /// Set when a guard stops the run: why.
+    pub stop_reason: Option<String>,
 }
+
+/// The most requests that may be in the system at once: beyond this the run
+/// stops (a memory guard; about 100 bytes each).
+pub const MAX_IN_FLIGHT: u64 = 5_000_000;
 
 impl World {
     /// Builds the architecture of `spec` for replication `run` of `seed`, and
@@ -95,6 +101,7 @@ impl World {
             arrivals_end: SimTime(w.duration.nanos()),
             requests: Slab::default(),
             stats: Recorder::new(SimTime(w.warmup.nanos())),
+            stop_reason: None,
         };
         let first = world.arrivals.next_arrival();
         if first <= world.arrivals_end {
@@ -105,6 +112,12 @@ impl World {
 
     fn on_arrival(&mut self, q: &mut EventQueue<Event>) {
         let now = q.now();
+        if self.stats.in_flight() >= MAX_IN_FLIGHT {
+            self.stop_reason = Some(format!(
+                "{MAX_IN_FLIGHT} requests were in the system at {now}: the architecture cannot keep up (memory guard)"
+            ));
+            return;
+        }
         let next = self.arrivals.next_arrival();
         if next <= self.arrivals_end {
             q.schedule_at(next, Event::Arrival);
@@ -309,6 +322,7 @@ impl World {
     fn finish(&mut self, q: &mut EventQueue<Event>, id: ReqId, outcome: Result<(), Cause>) {
         let now = q.now();
         let req = *self.requests.get(id);
+        debug_assert!(now >= req.arrived, "a request finished before it arrived");
         self.stats.request_left(now, req.counted, outcome.map(|()| now.since(req.arrived)));
         self.requests.remove(id);
         let s = &mut self.servers[req.server as usize];
@@ -337,6 +351,10 @@ impl Model for World {
             Event::QueryDone(id) => self.on_query_done(q, id),
             Event::PoolTimeout(id) => self.on_pool_timeout(q, id),
         }
+    }
+
+    fn stopped(&self) -> bool {
+        self.stop_reason.is_some()
     }
 
     fn tag(event: &Event) -> u64 {

@@ -4,15 +4,19 @@
 //! - `cli`: the command line as a user runs it: output, exit codes, errors.
 //! - `determinism`: same seed, same bytes; different seeds differ.
 //! - `queueing`: servers and pools against M/M/1, M/D/1, Erlang B and C.
+//! - `robustness`: hostile input, guards, fuzz entry points, property tests.
 //! - `caching`: TTL caches, stampedes and rate limits against their formulas.
 //! - `limits`: breaking points and spike recovery on models with closed forms.
 //! - `sweep`: experiments: sweeps, resume, shards and merge, verdict files.
+//! - `check`: `cachesim check`: expectations, baselines, fingerprints, JUnit.
 //! - `support`: shared helpers (building models, confidence intervals).
 
 mod caching;
+mod check;
 mod cli;
 mod determinism;
 mod limits;
 mod queueing;
+mod robustness;
 mod support;
 mod sweep;

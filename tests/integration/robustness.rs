@@ -1,0 +1,313 @@
+//! Hostile input and resource guards: nothing panics, hangs or exhausts
+//! memory; every model that loads runs to completion and keeps its books.
+
+use cachesim::config::{ModelSpec, parse_model};
+use cachesim::engine::{EventQueue, Model, SimTime, run};
+use cachesim::sim::{Event, RunOptions, World, simulate};
+use proptest::prelude::*;
+
+fn cachesim_cmd() -> assert_cmd::Command {
+    assert_cmd::cargo::cargo_bin_cmd!("cachesim")
+}
+
+fn reference() -> &'static str {
+    cachesim::builtin::REFERENCE
+}
+
+/// The engine driven through a wrapper that checks, before every event,
+/// that the clock never went back.
+struct ClockChecked {
+    world: World,
+    last: SimTime,
+}
+
+impl Model for ClockChecked {
+    type Event = Event;
+    fn handle(&mut self, q: &mut EventQueue<Event>, event: Event) {
+        assert!(q.now() >= self.last, "the clock went back from {} to {}", self.last, q.now());
+        self.last = q.now();
+        self.world.handle(q, event);
+    }
+    fn stopped(&self) -> bool {
+        self.world.stopped()
+    }
+    fn tag(event: &Event) -> u64 {
+        World::tag(event)
+    }
+}
+
+/// A valid model drawn from wide ranges of every section.
+fn arb_model() -> impl Strategy<Value = String> {
+    let latency = prop_oneof![
+        (0u64..2000).prop_map(|ms| format!("Constant(\"{ms}ms\")")),
+        (1u64..2000).prop_map(|ms| format!("Exponential(mean: \"{ms}ms\")")),
+        (1u64..1000, 1u64..5).prop_map(|(m, k)| format!("LogNormal(median: \"{m}ms\", p99: \"{}ms\")", m * (k + 1))),
+        (0u64..500, 0u64..500).prop_map(|(a, b)| format!("Uniform(low: \"{a}ms\", high: \"{}ms\")", a + b)),
+        proptest::collection::vec(0u64..3000, 1..5).prop_map(|v| format!(
+            "Empirical(samples: [{}])",
+            v.iter().map(|x| format!("\"{x}ms\"")).collect::<Vec<_>>().join(", ")
+        )),
+    ];
+    let workload = (1u32..200, 1u64..120, any::<bool>(), 0u64..3, proptest::option::of((1u64..60, 1u32..300)))
+        .prop_map(|(rate, secs, constant, warm_tenths, step)| {
+            let phases = step.map(|(at, r)| format!("phases: [Step(at: \"{at}s\", rate: {r})],")).unwrap_or_default();
+            format!(
+                "(arrivals: {}, rate: {rate}, duration: \"{secs}s\", warmup: \"{}ms\", drain: \"5s\", {phases})",
+                if constant { "Constant" } else { "Poisson" },
+                secs * 100 * warm_tenths / 3
+            )
+        });
+    let servers =
+        (1u32..5, proptest::option::of(1u32..20), any::<bool>(), latency.clone()).prop_map(|(n, c, random, h)| {
+            let c = c.map(|c| format!("concurrency: {c},")).unwrap_or_default();
+            format!("(count: {n}, {c} balancer: {}, handler: {h})", if random { "Random" } else { "RoundRobin" })
+        });
+    let cache = proptest::option::of((0u64..30_000, any::<bool>(), any::<bool>())).prop_map(|c| match c {
+        None => String::new(),
+        Some((ttl, warm, locked)) => format!(
+            "cache: (ttl: \"{ttl}ms\", start: {}, refresh: {}),",
+            if warm { "Warm" } else { "Cold" },
+            if locked { "SingleFlight" } else { "None" }
+        ),
+    });
+    let limit = proptest::option::of((1u32..50, 1u32..20, any::<bool>())).prop_map(|l| match l {
+        None => String::new(),
+        Some((r, b, retry)) => format!(
+            "rate_limit: (rate: {r}, burst: {b}, when_empty: {}, retry: (deadline: \"5s\")),",
+            if retry { "Retry" } else { "Fail" }
+        ),
+    });
+    let db = proptest::option::of((0u32..6, 0u32..6, 0u64..2000, latency.clone())).prop_map(|d| match d {
+        None => String::new(),
+        Some((size, overflow, timeout, q)) => format!(
+            "db: (pool_size: {}, max_overflow: {overflow}, pool_timeout: \"{timeout}ms\", query: {q}),",
+            size.max(u32::from(overflow == 0))
+        ),
+    });
+    (workload, servers, cache, latency, limit, db).prop_map(|(w, s, c, l, rl, d)| {
+        format!("Model(workload: {w}, servers: {s}, {c} backend: (latency: {l}, {rl}), {d})")
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 120, ..ProptestConfig::default() })]
+
+    /// Any model that loads runs to completion; requests are conserved
+    /// (arrived = ok + failed + still in flight), failures add up by cause,
+    /// latency percentiles are ordered, and the clock never goes back. (A
+    /// request finishing before it arrived would trip a debug assertion in
+    /// the simulator, and tests build with debug assertions on.)
+    #[test]
+    fn any_model_that_loads_runs_and_keeps_its_books(text in arb_model(), seed in 0u64..1000) {
+        let spec: ModelSpec = parse_model(&text, "prop.ron", "prop").map_err(|e| TestCaseError::fail(format!("{e}\n{text}")))?;
+        let r = simulate(&spec, seed, 0, RunOptions::default());
+        let q = &r.requests;
+        prop_assert_eq!(q.arrived, q.ok + q.failed + q.in_flight_at_end, "conservation in {}", text);
+        prop_assert_eq!(q.failed, q.errors.values().sum::<u64>());
+        prop_assert!(!r.engine.truncated);
+        if let (Some(p50), Some(p99), Some(max)) = (r.latency_s.p50, r.latency_s.p99, r.latency_s.max) {
+            prop_assert!(0.0 <= p50 && p50 <= p99 && p99 <= max * 1.001 + 1e-6, "{:?}", r.latency_s);
+        }
+        let mut queue = EventQueue::new();
+        let world = World::new(&spec, seed, 0, &mut queue);
+        let mut checked = ClockChecked { world, last: SimTime::ZERO };
+        let stop = SimTime(spec.workload.duration.nanos()).after(spec.workload.drain.0);
+        let end = run(&mut checked, &mut queue, stop, u64::MAX);
+        // The same trace as the plain run: the wrapper observes, never steers.
+        prop_assert_eq!(format!("{:016x}", end.fingerprint), r.fingerprint.trace);
+    }
+
+    /// Arbitrary text as a model file never panics.
+    #[test]
+    fn arbitrary_text_never_panics(text in "\\PC{0,300}") {
+        cachesim::fuzzing::model(text.as_bytes());
+    }
+
+    /// Arbitrary bytes as a `--set` never panic.
+    #[test]
+    fn arbitrary_overrides_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..120)) {
+        cachesim::fuzzing::set(&bytes);
+    }
+
+    /// The reference model with random characters replaced, inserted or
+    /// deleted (the typos people make) never panics.
+    #[test]
+    fn mutated_models_never_panic(edits in proptest::collection::vec((any::<prop::sample::Index>(), 0u8..3, any::<char>()), 1..6)) {
+        let mut text: Vec<char> = reference().chars().collect();
+        for (at, kind, c) in edits {
+            let i = at.index(text.len().max(1)).min(text.len().saturating_sub(1));
+            match kind {
+                0 => text[i] = c,
+                1 => text.insert(i, c),
+                _ => { text.remove(i); }
+            }
+        }
+        let text: String = text.into_iter().collect();
+        cachesim::fuzzing::model(text.as_bytes());
+    }
+}
+
+/// The fuzzer's seed corpus loads and runs through the fuzz entry points.
+#[test]
+fn fuzz_seed_corpus_runs() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/corpus");
+    let mut n = 0;
+    for (target, entry) in [("model", cachesim::fuzzing::model as fn(&[u8])), ("set", cachesim::fuzzing::set)] {
+        for file in std::fs::read_dir(root.join(target)).unwrap() {
+            entry(&std::fs::read(file.unwrap().path()).unwrap());
+            n += 1;
+        }
+    }
+    assert!(n >= 5, "the seed corpus has {n} inputs");
+}
+
+fn run_ref(args: &[&str]) -> std::process::Output {
+    let model = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("models/seed/reference.ron");
+    cachesim_cmd().arg("run").arg(model).args(args).timeout(std::time::Duration::from_secs(60)).output().unwrap()
+}
+
+/// Absurd rate × duration is refused before running, with what to change.
+#[test]
+fn absurd_runs_are_refused_before_they_start() {
+    let out = run_ref(&["--set", "workload.rate=1e9", "--set", "workload.duration=1h"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("3.60e12 requests") && err.contains("--max-events"), "{err}");
+}
+
+/// `--max-events` lets such a run go, and stops it at the budget, saying so.
+#[test]
+fn max_events_stops_a_run_and_says_why() {
+    let out = run_ref(&["--set", "workload.rate=1e9", "--max-events", "50000", "--json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["engine"]["truncated"], true);
+    assert_eq!(v["engine"]["events"], 50000);
+    assert!(v["engine"]["stop_reason"].as_str().unwrap().contains("--max-events 50000"));
+}
+
+/// A server that cannot keep up stops at the in-flight memory guard
+/// instead of growing without bound.
+#[test]
+fn an_unbounded_backlog_stops_at_the_memory_guard() {
+    let spec = parse_model(
+        r#"Model(
+            workload: (arrivals: Constant, rate: 1000000, duration: "20s"),
+            servers: (concurrency: 1, handler: Constant("1s")),
+            backend: (latency: Constant("1ms")),
+        )"#,
+        "t",
+        "t",
+    )
+    .unwrap();
+    let r = simulate(&spec, 1, 0, RunOptions::default());
+    assert!(r.engine.truncated);
+    assert!(r.engine.stop_reason.as_deref().unwrap().contains("memory guard"));
+    assert_eq!(r.requests.in_flight_at_end, cachesim::sim::MAX_IN_FLIGHT);
+}
+
+/// Numeric edge cases are refused with exit 2, never a panic: NaN and
+/// infinite rates, p99 equal to the median, a duration past u64
+/// nanoseconds, a negative count.
+#[test]
+fn numeric_edge_cases_are_bad_input() {
+    for set in [
+        "workload.rate=NaN",
+        "workload.rate=inf",
+        "workload.rate=0",
+        "backend.latency.p99=1s",
+        "workload.duration=300000d",
+        "servers.count=-1",
+        "db.pool_timeout=-5s",
+        "backend.rate_limit.retry.multiplier=0.5",
+    ] {
+        let out = run_ref(&["--set", set]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "--set {set}: {err}");
+        assert!(!err.contains("panicked"), "--set {set}: {err}");
+    }
+}
+
+/// Durations whose sum with the drain passes u64 nanoseconds saturate
+/// instead of overflowing (the event budget still applies, so one is given).
+#[test]
+fn huge_durations_saturate_instead_of_overflowing() {
+    let out = run_ref(&[
+        "--set",
+        "workload.duration=106000d",
+        "--set",
+        "workload.drain=106000d",
+        "--set",
+        "workload.rate=0.001",
+        "--max-events",
+        "20000",
+        "--json",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
+/// Brackets nested ten thousand deep in a `--set` value are refused, not a
+/// stack overflow.
+#[test]
+fn deep_nesting_is_refused() {
+    let value = format!("workload.phases={}", "[".repeat(10_000));
+    let out = run_ref(&["--set", &value]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("nests deeper"));
+}
+
+/// A failed sweep (bad experiment) leaves an earlier sweep's results
+/// untouched.
+#[test]
+fn a_failed_run_leaves_earlier_results_intact() {
+    let dir = tempfile::tempdir().unwrap();
+    let models = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("models/seed/reference_locked.ron");
+    let exp = dir.path().join("e.ron");
+    let write = |rate: &str| {
+        std::fs::write(
+            &exp,
+            format!(
+                r#"Experiment(models: ["{}"], duration: "30s", replications: 2, grid: Cartesian([(path: "workload.rate", values: [{rate}])]))"#,
+                models.display()
+            ),
+        )
+        .unwrap()
+    };
+    write("5");
+    let out = dir.path().join("out");
+    let sweep = || cachesim_cmd().arg("sweep").arg(&exp).arg("--out").arg(&out).arg("-q").output().unwrap();
+    assert_eq!(sweep().status.code(), Some(0));
+    let before: Vec<Vec<u8>> = ["runs.csv", "points.csv", "summary.json", "matrix.md"]
+        .iter()
+        .map(|f| std::fs::read(out.join(f)).unwrap())
+        .collect();
+    write("\"fast\"");
+    assert_eq!(sweep().status.code(), Some(2));
+    let after: Vec<Vec<u8>> = ["runs.csv", "points.csv", "summary.json", "matrix.md"]
+        .iter()
+        .map(|f| std::fs::read(out.join(f)).unwrap())
+        .collect();
+    assert_eq!(before, after);
+}
+
+/// Too many grid points are refused before anything runs.
+#[test]
+fn too_many_runs_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("models/seed/reference.ron");
+    let values: Vec<String> = (1..=2000).map(|i| i.to_string()).collect();
+    let exp = dir.path().join("big.ron");
+    std::fs::write(
+        &exp,
+        format!(
+            r#"Experiment(models: ["{}"], replications: 1000, grid: Cartesian([(path: "workload.rate", values: [{}])]))"#,
+            model.display(),
+            values.join(", ")
+        ),
+    )
+    .unwrap();
+    let out = cachesim_cmd().arg("sweep").arg(&exp).arg("--out").arg(dir.path().join("o")).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("the limit is"));
+    assert!(!dir.path().join("o").exists());
+}
