@@ -24,6 +24,9 @@ pub enum Command {
     Sweep(SweepArgs),
     /// Combine shard directories into what one whole sweep writes.
     Merge(MergeArgs),
+    /// Write report.html (self-contained: models, SLO, matrix, plots,
+    /// breaking points) for a sweep's output directory.
+    Report(ReportArgs),
     /// Check an experiment for regressions: its expectations, and every
     /// metric against a stored baseline. Exit 0 if all hold, 1 if any fails.
     Check(CheckArgs),
@@ -98,9 +101,19 @@ pub struct LimitArgs {
     /// Print one JSON array instead of the table.
     #[arg(long)]
     pub json: bool,
+    /// Also write limits.json here (e.g. a sweep's directory, for its report).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
     /// No progress output.
     #[arg(long, short)]
     pub quiet: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// A sweep's output directory (with .cachesim/ and, optionally,
+    /// limits.json from `cachesim limit --out DIR`).
+    pub dir: PathBuf,
 }
 
 #[derive(Debug, Args)]
@@ -137,6 +150,13 @@ pub struct RunArgs {
     /// Print one JSON object instead of the summary.
     #[arg(long)]
     pub json: bool,
+    /// Also write the run's time-series plots (SVG and PNG), series.csv and
+    /// fills.csv into this directory.
+    #[arg(long, value_name = "DIR")]
+    pub plot: Option<PathBuf>,
+    /// Width of a time-series bucket, e.g. 1s or 100ms.
+    #[arg(long, default_value = "1s", value_name = "DURATION")]
+    pub bucket: crate::config::Dur,
 }
 
 #[derive(Debug, Args)]

@@ -9,7 +9,7 @@
 //! judged on the experiment's replications, with confidence intervals.
 
 use rayon::prelude::*;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::plan::{Plan, RunId};
 use super::record::RunRecord;
@@ -21,7 +21,7 @@ use crate::error::AppError;
 use crate::sim::{RunOptions, simulate_detailed};
 
 /// One load tried.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Evaluation {
     pub value: f64,
     pub level: Level,
@@ -33,7 +33,7 @@ pub struct Evaluation {
 }
 
 /// What happened after a load spike.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Recovery {
     pub base: f64,
     pub spike: f64,
@@ -48,7 +48,7 @@ pub struct Recovery {
 }
 
 /// A model's breaking points.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LimitResult {
     pub model: String,
     pub path: String,

@@ -225,6 +225,13 @@ impl Recorder {
         }
     }
 
+    /// `server`'s cache was filled (for the time series).
+    pub fn cache_filled(&mut self, server: usize, now: SimTime) {
+        if let Some(s) = &mut self.series {
+            s.filled(server, now);
+        }
+    }
+
     /// A fill that closed no expiry span (a late fetch overwriting the entry).
     pub fn refill(&mut self, now: SimTime) {
         if self.measuring(now) {

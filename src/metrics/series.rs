@@ -32,12 +32,28 @@ pub struct Series {
     /// Bucket width, nanoseconds.
     pub bucket_ns: u64,
     pub buckets: Vec<Bucket>,
+    /// For each server, when its cache was filled (nanoseconds): the data
+    /// version it serves changes at each fill.
+    pub server_fills: Vec<Vec<u64>>,
 }
 
 impl Series {
     /// An empty series with buckets of `width`.
     pub fn new(width: SimDuration) -> Series {
-        Series { bucket_ns: width.0.max(1), buckets: Vec::new() }
+        Series { bucket_ns: width.0.max(1), buckets: Vec::new(), server_fills: Vec::new() }
+    }
+
+    /// Notes that `server`'s cache was filled at `t`.
+    pub fn filled(&mut self, server: usize, t: SimTime) {
+        if self.server_fills.len() <= server {
+            self.server_fills.resize(server + 1, Vec::new());
+        }
+        self.server_fills[server].push(t.0);
+    }
+
+    /// Bucket width in seconds.
+    pub fn bucket_secs(&self) -> f64 {
+        self.bucket_ns as f64 / 1e9
     }
 
     /// The bucket holding `t`, created if needed.

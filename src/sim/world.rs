@@ -214,6 +214,7 @@ impl World {
         self.stats.fetch_done(now);
         let server = self.requests.get(id).server as usize;
         if let Some(cache) = self.servers[server].cache.as_mut() {
+            self.stats.cache_filled(server, now);
             match cache.fill(now) {
                 Some(fetches) => self.stats.expiry_closed(now, fetches),
                 None => self.stats.refill(now),

@@ -4,6 +4,7 @@
 //! - `cli`: the command line as a user runs it: output, exit codes, errors.
 //! - `determinism`: same seed, same bytes; different seeds differ.
 //! - `queueing`: servers and pools against M/M/1, M/D/1, Erlang B and C.
+//! - `report`: plots (titles, axis labels) and the HTML report, rendered in Chromium.
 //! - `robustness`: hostile input, guards, fuzz entry points, property tests.
 //! - `caching`: TTL caches, stampedes and rate limits against their formulas.
 //! - `limits`: breaking points and spike recovery on models with closed forms.
@@ -17,6 +18,7 @@ mod cli;
 mod determinism;
 mod limits;
 mod queueing;
+mod report;
 mod robustness;
 mod support;
 mod sweep;

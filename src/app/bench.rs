@@ -1,0 +1,83 @@
+//! `bench`: simulation speed, and sweep speed-up with threads.
+
+use std::time::Instant;
+
+use super::{guard, options, print};
+use crate::builtin;
+use crate::cli::BenchArgs;
+use crate::config::{ModelSpec, apply_overrides, load_model};
+use crate::error::AppError;
+use crate::experiment::{self, SweepOptions, load_experiment};
+use crate::report::count;
+use crate::sim::simulate;
+
+/// The benchmark scenario: the reference at 500 req/s on 3 servers for 1 h.
+pub(super) fn bench_models(args: &BenchArgs) -> Result<Vec<ModelSpec>, AppError> {
+    let mut sets = vec!["workload.rate=500".to_string(), "servers.count=3".into(), "workload.duration=1h".into()];
+    sets.extend(args.model_args.sets.iter().cloned());
+    if args.models.is_empty() {
+        let (a, b) = builtin::reference_pair()?;
+        return Ok(vec![apply_overrides(a, &sets)?, apply_overrides(b, &sets)?]);
+    }
+    args.models.iter().map(|p| Ok(apply_overrides(load_model(p)?, &args.model_args.sets)?)).collect()
+}
+
+/// Times a whole sweep with 1 and 2 threads.
+pub(super) fn bench_sweep(path: &std::path::Path, args: &BenchArgs) -> Result<(), AppError> {
+    let plan = load_experiment(path, &args.model_args.sets)?;
+    let runs = plan.runs().len();
+    let mut text = format!(
+        "sweep {}: {} points × {} replications = {runs} runs\n",
+        plan.spec.name,
+        plan.points.len(),
+        plan.spec.replications
+    );
+    let mut times = Vec::new();
+    for threads in [1usize, 2] {
+        let dir = std::env::temp_dir().join(format!("cachesim-bench-{}-{threads}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let opts = SweepOptions { threads: Some(threads), ..SweepOptions::default() };
+        let t = Instant::now();
+        let result = experiment::sweep(&plan, &dir, opts, &|_, _| {});
+        let secs = t.elapsed().as_secs_f64();
+        let _ = std::fs::remove_dir_all(&dir);
+        result?;
+        text += &format!("  {threads} thread(s): {secs:.2}s wall, {:.0} runs/s\n", runs as f64 / secs);
+        times.push(secs);
+    }
+    text += &format!("  speed-up with 2 threads: {:.2}x\n", times[0] / times[1]);
+    print(&text)
+}
+
+pub(super) fn bench(args: BenchArgs) -> Result<(), AppError> {
+    if let Some(path) = &args.sweep {
+        return bench_sweep(path, &args);
+    }
+    let models = bench_models(&args)?;
+    for spec in &models {
+        guard(spec, args.model_args.max_events, &spec.name)?;
+    }
+    let mut text =
+        format!("{:<20} {:>12} {:>12} {:>14} {:>18}\n", "model", "events", "wall (best)", "events/s", "sim requests/s");
+    for spec in &models {
+        let mut best = f64::INFINITY;
+        let mut report = None;
+        for _ in 0..args.repeat.max(1) {
+            let t = Instant::now();
+            let r = simulate(spec, args.model_args.seed, 0, options(&args.model_args));
+            best = best.min(t.elapsed().as_secs_f64());
+            report = Some(r);
+        }
+        let r = report.expect("at least one repetition");
+        text += &format!(
+            "{:<20} {:>12} {:>11.3}s {:>14} {:>18}\n",
+            r.model,
+            count(r.engine.events),
+            best,
+            count((r.engine.events as f64 / best) as u64),
+            count((r.requests.arrived as f64 / best) as u64),
+        );
+    }
+    text += "(one core; wall-clock time of whole runs, best of the repetitions)\n";
+    print(&text)
+}

@@ -1,0 +1,150 @@
+//! Commands on experiments: `sweep`, `merge`, `check`, `limit`.
+
+use super::reports::write_sweep_plots;
+use super::{guard, print, progress_reporter};
+use crate::cli::{CheckArgs, LimitArgs, MergeArgs, SweepArgs};
+use crate::error::AppError;
+use crate::experiment::{self, SweepOptions, load_experiment, matrix_md};
+use crate::sim::RunOptions;
+
+pub(super) fn sweep(args: SweepArgs) -> Result<(), AppError> {
+    let plan = load_experiment(&args.experiment, &args.sets)?;
+    for p in &plan.points {
+        guard(&p.spec, args.max_events, &plan.origin)?;
+    }
+    let out = args.out.clone().unwrap_or_else(|| std::path::Path::new("results").join(&plan.spec.name));
+    let opts = SweepOptions {
+        threads: args.threads,
+        shard: args.shard,
+        run: RunOptions { max_events: args.max_events.unwrap_or(u64::MAX), ..RunOptions::default() },
+    };
+    let progress = progress_reporter(args.quiet, plan.spec.name.clone());
+    let outcome = experiment::sweep(&plan, &out, opts, &*progress)?;
+    if !args.quiet {
+        eprintln!(
+            "{}: {} runs computed, {} reused from {}",
+            plan.spec.name,
+            outcome.computed,
+            outcome.reused,
+            out.display()
+        );
+    }
+    match outcome.results {
+        Some((results, rows)) => {
+            write_sweep_plots(&out, &plan, &results, &rows)?;
+            print(&matrix_md(&plan, &results, &rows))?;
+            print(&format!("\nWrote runs.csv, points.csv, summary.json, matrix.md and plots/ to {}\n", out.display()))
+        }
+        None => print(&format!("Shard written to {}; combine all shards with: cachesim merge DIR...\n", out.display())),
+    }
+}
+
+pub(super) fn merge(args: MergeArgs) -> Result<(), AppError> {
+    let dirs: Vec<&std::path::Path> = args.dirs.iter().map(|d| d.as_path()).collect();
+    let out = args.out.clone().unwrap_or_else(|| args.dirs[0].clone());
+    let (results, rows) = experiment::merge(&dirs, &out)?;
+    let (_, plan) = experiment::load_plan(&out)?;
+    write_sweep_plots(&out, &plan, &results, &rows)?;
+    print(&matrix_md(&plan, &results, &rows))?;
+    print(&format!("\nWrote runs.csv, points.csv, summary.json, matrix.md and plots/ to {}\n", out.display()))
+}
+
+pub(super) fn check(args: CheckArgs) -> Result<(), AppError> {
+    let plan = load_experiment(&args.experiment, &args.sets)?;
+    for p in &plan.points {
+        guard(&p.spec, None, &plan.origin)?;
+    }
+    let out = args.out.clone().unwrap_or_else(|| std::path::Path::new("results").join(&plan.spec.name));
+    let baseline = match (&args.baseline, args.update_baseline) {
+        (Some(path), false) => Some(experiment::load_baseline(path)?),
+        _ => None,
+    };
+    let opts = SweepOptions { threads: args.threads, ..SweepOptions::default() };
+    let outcome = experiment::sweep(&plan, &out, opts, &|_, _| {})?;
+    let (results, _) = outcome.results.expect("an unsharded sweep has results");
+    let mut expectations = Vec::new();
+    for e in &plan.spec.expect {
+        let point = e.point(&plan).map_err(|m| AppError::Input(crate::config::ConfigError::new(&plan.origin, m)))?;
+        let result = results.iter().find(|r| r.point == point).expect("every point ran");
+        expectations
+            .push(e.evaluate(result).map_err(|m| AppError::Input(crate::config::ConfigError::new(&plan.origin, m)))?);
+    }
+    let comparison = baseline.as_ref().map(|b| experiment::compare(b, &plan, &results));
+    let mut text = format!("cachesim check {}\n", args.experiment.display());
+    let held = expectations.iter().filter(|e| e.passed).count();
+    text += &format!("expectations: {held} of {} hold\n", expectations.len());
+    for e in &expectations {
+        text += &format!("  {} {}\n       {}\n", if e.passed { "PASS" } else { "FAIL" }, e.name, e.observed);
+    }
+    if let Some(c) = &comparison {
+        let path = args.baseline.as_ref().expect("compared with a baseline");
+        let moved: usize = c.points.iter().map(|p| p.moved.len()).sum();
+        text += &format!("baseline {}: {} points, {moved} metrics moved\n", path.display(), c.points.len());
+        for p in &c.points {
+            text += &format!("  {} {}: {}\n", if p.moved.is_empty() { "PASS" } else { "FAIL" }, p.point, p.status);
+            for m in &p.moved {
+                text += &format!("       {m}\n");
+            }
+        }
+        for u in &c.unmatched {
+            text += &format!("  FAIL {u}\n");
+        }
+    }
+    if args.update_baseline {
+        let path = args.baseline.as_ref().expect("clap requires --baseline");
+        let json = serde_json::to_vec_pretty(&experiment::Baseline::of(&plan, &results)).expect("baselines serialize");
+        crate::fsutil::write_atomic(path, &json)
+            .map_err(|e| AppError::Failed(format!("cannot write {}: {e}", path.display())))?;
+        text += &format!("baseline written to {}\n", path.display());
+    }
+    if let Some(path) = &args.junit {
+        let xml = crate::report::junit(&plan.spec.name, &expectations, comparison.as_ref());
+        crate::fsutil::write_atomic(path, xml.as_bytes())
+            .map_err(|e| AppError::Failed(format!("cannot write {}: {e}", path.display())))?;
+    }
+    let passed = expectations.iter().all(|e| e.passed) && comparison.as_ref().is_none_or(|c| c.holds());
+    text += if passed { "result: PASS\n" } else { "result: FAIL\n" };
+    print(&text)?;
+    if passed { Ok(()) } else { Err(AppError::CheckFailed) }
+}
+
+/// Whether a RON file holds an experiment (rather than a model).
+pub(super) fn is_experiment(path: &std::path::Path) -> Result<bool, AppError> {
+    let text = crate::config::read_text(path, "input")?;
+    let code: String = text.lines().map(|l| l.split("//").next().unwrap_or("")).collect::<Vec<_>>().join("\n");
+    Ok(code.trim_start().starts_with("Experiment") || code.contains("models:"))
+}
+
+pub(super) fn limit(args: LimitArgs) -> Result<(), AppError> {
+    let plan = if is_experiment(&args.file)? {
+        load_experiment(&args.file, &args.sets)?
+    } else {
+        let name = args.file.display().to_string();
+        experiment::plan_for_model(&args.file, &args.sets, experiment::ExperimentSpec::for_model(&name))?
+    };
+    let pool = {
+        let mut b = rayon::ThreadPoolBuilder::new();
+        if let Some(t) = args.threads {
+            b = b.num_threads(t);
+        }
+        b.build().map_err(|e| AppError::Failed(format!("cannot start worker threads: {e}")))?
+    };
+    let quiet = args.quiet;
+    let progress = move |line: &str| {
+        if !quiet {
+            eprintln!("{line}");
+        }
+    };
+    let results = pool.install(|| experiment::find_limits(&plan, RunOptions::default(), &progress))?;
+    if let Some(dir) = &args.out {
+        std::fs::create_dir_all(dir).map_err(|e| AppError::Failed(format!("cannot create {}: {e}", dir.display())))?;
+        let json = serde_json::to_vec_pretty(&results).expect("limits serialize");
+        crate::fsutil::write_atomic(&dir.join("limits.json"), &json)
+            .map_err(|e| AppError::Failed(format!("cannot write limits.json: {e}")))?;
+    }
+    if args.json {
+        let json = serde_json::to_string_pretty(&results).map_err(|e| AppError::Failed(e.to_string()))?;
+        return print(&(json + "\n"));
+    }
+    print(&crate::report::limits_table(&plan, &results))
+}
