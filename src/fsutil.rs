@@ -23,6 +23,35 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     result
 }
 
+/// Writes several files so that they change together as far as a file
+/// system allows: every temporary file is written and flushed first, then
+/// all are renamed in a row. An interruption while writing leaves every old
+/// file as it was; only the renames (microseconds) can be cut between.
+pub fn write_all_atomic(files: &[(PathBuf, Vec<u8>)]) -> std::io::Result<()> {
+    let mut staged = Vec::new();
+    let result = (|| {
+        for (path, bytes) in files {
+            let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+            let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("out");
+            let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
+            let mut f = fs::File::create(&tmp)?;
+            staged.push((tmp, path.clone()));
+            f.write_all(bytes)?;
+            f.sync_all()?;
+        }
+        for (tmp, path) in &staged {
+            fs::rename(tmp, path)?;
+        }
+        Ok(())
+    })();
+    if result.is_err() {
+        for (tmp, _) in &staged {
+            let _ = fs::remove_file(tmp);
+        }
+    }
+    result
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -38,6 +67,26 @@ mod tests {
         assert_eq!(fs::read_dir(&dir).unwrap().count(), 1);
         // A target in a directory that does not exist fails and keeps nothing.
         assert!(write_atomic(&dir.join("missing/b.csv"), b"x").is_err());
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_set_of_files_changes_together_or_not_at_all() {
+        let dir = std::env::temp_dir().join(format!("cachesim-fsutil-set-{}", std::process::id()));
+        fs::create_dir_all(&dir).unwrap();
+        let (a, b) = (dir.join("a"), dir.join("b"));
+        fs::write(&a, "old a").unwrap();
+        fs::write(&b, "old b").unwrap();
+        // The second file cannot be staged: nothing changes, nothing is left.
+        let bad = vec![(a.clone(), b"new a".to_vec()), (dir.join("missing/c"), b"c".to_vec())];
+        assert!(write_all_atomic(&bad).is_err());
+        assert_eq!(fs::read_to_string(&a).unwrap(), "old a");
+        assert_eq!(fs::read_dir(&dir).unwrap().count(), 2);
+        write_all_atomic(&[(a.clone(), b"new a".to_vec()), (b.clone(), b"new b".to_vec())]).unwrap();
+        assert_eq!(
+            (fs::read_to_string(&a).unwrap(), fs::read_to_string(&b).unwrap()),
+            ("new a".into(), "new b".into())
+        );
         fs::remove_dir_all(&dir).unwrap();
     }
 }

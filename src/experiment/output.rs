@@ -11,7 +11,7 @@ use super::analysis::{PointResult, Row};
 use super::plan::{Plan, RunId};
 use super::record::RunRecord;
 use crate::error::AppError;
-use crate::fsutil::write_atomic;
+use crate::fsutil::write_all_atomic;
 
 fn num(v: Option<f64>) -> String {
     v.map(|x| x.to_string()).unwrap_or_default()
@@ -202,15 +202,12 @@ pub fn write_all(
         points: results,
         rows,
     };
-    let files: [(&str, Vec<u8>); 4] = [
-        ("runs.csv", runs_csv(plan, records)),
-        ("points.csv", points_csv(plan, results)),
-        ("summary.json", serde_json::to_vec_pretty(&summary).expect("summaries serialize")),
-        ("matrix.md", matrix_md(plan, results, rows).into_bytes()),
+    let files = vec![
+        (out.join("runs.csv"), runs_csv(plan, records)),
+        (out.join("points.csv"), points_csv(plan, results)),
+        (out.join("summary.json"), serde_json::to_vec_pretty(&summary).expect("summaries serialize")),
+        (out.join("matrix.md"), matrix_md(plan, results, rows).into_bytes()),
     ];
-    for (name, bytes) in files {
-        let path = out.join(name);
-        write_atomic(&path, &bytes).map_err(|e| AppError::Failed(format!("cannot write {}: {e}", path.display())))?;
-    }
-    Ok(())
+    write_all_atomic(&files)
+        .map_err(|e| AppError::Failed(format!("cannot write the results into {}: {e}", out.display())))
 }
