@@ -2,6 +2,7 @@
 //! overrides. Configuration flows one way: text -> [`ModelSpec`] (validated)
 //! -> `scenario`. Nothing here runs a simulation.
 
+mod cache;
 mod duration;
 mod error;
 mod latency;
@@ -13,13 +14,14 @@ mod ron_value;
 mod suggest;
 mod validate;
 
+pub use cache::{Cache, CacheStart, Refresh, TtlFrom};
 pub use duration::Dur;
 pub use error::ConfigError;
 pub use latency::{Latency, lognormal_params};
 pub use load::{apply_overrides, load_model, parse_model, parse_ron, read_text};
 pub use locate::{locate, locate_nth_after};
 pub use model::{
-    Arrivals, Backend, Balancer, Cache, CacheStart, Cost, ModelSpec, Phase, Pool, Rate, RateLimit, Refresh, Retry,
-    Servers, WhenEmpty, Workload,
+    Arrivals, Backend, Balancer, Cost, ModelSpec, Phase, Pool, Rate, RateLimit, Retry, Servers, WhenEmpty, Workload,
+    Writes,
 };
 pub use suggest::did_you_mean;

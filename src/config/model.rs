@@ -6,6 +6,7 @@ use std::num::NonZeroU32;
 
 use serde::{Deserialize, Deserializer, Serialize, de};
 
+use super::cache::Cache;
 use super::duration::Dur;
 use super::latency::Latency;
 
@@ -119,7 +120,12 @@ pub struct Servers {
     /// `RoundRobin` (default, as nginx and AWS ALB) or `Random`.
     #[serde(default)]
     pub balancer: Balancer,
-    /// Requests one server works on at once; more wait in FIFO order. Absent
+    /// Worker processes per server (uvicorn/gunicorn `--workers`, default 1).
+    /// Each has its own in-memory cache, pool and rate-limit storage, since
+    /// "multiple processes normally don't share any memory".
+    #[serde(default = "one")]
+    pub workers: NonZeroU32,
+    /// Requests one worker works on at once; more wait in FIFO order. Absent
     /// (default) means unlimited, as one asyncio event loop accepts every
     /// request; a number models sync workers or threads.
     #[serde(default)]
@@ -132,7 +138,13 @@ pub struct Servers {
 
 impl Default for Servers {
     fn default() -> Self {
-        Servers { count: one(), balancer: Balancer::default(), concurrency: None, handler: zero_latency() }
+        Servers {
+            count: one(),
+            workers: one(),
+            balancer: Balancer::default(),
+            concurrency: None,
+            handler: zero_latency(),
+        }
     }
 }
 
@@ -153,52 +165,8 @@ pub enum Balancer {
     RoundRobin,
     /// A uniformly random server for each request.
     Random,
-}
-
-/// One cached dataset per server (the seed's "all employees").
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Cache {
-    /// Time to live, counted from when a fetch completes (default 5m, the
-    /// seed's TTL).
-    #[serde(default = "default_ttl")]
-    pub ttl: Dur,
-    /// `Cold` (default: empty at start) or `Warm` (filled at start, as a
-    /// start-up warming hook does).
-    #[serde(default)]
-    pub start: CacheStart,
-    /// What happens when requests find the entry expired.
-    #[serde(default)]
-    pub refresh: Refresh,
-}
-
-fn default_ttl() -> Dur {
-    Dur::secs(300)
-}
-
-/// The cache's state at the start of the run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub enum CacheStart {
-    /// Empty: the first request fetches.
-    #[default]
-    Cold,
-    /// Filled at time zero; expires after one TTL.
-    Warm,
-}
-
-/// The refresh policy.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub enum Refresh {
-    /// Every request that finds the entry expired fetches it itself (the
-    /// stampede). Each completed fetch overwrites the entry.
-    #[default]
-    None,
-    /// An asyncio.Lock with a double check: one fetch at a time, waiters in
-    /// FIFO order reuse its result; a waiter behind a failed fetch tries its
-    /// own.
-    SingleFlight,
+    /// The server with the fewest requests in flight (the first on a tie).
+    LeastConnections,
 }
 
 /// The backend the cache protects.
@@ -211,6 +179,21 @@ pub struct Backend {
     /// A token bucket shared by every server; absent means unlimited.
     #[serde(default)]
     pub rate_limit: Option<RateLimit>,
+    /// How the backend's data changes; every change is a new version. Absent
+    /// means it never changes.
+    #[serde(default)]
+    pub writes: Option<Writes>,
+}
+
+/// Changes to the backend's data. A fetch returns the version current when
+/// it completes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub enum Writes {
+    /// A new version every `period` (a nightly import, an hourly job).
+    Every(Dur),
+    /// New versions as a Poisson process, `rate` per second.
+    Poisson(Rate),
 }
 
 /// A token bucket: `rate` tokens per second, at most `burst` saved up; full

@@ -84,6 +84,41 @@ pub fn validate(m: &ModelSpec) -> Result<(), Invalid> {
             }
         }
     }
+    if let Some(c) = &m.cache {
+        if !(c.ttl_jitter.is_finite() && (0.0..1.0).contains(&c.ttl_jitter)) {
+            return Err(invalid(
+                "cache.ttl_jitter",
+                format!("the TTL jitter is a fraction from 0 to below 1, not {}", c.ttl_jitter),
+            ));
+        }
+        match c.refresh {
+            super::Refresh::XFetch { beta, .. } if !(beta.is_finite() && beta > 0.0) => {
+                return Err(invalid(
+                    "cache.refresh",
+                    format!("XFetch's beta must be a finite number above 0, not {beta}"),
+                ));
+            }
+            super::Refresh::Background { ahead } if ahead >= c.ttl => {
+                return Err(invalid(
+                    "cache.refresh",
+                    format!("a background refresh {ahead} ahead of a {} TTL would refresh continuously", c.ttl),
+                ));
+            }
+            _ => {}
+        }
+    }
+    let units = u64::from(m.servers.count.get()) * u64::from(m.servers.workers.get());
+    if units > u64::from(MAX_SERVERS) {
+        return Err(invalid(
+            "servers.workers",
+            format!("{units} worker processes in all is more than the {MAX_SERVERS} a model may have"),
+        ));
+    }
+    if let Some(super::Writes::Every(period)) = &m.backend.writes
+        && period.nanos() < 1_000_000
+    {
+        return Err(invalid("backend.writes", "writes at most every 1ms"));
+    }
     let prices = std::iter::once(("per_server".to_string(), m.cost.per_server)).chain(m.cost.parts.iter().cloned());
     for (part, price) in prices {
         if !(price.is_finite() && price >= 0.0) {

@@ -1,12 +1,15 @@
 //! Statistics: what a run records as it goes ([`Recorder`]) and what it
 //! reports ([`RunReport`], the `--json` contract).
 
+mod divergence;
 mod recorder;
 mod report;
 mod series;
 
+pub use divergence::Divergence;
 pub use recorder::Recorder;
 pub use report::{
-    BackendStats, CacheStats, Cause, EngineStats, Fingerprints, LatencyStats, PoolStats, RequestStats, RunReport,
+    BackendStats, CacheStats, Cause, DivergenceStats, EngineStats, Fingerprints, LatencyStats, PoolStats, RequestStats,
+    RunReport, StalenessStats,
 };
 pub use series::{Bucket, Series};

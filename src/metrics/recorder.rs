@@ -4,6 +4,7 @@
 
 use hdrhistogram::Histogram;
 
+use super::divergence::Divergence;
 use super::report::Cause;
 use super::series::Series;
 use crate::engine::{SimDuration, SimTime};
@@ -64,6 +65,14 @@ pub struct Recorder {
     last_change: SimTime,
     /// Per-bucket counters, when asked for (whole run, warm-up included).
     pub series: Option<Series>,
+    /// Versions held by the caches, and divergence windows.
+    pub divergence: Divergence,
+    /// Age behind the newest version of what was served, microseconds.
+    pub staleness_us: Histogram<u64>,
+    pub staleness_sum_ns: u128,
+    pub staleness_max_ns: u64,
+    /// Requests served an expired entry (stale-while-revalidate).
+    pub stale_served: u64,
 }
 
 impl Recorder {
@@ -103,6 +112,11 @@ impl Recorder {
             in_flight_area: 0,
             last_change: SimTime::ZERO,
             series: None,
+            divergence: Divergence::default(),
+            staleness_us: histogram(),
+            staleness_sum_ns: 0,
+            staleness_max_ns: 0,
+            stale_served: 0,
         }
     }
 
@@ -225,10 +239,20 @@ impl Recorder {
         }
     }
 
-    /// `server`'s cache was filled (for the time series).
-    pub fn cache_filled(&mut self, server: usize, now: SimTime) {
+    /// `cache` was filled with `version` (divergence and the time series).
+    pub fn cache_filled(&mut self, cache: usize, version: u64, now: SimTime) {
+        self.divergence.filled(cache, version, now, self.warmup);
         if let Some(s) = &mut self.series {
-            s.filled(server, now);
+            s.filled(cache, now);
+        }
+    }
+
+    /// A measured request was served data `staleness` behind the newest.
+    pub fn served(&mut self, counted: bool, staleness: SimDuration) {
+        if counted {
+            record(&mut self.staleness_us, micros(staleness));
+            self.staleness_sum_ns += u128::from(staleness.0);
+            self.staleness_max_ns = self.staleness_max_ns.max(staleness.0);
         }
     }
 

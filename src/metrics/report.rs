@@ -44,8 +44,33 @@ pub struct RunReport {
     pub cache: CacheStats,
     pub backend: BackendStats,
     pub pool: PoolStats,
+    /// How long the caches held different versions of the data.
+    pub divergence: DivergenceStats,
+    /// How far behind the newest version the data served was, seconds.
+    pub staleness_s: StalenessStats,
     pub engine: EngineStats,
     pub fingerprint: Fingerprints,
+}
+
+/// Spans during which the caches that hold data hold different versions.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DivergenceStats {
+    /// Number of such spans.
+    pub windows: u64,
+    /// The longest, seconds.
+    pub max_window_s: f64,
+    /// Their total, seconds.
+    pub total_s: f64,
+    /// Their total over the measured time.
+    pub share: f64,
+}
+
+/// Age of the served data behind the newest version (0 when current).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StalenessStats {
+    pub mean: Option<f64>,
+    pub p99: Option<f64>,
+    pub max: Option<f64>,
 }
 
 /// What exactly ran: a hash of the resolved model, and of the event trace.
@@ -94,13 +119,15 @@ pub struct LatencyStats {
 pub struct CacheStats {
     /// Share of requests that found the entry fresh when they reached it.
     pub hit_ratio: f64,
-    /// Share served without their own fetch: hits plus waiters that reused
-    /// another request's fetch.
+    /// Share served without their own fetch: hits, stale hits, and waiters
+    /// that reused another request's fetch.
     pub served_from_cache_ratio: f64,
     /// Requests that waited on another request's fetch (single-flight).
     pub coalesced: u64,
     /// Times a fetch filled a cache.
     pub fills: u64,
+    /// Requests served an expired entry (stale-while-revalidate).
+    pub stale_served: u64,
 }
 
 /// The backend, as seen from all servers together.

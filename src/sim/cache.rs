@@ -1,40 +1,73 @@
-//! One server's in-memory cache of the dataset, with its refresh lock.
+//! One worker's in-memory cache of the dataset, with its refresh lock.
 //!
 //! The entry is checked lazily: no timer fires at expiry; a request compares
 //! the clock with `expires_at` when it reaches the cache, as the Python code
-//! does. The TTL clock starts when a fetch completes.
+//! does. The TTL clock starts when a fetch completes (or, with `FromAccess`,
+//! at every hit).
 
 use std::collections::VecDeque;
 
-use crate::engine::{SimDuration, SimTime};
+use rand::RngExt;
+
+use crate::config::{Cache, CacheStart, TtlFrom};
+use crate::engine::{SimDuration, SimRng, SimTime};
 
 use super::request::ReqId;
 
-/// The cache of one server.
+/// The cache of one worker process.
 #[derive(Debug)]
 pub struct CacheState {
-    pub ttl: SimDuration,
+    ttl: SimDuration,
+    jitter: f64,
+    from_access: bool,
+    rng: SimRng,
     /// When the entry stops being fresh; `None` while empty.
     pub expires_at: Option<SimTime>,
-    /// Single-flight: whether a request holds the refresh lock.
+    /// The data version held.
+    pub version: u64,
+    /// How long the fetch behind the entry took (XFetch's Δ).
+    pub last_fetch: SimDuration,
+    /// Whether a request (or the background job) holds the refresh lock.
     pub lock_held: bool,
-    /// Single-flight: requests waiting for the lock, in FIFO order.
+    /// Requests waiting for the lock, in FIFO order.
     pub waiters: VecDeque<ReqId>,
-    /// Fetches started since a request found the entry expired, or `None`
-    /// when no expiry is open.
+    /// A background refresh is in flight, since this time.
+    pub refreshing: Option<SimTime>,
+    /// Fetches started since a request found the entry expired (or decided
+    /// to refresh it early), or `None` when no such span is open.
     pub open_expiry: Option<u64>,
 }
 
 impl CacheState {
-    /// An empty cache, or one filled at time zero if `warm`.
-    pub fn new(ttl: SimDuration, warm: bool) -> CacheState {
-        CacheState {
-            ttl,
-            expires_at: warm.then(|| SimTime::ZERO.after(ttl)),
+    /// The cache a model describes; warm caches hold version 0 from time 0.
+    pub fn new(spec: &Cache, rng: SimRng) -> CacheState {
+        let mut c = CacheState {
+            ttl: spec.ttl.0,
+            jitter: spec.ttl_jitter,
+            from_access: spec.ttl_from == TtlFrom::FromAccess,
+            rng,
+            expires_at: None,
+            version: 0,
+            last_fetch: SimDuration::ZERO,
             lock_held: false,
             waiters: VecDeque::new(),
+            refreshing: None,
             open_expiry: None,
+        };
+        if spec.start == CacheStart::Warm {
+            let ttl = c.next_ttl();
+            c.expires_at = Some(SimTime::ZERO.after(ttl));
         }
+        c
+    }
+
+    /// The TTL of the next fill, with jitter if configured.
+    fn next_ttl(&mut self) -> SimDuration {
+        if self.jitter == 0.0 {
+            return self.ttl;
+        }
+        let u: f64 = self.rng.random();
+        SimDuration::from_secs_f64(self.ttl.as_secs_f64() * (1.0 - self.jitter + 2.0 * self.jitter * u))
     }
 
     /// Whether the entry can be served at `now`.
@@ -43,15 +76,25 @@ impl CacheState {
         self.expires_at.is_some_and(|e| now < e)
     }
 
-    /// Counts a fetch started because the entry was found expired.
+    /// A hit: with an expire-after-access TTL, the clock restarts.
+    pub fn touched(&mut self, now: SimTime) {
+        if self.from_access {
+            self.expires_at = Some(now.after(self.ttl));
+        }
+    }
+
+    /// Counts a fetch started because the entry was found expired (or due).
     pub fn fetch_started(&mut self) {
         *self.open_expiry.get_or_insert(0) += 1;
     }
 
-    /// Stores a completed fetch; returns the fetch count of the expiry span
-    /// this fill closes, if one was open.
-    pub fn fill(&mut self, now: SimTime) -> Option<u64> {
-        self.expires_at = Some(now.after(self.ttl));
+    /// Stores a completed fetch of `version` that took `took`; returns the
+    /// fetch count of the expiry span this fill closes, if one was open.
+    pub fn fill(&mut self, now: SimTime, version: u64, took: SimDuration) -> Option<u64> {
+        let ttl = self.next_ttl();
+        self.expires_at = Some(now.after(ttl));
+        self.version = version;
+        self.last_fetch = took;
         self.open_expiry.take()
     }
 }

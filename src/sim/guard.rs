@@ -21,6 +21,16 @@ pub fn expected_requests(spec: &ModelSpec) -> f64 {
 /// default), with a message that says what to change.
 pub fn check_size(spec: &ModelSpec, budget: Option<u64>) -> Result<(), String> {
     let requests = expected_requests(spec);
+    // Poisson writes are kept in memory (8 bytes each).
+    if let Some(crate::config::Writes::Poisson(rate)) = &spec.backend.writes {
+        let writes = rate.0 * spec.workload.duration.as_secs_f64();
+        if writes > 1e8 {
+            return Err(format!(
+                "`{}` would make about {writes:.2e} backend writes; at most 1e8 fit in memory",
+                spec.name
+            ));
+        }
+    }
     let events = requests * EVENTS_PER_REQUEST;
     let limit = budget.unwrap_or(DEFAULT_EVENT_BUDGET);
     if events.is_finite() && events <= limit as f64 {

@@ -7,9 +7,11 @@ mod backend;
 mod cache;
 pub mod guard;
 mod pool;
+mod refresh;
 mod request;
 mod sampler;
 mod token_bucket;
+mod versions;
 mod world;
 
 pub use arrivals::{ArrivalStream, RateProfile};
@@ -24,8 +26,8 @@ use hdrhistogram::Histogram;
 use crate::config::ModelSpec;
 use crate::engine::{EventQueue, SimDuration, SimTime, run};
 use crate::metrics::{
-    BackendStats, CacheStats, Cause, EngineStats, Fingerprints, LatencyStats, PoolStats, Recorder, RequestStats,
-    RunReport, Series,
+    BackendStats, CacheStats, Cause, DivergenceStats, EngineStats, Fingerprints, LatencyStats, PoolStats, Recorder,
+    RequestStats, RunReport, Series, StalenessStats,
 };
 
 /// Limits on a run, from the command line rather than the model.
@@ -124,6 +126,9 @@ fn report(
     };
     let in_flight_at_end = s.counted_in_flight();
     let in_flight_mean = s.in_flight_mean(end);
+    s.divergence.finish(end, s.warmup);
+    let measured_span = end.since(s.warmup).as_secs_f64();
+    let served = s.staleness_us.len();
     let any_checkout = s.checkouts > 0;
     RunReport {
         model: spec.name.clone(),
@@ -142,9 +147,10 @@ fn report(
         latency_s,
         cache: CacheStats {
             hit_ratio: ratio(s.hits, s.arrived),
-            served_from_cache_ratio: ratio(s.hits + s.coalesced, s.arrived),
+            served_from_cache_ratio: ratio(s.hits + s.coalesced + s.stale_served, s.arrived),
             coalesced: s.coalesced,
             fills: s.fills,
+            stale_served: s.stale_served,
         },
         backend: BackendStats {
             calls: s.backend_calls,
@@ -164,6 +170,17 @@ fn report(
             wait_mean_s: any_checkout.then(|| s.pool_wait_sum_ns as f64 / s.checkouts as f64 / 1e9),
             wait_p99_s: any_checkout.then(|| secs_us(s.pool_wait_us.value_at_quantile(0.99))),
             timeouts: s.pool_timeouts,
+        },
+        divergence: DivergenceStats {
+            windows: s.divergence.windows,
+            max_window_s: s.divergence.longest_ns as f64 / 1e9,
+            total_s: s.divergence.total_ns as f64 / 1e9,
+            share: if measured_span > 0.0 { s.divergence.total_ns as f64 / 1e9 / measured_span } else { 0.0 },
+        },
+        staleness_s: StalenessStats {
+            mean: (served > 0).then(|| s.staleness_sum_ns as f64 / served as f64 / 1e9),
+            p99: (served > 0).then(|| secs_us(s.staleness_us.value_at_quantile(0.99))),
+            max: (served > 0).then(|| s.staleness_max_ns as f64 / 1e9),
         },
         engine: EngineStats {
             events: queue.events_processed(),

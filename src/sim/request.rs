@@ -10,6 +10,9 @@ pub type ReqId = u32;
 #[derive(Debug, Clone, Copy)]
 pub struct Request {
     pub arrived: SimTime,
+    /// The worker process (cache, pool, slots) serving it: server × workers + worker.
+    pub unit: u32,
+    /// The server (for least-connections balancing).
     pub server: u32,
     /// Arrived after the warm-up, so it counts in the statistics.
     pub counted: bool,

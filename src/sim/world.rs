@@ -1,23 +1,28 @@
 //! The request lifecycle, as one event handler over the whole architecture.
 //!
 //! ```text
-//! arrival -> balancer -> server slot (FIFO if at its concurrency)
-//!   -> cache: fresh? hit : (None: own fetch | SingleFlight: lock or wait)
+//! arrival -> balancer -> server -> worker slot (FIFO if at its concurrency)
+//!   -> cache (see refresh.rs): hit, stale hit, wait for a fetch, or fetch
 //!   -> handler time -> pool checkout (FIFO, timeout) -> query -> done
 //! ```
+//!
+//! A "unit" is one worker process: it has its own cache, pool and slots.
+
+use std::collections::VecDeque;
 
 use rand::RngExt;
 
-use crate::config::{Balancer, CacheStart, ModelSpec, Refresh};
-use crate::engine::{EventQueue, Model, SimRng, SimTime, stream};
+use crate::config::{Balancer, ModelSpec, Refresh};
+use crate::engine::{EventQueue, Model, SimDuration, SimRng, SimTime, stream};
 use crate::metrics::{Cause, Recorder};
 
 use super::arrivals::ArrivalStream;
-use super::backend::{Attempt, BackendState};
+use super::backend::BackendState;
 use super::cache::CacheState;
 use super::pool::{PoolState, Waiter};
 use super::request::{ReqId, Request, Slab};
 use super::sampler::Sampler;
+use super::versions::Versions;
 
 /// Everything that can happen. Source -> destination in each comment.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -34,80 +39,124 @@ pub enum Event {
     QueryDone(ReqId),
     /// Pool -> request: no connection within `pool_timeout`.
     PoolTimeout(ReqId),
-    /// Server -> queued request: a slot is free (the slot is already its).
+    /// Worker -> queued request: a slot is free (the slot is already its).
     SlotFree(ReqId),
+    /// Refresh job -> cache of a unit: time to refresh ahead of expiry.
+    BackgroundRefresh(u32),
+    /// Backend -> cache of a unit: a background fetch completed.
+    BackgroundDone(u32),
 }
 
-/// One server: its concurrency slots, cache and pool.
-struct Server {
-    busy: u32,
-    limit: u32,
-    queue: std::collections::VecDeque<ReqId>,
-    cache: Option<CacheState>,
-    pool: Option<PoolState>,
-    handler_rng: SimRng,
-    query_rng: SimRng,
-}
-
-/// The simulated architecture.
-pub struct World {
-    servers: Vec<Server>,
-    balancer: Balancer,
-    balancer_rng: SimRng,
-    next_server: u32,
-    refresh: Refresh,
-    handler: Sampler,
-    query: Option<Sampler>,
-    backend: BackendState,
-    arrivals: ArrivalStream,
-    arrivals_end: SimTime,
-    requests: Slab,
-    pub stats: Recorder,
-    /// Set when a guard stops the run: why.
-    pub stop_reason: Option<String>,
+/// One worker process: its slots, cache and pool.
+pub(super) struct Unit {
+    pub busy: u32,
+    pub limit: u32,
+    pub queue: VecDeque<ReqId>,
+    pub cache: Option<CacheState>,
+    pub pool: Option<PoolState>,
+    pub handler_rng: SimRng,
+    pub query_rng: SimRng,
 }
 
 /// The most requests that may be in the system at once: beyond this the run
 /// stops (a memory guard; about 100 bytes each).
 pub const MAX_IN_FLIGHT: u64 = 5_000_000;
 
+/// The simulated architecture.
+pub struct World {
+    pub(super) units: Vec<Unit>,
+    workers: u32,
+    server_in_flight: Vec<u32>,
+    balancer: Balancer,
+    balancer_rng: SimRng,
+    next_server: u32,
+    pub(super) refresh: Refresh,
+    pub(super) early_rng: SimRng,
+    handler: Sampler,
+    query: Option<Sampler>,
+    pub(super) backend: BackendState,
+    pub(super) versions: Versions,
+    arrivals: ArrivalStream,
+    pub(super) arrivals_end: SimTime,
+    pub(super) requests: Slab,
+    pub stats: Recorder,
+    /// Set when a guard stops the run: why.
+    pub stop_reason: Option<String>,
+}
+
 impl World {
     /// Builds the architecture of `spec` for replication `run` of `seed`, and
     /// schedules the first arrival.
     pub fn new(spec: &ModelSpec, seed: u64, run: u64, queue: &mut EventQueue<Event>) -> World {
         let rng = |name: &str| stream(seed, run, name);
-        let servers = (0..spec.servers.count.get())
-            .map(|i| Server {
-                busy: 0,
-                limit: spec.servers.concurrency.map_or(u32::MAX, |c| c.get()),
-                queue: Default::default(),
-                cache: spec.cache.as_ref().map(|c| CacheState::new(c.ttl.0, c.start == CacheStart::Warm)),
-                pool: spec.db.as_ref().map(|p| PoolState::new(p.pool_size + p.max_overflow, p.pool_timeout.0)),
-                handler_rng: rng(&format!("server[{i}].handler")),
-                query_rng: rng(&format!("server[{i}].db")),
+        let workers = spec.servers.workers.get();
+        let units = (0..spec.servers.count.get() * workers)
+            .map(|i| {
+                // Unit names keep the one-worker streams of earlier versions.
+                let name = if workers == 1 {
+                    format!("server[{i}]")
+                } else {
+                    format!("server[{}].worker[{}]", i / workers, i % workers)
+                };
+                Unit {
+                    busy: 0,
+                    limit: spec.servers.concurrency.map_or(u32::MAX, |c| c.get()),
+                    queue: VecDeque::new(),
+                    cache: spec.cache.as_ref().map(|c| CacheState::new(c, rng(&format!("{name}.cache")))),
+                    pool: spec.db.as_ref().map(|p| PoolState::new(p.pool_size + p.max_overflow, p.pool_timeout.0)),
+                    handler_rng: rng(&format!("{name}.handler")),
+                    query_rng: rng(&format!("{name}.db")),
+                }
             })
             .collect();
         let w = &spec.workload;
         let mut world = World {
-            servers,
+            units,
+            workers,
+            server_in_flight: vec![0; spec.servers.count.get() as usize],
             balancer: spec.servers.balancer,
             balancer_rng: rng("balancer"),
             next_server: 0,
             refresh: spec.cache.as_ref().map_or(Refresh::None, |c| c.refresh),
+            early_rng: rng("xfetch"),
             handler: Sampler::new(&spec.servers.handler),
             query: spec.db.as_ref().map(|p| Sampler::new(&p.query)),
             backend: BackendState::new(&spec.backend, rng("backend"), rng("backend.retry")),
+            versions: Versions::new(spec.backend.writes.as_ref(), rng("backend.writes")),
             arrivals: ArrivalStream::new(w, rng("arrivals")),
             arrivals_end: SimTime(w.duration.nanos()),
             requests: Slab::default(),
             stats: Recorder::new(SimTime(w.warmup.nanos())),
             stop_reason: None,
         };
+        for (u, unit) in world.units.iter().enumerate() {
+            if unit.cache.as_ref().is_some_and(|c| c.expires_at.is_some()) {
+                world.stats.cache_filled(u, 0, SimTime::ZERO);
+            }
+        }
+        world.schedule_background_refresh(queue);
         let first = world.arrivals.next_arrival();
         if first <= world.arrivals_end {
             queue.schedule_at(first, Event::Arrival);
         }
         world
+    }
+
+    fn pick_server(&mut self) -> u32 {
+        let n = self.server_in_flight.len() as u32;
+        match self.balancer {
+            Balancer::RoundRobin => {
+                let s = self.next_server;
+                self.next_server = (s + 1) % n;
+                s
+            }
+            Balancer::Random => self.balancer_rng.random_range(0..n),
+            Balancer::LeastConnections => {
+                let (best, _) =
+                    self.server_in_flight.iter().enumerate().min_by_key(|&(_, c)| *c).expect("at least one server");
+                best as u32
+            }
+        }
     }
 
     fn on_arrival(&mut self, q: &mut EventQueue<Event>) {
@@ -122,165 +171,40 @@ impl World {
         if next <= self.arrivals_end {
             q.schedule_at(next, Event::Arrival);
         }
-        let n = self.servers.len() as u32;
-        let server = match self.balancer {
-            Balancer::RoundRobin => {
-                let s = self.next_server;
-                self.next_server = (s + 1) % n;
-                s
-            }
-            Balancer::Random => self.balancer_rng.random_range(0..n),
-        };
+        let server = self.pick_server();
+        // The kernel hands the connection to one of the server's workers.
+        let worker = if self.workers > 1 { self.balancer_rng.random_range(0..self.workers) } else { 0 };
+        let unit = server * self.workers + worker;
+        self.server_in_flight[server as usize] += 1;
         let counted = now >= self.stats.warmup;
-        let id = self.requests.insert(Request { arrived: now, server, counted, fetch_started: now, retries: 0 });
+        let id = self.requests.insert(Request { arrived: now, unit, server, counted, fetch_started: now, retries: 0 });
         self.stats.request_entered(now, counted);
-        let s = &mut self.servers[server as usize];
-        if s.busy < s.limit {
-            s.busy += 1;
+        let u = &mut self.units[unit as usize];
+        if u.busy < u.limit {
+            u.busy += 1;
             self.reach_cache(q, id);
         } else {
-            s.queue.push_back(id);
+            u.queue.push_back(id);
         }
     }
 
-    /// The request has a server slot and looks at the cache.
-    fn reach_cache(&mut self, q: &mut EventQueue<Event>, id: ReqId) {
-        let now = q.now();
-        let req = *self.requests.get(id);
-        let Some(cache) = self.servers[req.server as usize].cache.as_mut() else {
-            return self.begin_fetch(q, id);
-        };
-        if cache.is_fresh(now) {
-            if req.counted {
-                self.stats.hits += 1;
-            }
-            return self.start_handler(q, id);
-        }
-        match self.refresh {
-            Refresh::None => {
-                cache.fetch_started();
-                self.begin_fetch(q, id);
-            }
-            Refresh::SingleFlight => {
-                if cache.lock_held {
-                    cache.waiters.push_back(id);
-                } else {
-                    cache.lock_held = true;
-                    cache.fetch_started();
-                    self.begin_fetch(q, id);
-                }
-            }
-        }
-    }
-
-    /// Starts the request's own fetch; a fetch refused at once fails it.
-    fn begin_fetch(&mut self, q: &mut EventQueue<Event>, id: ReqId) {
-        let req = self.requests.get_mut(id);
-        req.fetch_started = q.now();
-        req.retries = 0;
-        self.retry_fetch(q, id);
-    }
-
-    fn retry_fetch(&mut self, q: &mut EventQueue<Event>, id: ReqId) {
-        if let Err(cause) = self.send_fetch(q, id) {
-            self.fetch_failed(q, id, cause);
-        }
-    }
-
-    /// One attempt: sends the call, or schedules a retry, or says why the
-    /// fetch failed (the caller decides what failing means).
-    fn send_fetch(&mut self, q: &mut EventQueue<Event>, id: ReqId) -> Result<(), Cause> {
-        let now = q.now();
-        let req = *self.requests.get(id);
-        let outcome = self.backend.attempt(now, req.fetch_started, req.retries);
-        self.stats.fetch_attempt(now, matches!(outcome, Attempt::Sent(_)));
-        match outcome {
-            Attempt::Sent(latency) => {
-                q.schedule_in(latency, Event::FetchDone(id));
-                Ok(())
-            }
-            Attempt::RetryAfter(sleep) => {
-                self.requests.get_mut(id).retries += 1;
-                q.schedule_in(sleep, Event::RetryFetch(id));
-                Ok(())
-            }
-            Attempt::Refused => Err(Cause::RateLimited),
-            Attempt::DeadlineExceeded => Err(Cause::BackendDeadline),
-        }
-    }
-
-    fn on_fetch_done(&mut self, q: &mut EventQueue<Event>, id: ReqId) {
-        let now = q.now();
-        self.stats.fetch_done(now);
-        let server = self.requests.get(id).server as usize;
-        if let Some(cache) = self.servers[server].cache.as_mut() {
-            self.stats.cache_filled(server, now);
-            match cache.fill(now) {
-                Some(fetches) => self.stats.expiry_closed(now, fetches),
-                None => self.stats.refill(now),
-            }
-        }
-        self.start_handler(q, id);
-        if self.refresh == Refresh::SingleFlight {
-            self.release_lock(q, server);
-        }
-    }
-
-    fn fetch_failed(&mut self, q: &mut EventQueue<Event>, id: ReqId, cause: Cause) {
-        let server = self.requests.get(id).server as usize;
-        self.finish(q, id, Err(cause));
-        if self.refresh == Refresh::SingleFlight && self.servers[server].cache.is_some() {
-            self.release_lock(q, server);
-        }
-    }
-
-    /// The lock holder is done: waiters acquire it in FIFO order at this same
-    /// instant; each re-checks the cache (the double check). All are released
-    /// at once after a fill; after a failed fetch the first becomes the holder
-    /// and tries its own fetch.
-    fn release_lock(&mut self, q: &mut EventQueue<Event>, server: usize) {
-        let now = q.now();
-        loop {
-            let cache = self.servers[server].cache.as_mut().expect("single-flight needs a cache");
-            cache.lock_held = false;
-            let Some(next) = cache.waiters.pop_front() else { return };
-            if cache.is_fresh(now) {
-                if self.requests.get(next).counted {
-                    self.stats.coalesced += 1;
-                }
-                self.start_handler(q, next);
-                continue;
-            }
-            cache.lock_held = true;
-            cache.fetch_started();
-            let req = self.requests.get_mut(next);
-            req.fetch_started = now;
-            req.retries = 0;
-            match self.send_fetch(q, next) {
-                Ok(()) => return,
-                // Refused at once: this waiter fails and the lock passes on.
-                Err(cause) => self.finish(q, next, Err(cause)),
-            }
-        }
-    }
-
-    fn start_handler(&mut self, q: &mut EventQueue<Event>, id: ReqId) {
-        let server = self.requests.get(id).server as usize;
-        let d = self.handler.sample(&mut self.servers[server].handler_rng);
+    pub(super) fn start_handler(&mut self, q: &mut EventQueue<Event>, id: ReqId) {
+        let unit = self.requests.get(id).unit as usize;
+        let d = self.handler.sample(&mut self.units[unit].handler_rng);
         q.schedule_in(d, Event::HandlerDone(id));
     }
 
     fn on_handler_done(&mut self, q: &mut EventQueue<Event>, id: ReqId) {
         let now = q.now();
         let req = *self.requests.get(id);
-        let s = &mut self.servers[req.server as usize];
-        let Some(pool) = s.pool.as_mut() else {
+        let u = &mut self.units[req.unit as usize];
+        let Some(pool) = u.pool.as_mut() else {
             return self.finish(q, id, Ok(()));
         };
         if pool.try_checkout() {
             let in_use = u64::from(pool.in_use);
-            let d = self.query.as_ref().expect("pool implies query").sample(&mut s.query_rng);
-            self.stats.checkout(now, req.counted, crate::engine::SimDuration::ZERO, in_use);
+            let d = self.query.as_ref().expect("pool implies query").sample(&mut u.query_rng);
+            self.stats.checkout(now, req.counted, SimDuration::ZERO, in_use);
             q.schedule_in(d, Event::QueryDone(id));
         } else if pool.timeout.0 == 0 {
             self.stats.pool_timeout(req.counted);
@@ -293,15 +217,15 @@ impl World {
 
     fn on_query_done(&mut self, q: &mut EventQueue<Event>, id: ReqId) {
         let now = q.now();
-        let server = self.requests.get(id).server as usize;
-        let s = &mut self.servers[server];
-        let pool = s.pool.as_mut().expect("query implies pool");
+        let unit = self.requests.get(id).unit as usize;
+        let u = &mut self.units[unit];
+        let pool = u.pool.as_mut().expect("query implies pool");
         if let Some(w) = pool.checkin() {
             if let Some(key) = w.timeout {
                 q.cancel(key);
             }
             let in_use = u64::from(pool.in_use);
-            let d = self.query.as_ref().expect("pool implies query").sample(&mut s.query_rng);
+            let d = self.query.as_ref().expect("pool implies query").sample(&mut u.query_rng);
             let counted = self.requests.get(w.req).counted;
             self.stats.checkout(now, counted, now.since(w.since), in_use);
             q.schedule_in(d, Event::QueryDone(w.req));
@@ -311,29 +235,30 @@ impl World {
 
     fn on_pool_timeout(&mut self, q: &mut EventQueue<Event>, id: ReqId) {
         let req = *self.requests.get(id);
-        let pool = self.servers[req.server as usize].pool.as_mut().expect("timeout implies pool");
+        let pool = self.units[req.unit as usize].pool.as_mut().expect("timeout implies pool");
         if pool.remove_waiter(id).is_some() {
             self.stats.pool_timeout(req.counted);
             self.finish(q, id, Err(Cause::PoolTimeout));
         }
     }
 
-    /// The request leaves: record it, free its server slot for the next in
-    /// line, and free its slab entry.
-    fn finish(&mut self, q: &mut EventQueue<Event>, id: ReqId, outcome: Result<(), Cause>) {
+    /// The request leaves: record it, free its slot for the next in line,
+    /// and free its slab entry.
+    pub(super) fn finish(&mut self, q: &mut EventQueue<Event>, id: ReqId, outcome: Result<(), Cause>) {
         let now = q.now();
         let req = *self.requests.get(id);
         debug_assert!(now >= req.arrived, "a request finished before it arrived");
         self.stats.request_left(now, req.counted, outcome.map(|()| now.since(req.arrived)));
         self.requests.remove(id);
-        let s = &mut self.servers[req.server as usize];
-        match s.queue.pop_front() {
+        self.server_in_flight[req.server as usize] -= 1;
+        let u = &mut self.units[req.unit as usize];
+        match u.queue.pop_front() {
             // Through the queue rather than a direct call, so that a chain of
             // requests failing at once cannot grow the stack.
             Some(next) => {
-                q.schedule_in(crate::engine::SimDuration::ZERO, Event::SlotFree(next));
+                q.schedule_in(SimDuration::ZERO, Event::SlotFree(next));
             }
-            None => s.busy -= 1,
+            None => u.busy -= 1,
         }
     }
 }
@@ -347,10 +272,12 @@ impl Model for World {
             Event::Arrival => self.on_arrival(q),
             Event::FetchDone(id) => self.on_fetch_done(q, id),
             Event::RetryFetch(id) => self.retry_fetch(q, id),
-            Event::SlotFree(id) => self.reach_cache(q, id),
             Event::HandlerDone(id) => self.on_handler_done(q, id),
             Event::QueryDone(id) => self.on_query_done(q, id),
             Event::PoolTimeout(id) => self.on_pool_timeout(q, id),
+            Event::SlotFree(id) => self.reach_cache(q, id),
+            Event::BackgroundRefresh(unit) => self.on_background_refresh(q, unit as usize),
+            Event::BackgroundDone(unit) => self.on_background_done(q, unit as usize),
         }
     }
 
@@ -367,6 +294,8 @@ impl Model for World {
             Event::QueryDone(id) => (4, id),
             Event::PoolTimeout(id) => (5, id),
             Event::SlotFree(id) => (6, id),
+            Event::BackgroundRefresh(u) => (7, u),
+            Event::BackgroundDone(u) => (8, u),
         };
         (kind << 32) | u64::from(id)
     }

@@ -3,6 +3,7 @@
 //! Where new tests go:
 //! - `cli`: the command line as a user runs it: output, exit codes, errors.
 //! - `determinism`: same seed, same bytes; different seeds differ.
+//! - `distributed`: workers, balancers, versions and divergence, stampede mitigations.
 //! - `queueing`: servers and pools against M/M/1, M/D/1, Erlang B and C.
 //! - `report`: plots (titles, axis labels) and the HTML report, rendered in Chromium.
 //! - `robustness`: hostile input, guards, fuzz entry points, property tests.
@@ -16,6 +17,7 @@ mod caching;
 mod check;
 mod cli;
 mod determinism;
+mod distributed;
 mod limits;
 mod queueing;
 mod report;

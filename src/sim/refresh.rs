@@ -1,0 +1,260 @@
+//! What a request does at the cache, by refresh policy, and the fetches
+//! that fill it: the request's own, or a background one.
+//!
+//! | policy | fresh | expired |
+//! |---|---|---|
+//! | `None` | hit | own fetch (the stampede) |
+//! | `SingleFlight` | hit | lock, or wait for the holder's fetch |
+//! | `XFetch` | hit, or (with probability exp(−t/(βΔ))) own early fetch | own fetch, or lock/wait with `lock` |
+//! | `StaleWhileRevalidate` | hit | within the window: stale hit + one background fetch; past it: lock/wait |
+//! | `Background` | hit (a timer refreshes ahead of expiry) | lock/wait |
+
+use rand::RngExt;
+
+use crate::config::Refresh;
+use crate::engine::{EventQueue, SimDuration};
+use crate::metrics::Cause;
+
+use super::backend::Attempt;
+use super::request::ReqId;
+use super::world::{Event, World};
+
+impl World {
+    /// Whether the policy serializes fetches with the lock.
+    fn locks(&self) -> bool {
+        match self.refresh {
+            Refresh::None => false,
+            Refresh::XFetch { lock, .. } => lock,
+            Refresh::SingleFlight | Refresh::StaleWhileRevalidate { .. } | Refresh::Background { .. } => true,
+        }
+    }
+
+    /// The request has a worker slot and looks at the cache.
+    pub(super) fn reach_cache(&mut self, q: &mut EventQueue<Event>, id: ReqId) {
+        let now = q.now();
+        let req = *self.requests.get(id);
+        let unit = req.unit as usize;
+        let locks = self.locks();
+        let Some(cache) = self.units[unit].cache.as_mut() else {
+            return self.begin_fetch(q, id);
+        };
+        let fresh = cache.is_fresh(now);
+        if fresh {
+            let early = match self.refresh {
+                Refresh::XFetch { beta, lock } if !(lock && cache.lock_held) => {
+                    // Vattani et al.: recompute if now − Δ·β·ln(U) ≥ expiry.
+                    let u = 1.0 - self.early_rng.random::<f64>();
+                    let expiry = cache.expires_at.expect("fresh").as_secs_f64();
+                    now.as_secs_f64() - cache.last_fetch.as_secs_f64() * beta * u.ln() >= expiry
+                }
+                _ => false,
+            };
+            if !early {
+                cache.touched(now);
+                let version = cache.version;
+                if req.counted {
+                    self.stats.hits += 1;
+                }
+                self.serve(now, req.counted, version);
+                return self.start_handler(q, id);
+            }
+            if locks {
+                cache.lock_held = true;
+            }
+            cache.fetch_started();
+            return self.begin_fetch(q, id);
+        }
+        if let Refresh::StaleWhileRevalidate { window } = self.refresh
+            && cache.expires_at.is_some_and(|e| now < e.after(window.0))
+        {
+            let (version, refreshing) = (cache.version, cache.lock_held);
+            if req.counted {
+                self.stats.stale_served += 1;
+            }
+            self.serve(now, req.counted, version);
+            if !refreshing {
+                self.start_background(q, unit);
+            }
+            return self.start_handler(q, id);
+        }
+        if !locks {
+            cache.fetch_started();
+            return self.begin_fetch(q, id);
+        }
+        if cache.lock_held {
+            cache.waiters.push_back(id);
+        } else {
+            cache.lock_held = true;
+            cache.fetch_started();
+            self.begin_fetch(q, id);
+        }
+    }
+
+    /// Records what a request is served: data of `version`, at `now`.
+    fn serve(&mut self, now: crate::engine::SimTime, counted: bool, version: u64) {
+        let staleness = self.versions.staleness(version, now);
+        self.stats.served(counted, staleness);
+    }
+
+    /// Starts the request's own fetch; a fetch refused at once fails it.
+    fn begin_fetch(&mut self, q: &mut EventQueue<Event>, id: ReqId) {
+        let req = self.requests.get_mut(id);
+        req.fetch_started = q.now();
+        req.retries = 0;
+        self.retry_fetch(q, id);
+    }
+
+    pub(super) fn retry_fetch(&mut self, q: &mut EventQueue<Event>, id: ReqId) {
+        if let Err(cause) = self.send_fetch(q, id) {
+            self.fetch_failed(q, id, cause);
+        }
+    }
+
+    /// One attempt: sends the call, or schedules a retry, or says why the
+    /// fetch failed (the caller decides what failing means).
+    fn send_fetch(&mut self, q: &mut EventQueue<Event>, id: ReqId) -> Result<(), Cause> {
+        let now = q.now();
+        let req = *self.requests.get(id);
+        let outcome = self.backend.attempt(now, req.fetch_started, req.retries);
+        self.stats.fetch_attempt(now, matches!(outcome, Attempt::Sent(_)));
+        match outcome {
+            Attempt::Sent(latency) => {
+                q.schedule_in(latency, Event::FetchDone(id));
+                Ok(())
+            }
+            Attempt::RetryAfter(sleep) => {
+                self.requests.get_mut(id).retries += 1;
+                q.schedule_in(sleep, Event::RetryFetch(id));
+                Ok(())
+            }
+            Attempt::Refused => Err(Cause::RateLimited),
+            Attempt::DeadlineExceeded => Err(Cause::BackendDeadline),
+        }
+    }
+
+    /// Stores a completed fetch in `unit`'s cache, returning its version.
+    fn fill(&mut self, now: crate::engine::SimTime, unit: usize, took: SimDuration) -> u64 {
+        let version = self.versions.current(now);
+        if let Some(cache) = self.units[unit].cache.as_mut() {
+            match cache.fill(now, version, took) {
+                Some(fetches) => self.stats.expiry_closed(now, fetches),
+                None => self.stats.refill(now),
+            }
+            self.stats.cache_filled(unit, version, now);
+        }
+        version
+    }
+
+    pub(super) fn on_fetch_done(&mut self, q: &mut EventQueue<Event>, id: ReqId) {
+        let now = q.now();
+        self.stats.fetch_done(now);
+        let req = *self.requests.get(id);
+        let unit = req.unit as usize;
+        let version = self.fill(now, unit, now.since(req.fetch_started));
+        self.serve(now, req.counted, version);
+        self.start_handler(q, id);
+        if self.locks() && self.units[unit].cache.is_some() {
+            self.schedule_background_refresh_of(q, unit);
+            self.release_lock(q, unit);
+        }
+    }
+
+    fn fetch_failed(&mut self, q: &mut EventQueue<Event>, id: ReqId, cause: Cause) {
+        let unit = self.requests.get(id).unit as usize;
+        self.finish(q, id, Err(cause));
+        if self.locks() && self.units[unit].cache.is_some() {
+            self.release_lock(q, unit);
+        }
+    }
+
+    /// The lock holder is done: waiters acquire it in FIFO order at this same
+    /// instant; each re-checks the cache (the double check). All are released
+    /// at once after a fill; after a failed fetch the first becomes the holder
+    /// and tries its own fetch.
+    fn release_lock(&mut self, q: &mut EventQueue<Event>, unit: usize) {
+        let now = q.now();
+        loop {
+            let cache = self.units[unit].cache.as_mut().expect("a lock needs a cache");
+            cache.lock_held = false;
+            let Some(next) = cache.waiters.pop_front() else { return };
+            if cache.is_fresh(now) {
+                let version = cache.version;
+                let counted = self.requests.get(next).counted;
+                if counted {
+                    self.stats.coalesced += 1;
+                }
+                self.serve(now, counted, version);
+                self.start_handler(q, next);
+                continue;
+            }
+            cache.lock_held = true;
+            cache.fetch_started();
+            let req = self.requests.get_mut(next);
+            req.fetch_started = now;
+            req.retries = 0;
+            match self.send_fetch(q, next) {
+                Ok(()) => return,
+                // Refused at once: this waiter fails and the lock passes on.
+                Err(cause) => self.finish(q, next, Err(cause)),
+            }
+        }
+    }
+
+    /// Starts a fetch that no request waits for (stale-while-revalidate,
+    /// background refresh). It holds the lock; a refused attempt gives up
+    /// and lets waiters fetch themselves.
+    fn start_background(&mut self, q: &mut EventQueue<Event>, unit: usize) {
+        let now = q.now();
+        let outcome = self.backend.attempt(now, now, 0);
+        self.stats.fetch_attempt(now, matches!(outcome, Attempt::Sent(_)));
+        let cache = self.units[unit].cache.as_mut().expect("background refresh needs a cache");
+        cache.fetch_started();
+        match outcome {
+            Attempt::Sent(latency) => {
+                cache.lock_held = true;
+                cache.refreshing = Some(now);
+                q.schedule_in(latency, Event::BackgroundDone(unit as u32));
+            }
+            _ => self.release_lock(q, unit),
+        }
+    }
+
+    pub(super) fn on_background_done(&mut self, q: &mut EventQueue<Event>, unit: usize) {
+        let now = q.now();
+        self.stats.fetch_done(now);
+        let started = self.units[unit].cache.as_mut().and_then(|c| c.refreshing.take()).unwrap_or(now);
+        self.fill(now, unit, now.since(started));
+        self.schedule_background_refresh_of(q, unit);
+        self.release_lock(q, unit);
+    }
+
+    /// For `Background`: the refresh timers of every warm cache at start.
+    pub(super) fn schedule_background_refresh(&mut self, q: &mut EventQueue<Event>) {
+        for unit in 0..self.units.len() {
+            self.schedule_background_refresh_of(q, unit);
+        }
+    }
+
+    /// For `Background`: refresh `unit` `ahead` of its entry's expiry.
+    fn schedule_background_refresh_of(&mut self, q: &mut EventQueue<Event>, unit: usize) {
+        if let Refresh::Background { ahead } = self.refresh
+            && let Some(expires) = self.units[unit].cache.as_ref().and_then(|c| c.expires_at)
+        {
+            let at = crate::engine::SimTime(expires.0.saturating_sub(ahead.nanos()));
+            q.schedule_at(at, Event::BackgroundRefresh(unit as u32));
+        }
+    }
+
+    pub(super) fn on_background_refresh(&mut self, q: &mut EventQueue<Event>, unit: usize) {
+        let now = q.now();
+        let Refresh::Background { ahead } = self.refresh else { return };
+        let Some(cache) = self.units[unit].cache.as_ref() else { return };
+        // A timer made obsolete by a later fill, or a refresh under way.
+        let due = cache.expires_at.is_some_and(|e| now.after(ahead.0) >= e);
+        // The job stops with the workload: refreshes past it would only
+        // stretch the drain.
+        if due && !cache.lock_held && now <= self.arrivals_end {
+            self.start_background(q, unit);
+        }
+    }
+}

@@ -1,0 +1,200 @@
+//! Many caches and stampede mitigations (issue 3, first part): worker
+//! processes, balancers, data versions and divergence, TTL jitter, resetting
+//! TTLs, XFetch, stale-while-revalidate and background refresh, against
+//! their formulas (DOMAIN.md A1, A2). Notation: λ rate, T TTL, δ fetch time.
+
+use cachesim::config::ModelSpec;
+
+use crate::support::*;
+
+fn cached(rate: f64, servers: &str, cache: &str, backend: &str, secs: u64) -> ModelSpec {
+    model(&format!(
+        r#"Model(
+            workload: (rate: {rate}, duration: "{secs}s", warmup: "200s"),
+            servers: {servers},
+            cache: {cache},
+            backend: {backend},
+        )"#
+    ))
+}
+
+/// Worker processes are caches of their own: 1 server × 3 workers picked at
+/// random sees the backend rate of 3 independent caches,
+/// N/(T + N/λ + δ) = 3/(10 + 1 + 1) = 0.25/s at λ = 3/s.
+#[test]
+fn workers_multiply_backend_calls_like_servers() {
+    let spec = cached(
+        3.0,
+        "(count: 1, workers: 3)",
+        "(ttl: \"10s\", refresh: SingleFlight)",
+        "(latency: Constant(\"1s\"))",
+        3000,
+    );
+    let rate: Vec<f64> = replicate(&spec, 31, 10).iter().map(|r| r.backend.calls_per_s).collect();
+    assert_covers("backend rate with 3 worker caches", &rate, 3.0 / 12.0, 0.0);
+}
+
+/// TTL jitter spreads expiries but keeps the mean TTL, so one cache's
+/// backend rate stays 1/(T + 1/λ + δ) = 1/11.5 (renewal-reward with E[T'] = T).
+#[test]
+fn ttl_jitter_keeps_the_mean_cycle() {
+    let spec = cached(
+        2.0,
+        "(count: 1)",
+        "(ttl: \"10s\", refresh: SingleFlight, ttl_jitter: 0.5)",
+        "(latency: Constant(\"1s\"))",
+        3000,
+    );
+    let rate: Vec<f64> = replicate(&spec, 32, 10).iter().map(|r| r.backend.calls_per_s).collect();
+    assert_covers("backend rate with jittered TTLs", &rate, 1.0 / 11.5, 0.0);
+}
+
+/// A resetting (expire-after-access) TTL with instant fetches: a request hits
+/// when the previous one came within T, so h = 1 − e^{−λT} = 1 − e^{−1.2}.
+#[test]
+fn resetting_ttl_hit_ratio() {
+    let spec =
+        cached(1.0, "(count: 1)", "(ttl: \"1200ms\", ttl_from: FromAccess)", "(latency: Constant(\"0s\"))", 3000);
+    let h: Vec<f64> = replicate(&spec, 33, 10).iter().map(|r| r.cache.hit_ratio).collect();
+    assert_covers("resetting TTL hit ratio", &h, 1.0 - (-1.2f64).exp(), 0.0);
+}
+
+/// XFetch without a lock recomputes about e^{1/β} times per cycle (DOMAIN
+/// A2; λβΔ ≫ 1, here λΔ = 100). The formula is an approximation: its
+/// Monte Carlo check gave 2.65–2.81, 1.91–1.99 and 1.63–1.68 for λΔ from 10
+/// to 400, so the allowance is that spread around e^{1/β} (0.07, 0.04,
+/// 0.02). With the lock, exactly one.
+#[test]
+fn xfetch_recomputes_e_to_the_one_over_beta_per_cycle() {
+    for (beta, allowance) in [(1.0f64, 0.07), (1.5, 0.04), (2.0, 0.02)] {
+        let spec = cached(
+            100.0,
+            "(count: 1)",
+            &format!("(ttl: \"20s\", refresh: XFetch(beta: {beta}))"),
+            "(latency: Constant(\"1s\"))",
+            2000,
+        );
+        let per_cycle: Vec<f64> =
+            replicate(&spec, 34, 10).iter().map(|r| r.backend.fetches_per_expiry_mean.unwrap()).collect();
+        assert_covers(&format!("XFetch recomputes per cycle, beta {beta}"), &per_cycle, (1.0 / beta).exp(), allowance);
+    }
+    let locked = cached(
+        100.0,
+        "(count: 1)",
+        "(ttl: \"60s\", refresh: XFetch(beta: 1.0, lock: true))",
+        "(latency: Constant(\"1s\"))",
+        1000,
+    );
+    for r in replicate(&locked, 34, 3) {
+        assert_eq!(r.backend.largest_burst, 1);
+        // Early recomputes keep the entry fresh: after the cold start,
+        // nobody finds it expired.
+        assert_eq!(r.cache.coalesced, 0);
+    }
+}
+
+/// Stale-while-revalidate: after an expiry the first request is served the
+/// stale entry and starts one background fetch, so nobody waits after the
+/// cold start, one fetch per expiry, and the backend rate is that of single
+/// flight: 1/(T + 1/λ + δ) = 1/11.5.
+#[test]
+fn stale_while_revalidate_serves_stale_and_refreshes_once() {
+    let spec = cached(
+        2.0,
+        "(count: 1)",
+        "(ttl: \"10s\", refresh: StaleWhileRevalidate(window: \"30s\"))",
+        "(latency: Constant(\"1s\"))",
+        3000,
+    );
+    let runs = replicate(&spec, 35, 10);
+    let rate: Vec<f64> = runs.iter().map(|r| r.backend.calls_per_s).collect();
+    assert_covers("backend rate with stale-while-revalidate", &rate, 1.0 / 11.5, 0.0);
+    for r in &runs {
+        assert_eq!(r.backend.largest_burst, 1);
+        assert_eq!(r.cache.served_from_cache_ratio, 1.0, "everyone after the warm-up is served from cache");
+        assert!(r.cache.stale_served > 0);
+        assert!(r.latency_s.max.unwrap() < 1e-9, "nobody waits: {:?}", r.latency_s.max);
+    }
+}
+
+/// A background job refreshing `ahead` of expiry: with a warm start nobody
+/// ever finds the entry expired, and the refresh cycle is T − ahead + δ
+/// exactly: 1/(10 − 2 + 1) per second.
+#[test]
+fn background_refresh_keeps_the_cache_fresh() {
+    let spec = cached(
+        5.0,
+        "(count: 1)",
+        "(ttl: \"10s\", start: Warm, refresh: Background(ahead: \"2s\"))",
+        "(latency: Constant(\"1s\"))",
+        2000,
+    );
+    for r in replicate(&spec, 36, 3) {
+        assert_eq!(r.cache.hit_ratio, 1.0);
+        // Refreshes in the measured 1800 s, one per 9 s cycle (±1 at the ends).
+        let expected = 1800.0 / 9.0;
+        assert!((r.backend.calls as f64 - expected).abs() <= 1.0, "{} refreshes, expected {expected}", r.backend.calls);
+    }
+}
+
+/// Balancers: joining the shortest queue beats round robin, which beats a
+/// random pick (two single-slot servers, exponential service, ρ = 0.9).
+#[test]
+fn least_connections_beats_round_robin_beats_random() {
+    let base = |balancer: &str| {
+        model(&format!(
+            r#"Model(
+                workload: (rate: 18, duration: "2000s", warmup: "200s", drain: "1h"),
+                servers: (count: 2, balancer: {balancer}, concurrency: 1, handler: Exponential(mean: "100ms")),
+                cache: (ttl: "1000d", start: Warm),
+                backend: (latency: Constant("1s")),
+            )"#
+        ))
+    };
+    let mean = |b: &str| {
+        let w: Vec<f64> = replicate(&base(b), 37, 8).iter().map(|r| r.latency_s.mean.unwrap()).collect();
+        mean_ci95(&w)
+    };
+    let (lc, rr, rnd) = (mean("LeastConnections"), mean("RoundRobin"), mean("Random"));
+    assert!(lc.0 + lc.1 < rr.0 - rr.1, "least connections {lc:?} vs round robin {rr:?}");
+    assert!(rr.0 + rr.1 < rnd.0 - rnd.1, "round robin {rr:?} vs random {rnd:?}");
+}
+
+/// Divergence, exactly: two servers take alternate requests every 0.5 s
+/// (each server one per second, at .5 and .0), TTL 10 s, instant fetches, so
+/// server 0 fills at 0.5 + 10k s and server 1 at 1.0 + 10k s. The backend
+/// writes every 65 s; after each write the servers pick the new version up
+/// at their next fills, and hold different versions in between.
+#[test]
+fn divergence_windows_are_measured_exactly() {
+    let spec = model(
+        r#"Model(
+            workload: (arrivals: Constant, rate: 2, duration: "590s"),
+            servers: (count: 2),
+            cache: (ttl: "10s"),
+            backend: (latency: Constant("0s"), writes: Every("65s")),
+        )"#,
+    );
+    let r = replicate(&spec, 38, 1).remove(0);
+    let next_fill = |offset: f64, w: f64| offset + 10.0 * ((w - offset) / 10.0).ceil();
+    let (mut windows, mut total, mut longest) = (0u64, 0.0f64, 0.0f64);
+    for k in 1..=9 {
+        let w = 65.0 * k as f64;
+        let (a, b) = (next_fill(0.5, w), next_fill(1.0, w));
+        if a.max(b) <= 590.0 {
+            windows += 1;
+            total += (a - b).abs();
+            longest = longest.max((a - b).abs());
+        }
+    }
+    assert_eq!(r.divergence.windows, windows);
+    approx::assert_abs_diff_eq!(r.divergence.total_s, total, epsilon = 1e-9);
+    approx::assert_abs_diff_eq!(r.divergence.max_window_s, longest, epsilon = 1e-9);
+    // Served data is at most 5 s behind: server 1's hit at 70.0 s serves the
+    // version the 65 s write superseded.
+    approx::assert_abs_diff_eq!(r.staleness_s.max.unwrap(), 5.0, epsilon = 1e-6);
+    // Without writes there is one version and no divergence.
+    let still = with(&spec, &["backend.writes=None"]);
+    let r = replicate(&still, 38, 1).remove(0);
+    assert_eq!((r.divergence.windows, r.staleness_s.max), (0, Some(0.0)));
+}
