@@ -10,6 +10,7 @@ mod load;
 mod locate;
 mod model;
 mod overrides;
+mod redis;
 mod ron_value;
 mod suggest;
 mod validate;
@@ -24,4 +25,5 @@ pub use model::{
     Arrivals, Backend, Balancer, Cost, ModelSpec, Phase, Pool, Rate, RateLimit, Retry, Servers, WhenEmpty, Workload,
     Writes,
 };
+pub use redis::{GiveUp, Redis, RedisLock, WhenDown, Window};
 pub use suggest::did_you_mean;

@@ -29,6 +29,9 @@ pub struct ModelSpec {
     /// An in-memory cache in each server; absent means every request fetches.
     #[serde(default)]
     pub cache: Option<Cache>,
+    /// A shared Redis cache (and lock) between the workers and the backend.
+    #[serde(default)]
+    pub redis: Option<super::redis::Redis>,
     /// The slow data source behind the cache ("Firestore").
     pub backend: Backend,
     /// A database query through a connection pool after the handler; absent

@@ -20,19 +20,38 @@ pub fn set(spec: &ModelSpec, path: &str, value: &str) -> Result<ModelSpec, SetEr
     if path.is_empty() {
         return Err(("empty path; expected e.g. --set workload.rate=100".into(), None));
     }
-    let mut tree = serde_json::to_value(spec).map_err(|e| (format!("internal: {e}"), None))?;
+    let tree = serde_json::to_value(spec).map_err(|e| (format!("internal: {e}"), None))?;
     let parts: Vec<&str> = path.split('.').collect();
-    let mut node = &mut tree;
+    let current = navigate(&mut tree.clone(), &parts)?.clone();
+    let parsed = parse_value(value, &current)?;
+    let attempt = |v: Value| -> Result<ModelSpec, String> {
+        let mut t = tree.clone();
+        *navigate(&mut t, &parts).map_err(|e| e.0)? = v;
+        serde_json::from_value(t).map_err(|e| clean(&e.to_string()))
+    };
+    match attempt(parsed.clone()) {
+        Ok(spec) => Ok(spec),
+        // `None` over a string is a unit variant (`refresh=None`) or an
+        // absent optional value (`blocking_timeout=None`): try the other.
+        Err(e) if parsed == Value::String("None".into()) => {
+            attempt(Value::Null).map_err(|_| (format!("{path}: {e}"), None))
+        }
+        Err(e) => Err((format!("{path}: {e}"), None)),
+    }
+}
+
+/// The node at a dotted path.
+fn navigate<'a>(tree: &'a mut Value, parts: &[&str]) -> Result<&'a mut Value, SetError> {
+    let mut node = tree;
     let mut walked = String::new();
-    for part in &parts {
+    for part in parts {
         node = step_into(node, part, &walked)?;
         if !walked.is_empty() {
             walked.push('.');
         }
         walked.push_str(part);
     }
-    *node = parse_value(value, node)?;
-    serde_json::from_value(tree).map_err(|e| (format!("{path}: {}", clean(&e.to_string())), None))
+    Ok(node)
 }
 
 /// Descends one path part, passing through an enum variant's wrapper.

@@ -107,6 +107,21 @@ pub fn validate(m: &ModelSpec) -> Result<(), Invalid> {
             _ => {}
         }
     }
+    if let Some(r) = &m.redis {
+        for (i, w) in r.outages.iter().enumerate() {
+            if w.to <= w.from {
+                return Err(invalid(
+                    format!("redis.outages[{i}]"),
+                    format!("an outage must end after it starts ({} to {})", w.from, w.to),
+                ));
+            }
+        }
+        if let Some(l) = &r.lock
+            && l.sleep.nanos() < 1_000_000
+        {
+            return Err(invalid("redis.lock.sleep", "the lock's polling sleep must be at least 1ms"));
+        }
+    }
     let units = u64::from(m.servers.count.get()) * u64::from(m.servers.workers.get());
     if units > u64::from(MAX_SERVERS) {
         return Err(invalid(

@@ -73,6 +73,10 @@ pub struct Recorder {
     pub staleness_max_ns: u64,
     /// Requests served an expired entry (stale-while-revalidate).
     pub stale_served: u64,
+    /// Redis lock waiters that gave up.
+    pub lock_timeouts: u64,
+    /// Requests that missed in memory and were served by a Redis hit.
+    pub remote_hits: u64,
 }
 
 impl Recorder {
@@ -117,6 +121,8 @@ impl Recorder {
             staleness_sum_ns: 0,
             staleness_max_ns: 0,
             stale_served: 0,
+            lock_timeouts: 0,
+            remote_hits: 0,
         }
     }
 

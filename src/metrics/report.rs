@@ -14,11 +14,25 @@ pub enum Cause {
     PoolTimeout,
     /// Retries on an empty bucket ran past the retry deadline.
     BackendDeadline,
+    /// Redis was down and the policy was `Fail`.
+    RedisUnavailable,
+    /// A Redis lock waiter gave up at its blocking timeout.
+    LockTimeout,
+    /// The Redis lock's lease ran out mid-fetch: `release()` raised
+    /// LockNotOwnedError.
+    LockNotOwned,
 }
 
 impl Cause {
     /// Every cause, in report order.
-    pub const ALL: [Cause; 3] = [Cause::RateLimited, Cause::PoolTimeout, Cause::BackendDeadline];
+    pub const ALL: [Cause; 6] = [
+        Cause::RateLimited,
+        Cause::PoolTimeout,
+        Cause::BackendDeadline,
+        Cause::RedisUnavailable,
+        Cause::LockTimeout,
+        Cause::LockNotOwned,
+    ];
 
     /// The stable key.
     pub fn key(self) -> &'static str {
@@ -26,6 +40,9 @@ impl Cause {
             Cause::RateLimited => "rate_limited",
             Cause::PoolTimeout => "pool_timeout",
             Cause::BackendDeadline => "backend_deadline",
+            Cause::RedisUnavailable => "redis_unavailable",
+            Cause::LockTimeout => "lock_timeout",
+            Cause::LockNotOwned => "lock_not_owned",
         }
     }
 }
@@ -44,12 +61,38 @@ pub struct RunReport {
     pub cache: CacheStats,
     pub backend: BackendStats,
     pub pool: PoolStats,
+    /// The shared Redis, if the model has one (zeros otherwise).
+    pub redis: RedisStats,
     /// How long the caches held different versions of the data.
     pub divergence: DivergenceStats,
     /// How far behind the newest version the data served was, seconds.
     pub staleness_s: StalenessStats,
     pub engine: EngineStats,
     pub fingerprint: Fingerprints,
+}
+
+/// The shared Redis (whole run, warm-up included).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RedisStats {
+    /// Commands executed (GET, SET NX, SETEX, release).
+    pub commands: u64,
+    /// GETs, and the share that found the entry fresh.
+    pub gets: u64,
+    pub hit_ratio: f64,
+    /// Lock releases that found the lease gone (LockNotOwnedError).
+    pub lock_not_owned: u64,
+    /// Lock waiters that gave up at their blocking timeout (measured requests).
+    pub lock_timeouts: u64,
+    /// Longest a command waited for Redis's single thread, seconds.
+    pub peak_queue_wait_s: f64,
+}
+
+/// One cache layer's hits.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LayerStats {
+    /// Lookups that found the entry fresh, over lookups.
+    pub hit_ratio: f64,
+    pub lookups: u64,
 }
 
 /// Spans during which the caches that hold data hold different versions.
@@ -117,10 +160,11 @@ pub struct LatencyStats {
 /// The per-server caches, summed over servers.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct CacheStats {
-    /// Share of requests that found the entry fresh when they reached it.
+    /// Share of requests that found the entry fresh in the first cache they
+    /// looked at (the worker's memory, or Redis when there is no other).
     pub hit_ratio: f64,
-    /// Share served without their own fetch: hits, stale hits, and waiters
-    /// that reused another request's fetch.
+    /// Share served without their own fetch: hits, stale hits, Redis hits
+    /// after an in-memory miss, and waiters that reused another's fetch.
     pub served_from_cache_ratio: f64,
     /// Requests that waited on another request's fetch (single-flight).
     pub coalesced: u64,
@@ -128,6 +172,8 @@ pub struct CacheStats {
     pub fills: u64,
     /// Requests served an expired entry (stale-while-revalidate).
     pub stale_served: u64,
+    /// Each layer: `local` (the workers' in-memory caches), `redis`.
+    pub layers: BTreeMap<&'static str, LayerStats>,
 }
 
 /// The backend, as seen from all servers together.

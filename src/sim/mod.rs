@@ -7,9 +7,11 @@ mod backend;
 mod cache;
 pub mod guard;
 mod pool;
+mod redis;
 mod refresh;
 mod request;
 mod sampler;
+mod shared;
 mod token_bucket;
 mod versions;
 mod world;
@@ -26,8 +28,8 @@ use hdrhistogram::Histogram;
 use crate::config::ModelSpec;
 use crate::engine::{EventQueue, SimDuration, SimTime, run};
 use crate::metrics::{
-    BackendStats, CacheStats, Cause, DivergenceStats, EngineStats, Fingerprints, LatencyStats, PoolStats, Recorder,
-    RequestStats, RunReport, Series, StalenessStats,
+    BackendStats, CacheStats, Cause, DivergenceStats, EngineStats, Fingerprints, LatencyStats, LayerStats, PoolStats,
+    Recorder, RedisStats, RequestStats, RunReport, Series, StalenessStats,
 };
 
 /// Limits on a run, from the command line rather than the model.
@@ -74,7 +76,7 @@ pub fn simulate_detailed(spec: &ModelSpec, seed: u64, run_index: u64, opts: RunO
     let end = if queue.pending() == 0 || truncated { queue.now() } else { stop };
     queue.advance_to(end);
     let measured = SimTime(w.duration.nanos()).since(SimTime(w.warmup.nanos())).as_secs_f64();
-    let mut report = report(spec, seed, &mut world.stats, &queue, end, measured, truncated);
+    let mut report = report(spec, seed, &mut world.stats, world.redis.as_ref(), &queue, end, measured, truncated);
     report.engine.stop_reason = match (&world.stop_reason, truncated) {
         (Some(reason), _) => Some(reason.clone()),
         (None, true) => Some(format!("the event budget (--max-events {}) ran out", opts.max_events)),
@@ -103,10 +105,12 @@ fn secs_us(v: u64) -> f64 {
     v as f64 / 1e6
 }
 
+#[allow(clippy::too_many_arguments)]
 fn report(
     spec: &ModelSpec,
     seed: u64,
     s: &mut Recorder,
+    redis: Option<&redis::RedisState>,
     queue: &EventQueue<Event>,
     end: SimTime,
     measured_s: f64,
@@ -147,10 +151,28 @@ fn report(
         latency_s,
         cache: CacheStats {
             hit_ratio: ratio(s.hits, s.arrived),
-            served_from_cache_ratio: ratio(s.hits + s.coalesced + s.stale_served, s.arrived),
+            served_from_cache_ratio: ratio(s.hits + s.coalesced + s.stale_served + s.remote_hits, s.arrived),
             coalesced: s.coalesced,
             fills: s.fills,
             stale_served: s.stale_served,
+            layers: {
+                let mut layers = BTreeMap::new();
+                if spec.cache.is_some() {
+                    layers.insert("local", LayerStats { hit_ratio: ratio(s.hits, s.arrived), lookups: s.arrived });
+                }
+                if let Some(r) = redis {
+                    layers.insert("redis", LayerStats { hit_ratio: ratio(r.hits, r.gets), lookups: r.gets });
+                }
+                layers
+            },
+        },
+        redis: RedisStats {
+            commands: redis.map_or(0, |r| r.commands),
+            gets: redis.map_or(0, |r| r.gets),
+            hit_ratio: redis.map_or(0.0, |r| ratio(r.hits, r.gets)),
+            lock_not_owned: redis.map_or(0, |r| r.lock_not_owned),
+            lock_timeouts: s.lock_timeouts,
+            peak_queue_wait_s: redis.map_or(0.0, |r| r.peak_wait.as_secs_f64()),
         },
         backend: BackendStats {
             calls: s.backend_calls,

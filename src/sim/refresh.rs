@@ -96,12 +96,26 @@ impl World {
         self.stats.served(counted, staleness);
     }
 
-    /// Starts the request's own fetch; a fetch refused at once fails it.
+    /// Gets the data for the request: from Redis if there is one, else from
+    /// the backend; a failure at once fails it.
     fn begin_fetch(&mut self, q: &mut EventQueue<Event>, id: ReqId) {
-        let req = self.requests.get_mut(id);
-        req.fetch_started = q.now();
-        req.retries = 0;
-        self.retry_fetch(q, id);
+        if let Err(cause) = self.obtain(q, id) {
+            self.fetch_failed(q, id, cause);
+        }
+    }
+
+    /// Starts getting the data; `Err` if that failed at once.
+    fn obtain(&mut self, q: &mut EventQueue<Event>, id: ReqId) -> Result<(), Cause> {
+        self.requests.get_mut(id).fetch_started = q.now();
+        if self.redis.is_some() { self.redis_get(q, id) } else { self.start_backend_fetch(q, id) }
+    }
+
+    /// Starts a backend fetch for the request (counted in Redis's expiry
+    /// span when there is Redis).
+    pub(super) fn start_backend_fetch(&mut self, q: &mut EventQueue<Event>, id: ReqId) -> Result<(), Cause> {
+        self.requests.get_mut(id).retries = 0;
+        self.redis_counts_fetch(q.now());
+        self.send_fetch(q, id)
     }
 
     pub(super) fn retry_fetch(&mut self, q: &mut EventQueue<Event>, id: ReqId) {
@@ -132,25 +146,44 @@ impl World {
         }
     }
 
-    /// Stores a completed fetch in `unit`'s cache, returning its version.
+    /// Stores a completed background fetch in `unit`'s cache.
     fn fill(&mut self, now: crate::engine::SimTime, unit: usize, took: SimDuration) -> u64 {
         let version = self.versions.current(now);
+        self.fill_with(now, unit, version, took);
+        version
+    }
+
+    /// Stores `version`, obtained after `took`, in `unit`'s cache.
+    fn fill_with(&mut self, now: crate::engine::SimTime, unit: usize, version: u64, took: SimDuration) {
+        let spans_are_redis = self.redis.is_some();
         if let Some(cache) = self.units[unit].cache.as_mut() {
             match cache.fill(now, version, took) {
-                Some(fetches) => self.stats.expiry_closed(now, fetches),
-                None => self.stats.refill(now),
+                // With Redis, stampedes are counted at Redis (backend fetches).
+                Some(fetches) if !spans_are_redis => self.stats.expiry_closed(now, fetches),
+                _ => self.stats.refill(now),
             }
             self.stats.cache_filled(unit, version, now);
         }
-        version
     }
 
     pub(super) fn on_fetch_done(&mut self, q: &mut EventQueue<Event>, id: ReqId) {
         let now = q.now();
         self.stats.fetch_done(now);
+        let version = self.versions.current(now);
+        if self.redis.is_some() {
+            return self.redis_store(q, id, version);
+        }
+        let took = now.since(self.requests.get(id).fetch_started);
+        self.obtained(q, id, version, took);
+    }
+
+    /// The request has the data (`version`, after `took`): fill its worker's
+    /// cache, serve it, and let the cache's waiters go.
+    pub(super) fn obtained(&mut self, q: &mut EventQueue<Event>, id: ReqId, version: u64, took: SimDuration) {
+        let now = q.now();
         let req = *self.requests.get(id);
         let unit = req.unit as usize;
-        let version = self.fill(now, unit, now.since(req.fetch_started));
+        self.fill_with(now, unit, version, took);
         self.serve(now, req.counted, version);
         self.start_handler(q, id);
         if self.locks() && self.units[unit].cache.is_some() {
@@ -159,7 +192,18 @@ impl World {
         }
     }
 
-    fn fetch_failed(&mut self, q: &mut EventQueue<Event>, id: ReqId, cause: Cause) {
+    /// A lock waiter that gave up is served the worker's expired entry.
+    pub(super) fn served_stale_after_wait(&mut self, q: &mut EventQueue<Event>, id: ReqId, version: u64) {
+        let now = q.now();
+        let req = *self.requests.get(id);
+        self.serve(now, req.counted, version);
+        self.start_handler(q, id);
+        if self.locks() && self.units[req.unit as usize].cache.is_some() {
+            self.release_lock(q, req.unit as usize);
+        }
+    }
+
+    pub(super) fn fetch_failed(&mut self, q: &mut EventQueue<Event>, id: ReqId, cause: Cause) {
         let unit = self.requests.get(id).unit as usize;
         self.finish(q, id, Err(cause));
         if self.locks() && self.units[unit].cache.is_some() {
@@ -189,10 +233,7 @@ impl World {
             }
             cache.lock_held = true;
             cache.fetch_started();
-            let req = self.requests.get_mut(next);
-            req.fetch_started = now;
-            req.retries = 0;
-            match self.send_fetch(q, next) {
+            match self.obtain(q, next) {
                 Ok(()) => return,
                 // Refused at once: this waiter fails and the lock passes on.
                 Err(cause) => self.finish(q, next, Err(cause)),

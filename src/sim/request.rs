@@ -20,6 +20,46 @@ pub struct Request {
     pub fetch_started: SimTime,
     /// Retries of the current fetch so far.
     pub retries: u32,
+    /// The Redis command in flight, if any.
+    pub redis_op: RedisOp,
+    /// The version the request obtained (from Redis or the backend).
+    pub version: u64,
+    /// Whether the last Redis command succeeded (hit, lock taken, released).
+    pub redis_ok: bool,
+    /// Holds the Redis lock, under this token.
+    pub lock_token: Option<u64>,
+    /// When it started trying to take the Redis lock.
+    pub lock_since: SimTime,
+}
+
+/// A command a request has sent to Redis.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum RedisOp {
+    #[default]
+    None,
+    Get,
+    LockTry,
+    Set,
+    Release,
+}
+
+impl Request {
+    /// A request arriving at `arrived` on `unit` of `server`.
+    pub fn new(arrived: SimTime, unit: u32, server: u32, counted: bool) -> Request {
+        Request {
+            arrived,
+            unit,
+            server,
+            counted,
+            fetch_started: arrived,
+            retries: 0,
+            redis_op: RedisOp::None,
+            version: 0,
+            redis_ok: false,
+            lock_token: None,
+            lock_since: arrived,
+        }
+    }
 }
 
 /// A free-list arena of requests.

@@ -20,6 +20,7 @@ use super::arrivals::ArrivalStream;
 use super::backend::BackendState;
 use super::cache::CacheState;
 use super::pool::{PoolState, Waiter};
+use super::redis::RedisState;
 use super::request::{ReqId, Request, Slab};
 use super::sampler::Sampler;
 use super::versions::Versions;
@@ -45,6 +46,12 @@ pub enum Event {
     BackgroundRefresh(u32),
     /// Backend -> cache of a unit: a background fetch completed.
     BackgroundDone(u32),
+    /// Worker -> Redis: the request's command arrives.
+    RedisArrive(ReqId),
+    /// Redis -> worker: the reply to the request's command arrives.
+    RedisReply(ReqId),
+    /// Lock waiter -> Redis: the polling sleep is over; try the lock again.
+    LockRetry(ReqId),
 }
 
 /// One worker process: its slots, cache and pool.
@@ -76,6 +83,7 @@ pub struct World {
     query: Option<Sampler>,
     pub(super) backend: BackendState,
     pub(super) versions: Versions,
+    pub(super) redis: Option<RedisState>,
     arrivals: ArrivalStream,
     pub(super) arrivals_end: SimTime,
     pub(super) requests: Slab,
@@ -123,6 +131,7 @@ impl World {
             query: spec.db.as_ref().map(|p| Sampler::new(&p.query)),
             backend: BackendState::new(&spec.backend, rng("backend"), rng("backend.retry")),
             versions: Versions::new(spec.backend.writes.as_ref(), rng("backend.writes")),
+            redis: spec.redis.as_ref().map(|r| RedisState::new(r, rng("redis.rtt"), rng("redis.command"))),
             arrivals: ArrivalStream::new(w, rng("arrivals")),
             arrivals_end: SimTime(w.duration.nanos()),
             requests: Slab::default(),
@@ -177,7 +186,7 @@ impl World {
         let unit = server * self.workers + worker;
         self.server_in_flight[server as usize] += 1;
         let counted = now >= self.stats.warmup;
-        let id = self.requests.insert(Request { arrived: now, unit, server, counted, fetch_started: now, retries: 0 });
+        let id = self.requests.insert(Request::new(now, unit, server, counted));
         self.stats.request_entered(now, counted);
         let u = &mut self.units[unit as usize];
         if u.busy < u.limit {
@@ -278,6 +287,9 @@ impl Model for World {
             Event::SlotFree(id) => self.reach_cache(q, id),
             Event::BackgroundRefresh(unit) => self.on_background_refresh(q, unit as usize),
             Event::BackgroundDone(unit) => self.on_background_done(q, unit as usize),
+            Event::RedisArrive(id) => self.on_redis_arrive(q, id),
+            Event::RedisReply(id) => self.on_redis_reply(q, id),
+            Event::LockRetry(id) => self.on_lock_retry(q, id),
         }
     }
 
@@ -296,6 +308,9 @@ impl Model for World {
             Event::SlotFree(id) => (6, id),
             Event::BackgroundRefresh(u) => (7, u),
             Event::BackgroundDone(u) => (8, u),
+            Event::RedisArrive(id) => (9, id),
+            Event::RedisReply(id) => (10, id),
+            Event::LockRetry(id) => (11, id),
         };
         (kind << 32) | u64::from(id)
     }

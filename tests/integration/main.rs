@@ -5,6 +5,7 @@
 //! - `determinism`: same seed, same bytes; different seeds differ.
 //! - `distributed`: workers, balancers, versions and divergence, stampede mitigations.
 //! - `queueing`: servers and pools against M/M/1, M/D/1, Erlang B and C.
+//! - `redis`: the shared Redis cache, its lock and outages.
 //! - `report`: plots (titles, axis labels) and the HTML report, rendered in Chromium.
 //! - `robustness`: hostile input, guards, fuzz entry points, property tests.
 //! - `caching`: TTL caches, stampedes and rate limits against their formulas.
@@ -20,6 +21,7 @@ mod determinism;
 mod distributed;
 mod limits;
 mod queueing;
+mod redis;
 mod report;
 mod robustness;
 mod support;

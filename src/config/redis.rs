@@ -1,0 +1,106 @@
+//! A shared Redis cache, its distributed lock, and its outages.
+
+use serde::{Deserialize, Serialize};
+
+use super::duration::Dur;
+use super::latency::Latency;
+
+/// Redis in front of the backend, shared by every worker: behind each
+/// worker's in-memory cache if the model has one (an L2), or alone.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Redis {
+    /// Network round trip between a worker and Redis (default: same-zone,
+    /// `LogNormal(median: "500us", p99: "2ms")`).
+    #[serde(default = "default_rtt")]
+    pub rtt: Latency,
+    /// Time Redis's single command thread spends on one command (default
+    /// 12us: about 81k GET/s without pipelining, as redis-benchmark shows).
+    /// Commands queue for it in arrival order.
+    #[serde(default = "default_command_time")]
+    pub command_time: Latency,
+    /// TTL of the shared entry, set with SETEX after a fetch (default 5m).
+    #[serde(default = "default_ttl")]
+    pub ttl: Dur,
+    /// A distributed lock around the refresh (redis-py `Lock`); absent: every
+    /// request that misses fetches.
+    #[serde(default)]
+    pub lock: Option<RedisLock>,
+    /// Windows of time during which Redis cannot be reached.
+    #[serde(default)]
+    pub outages: Vec<Window>,
+    /// What a request does when Redis is down: `Backend` (default: go to the
+    /// backend directly) or `Fail` (cause `redis_unavailable`).
+    #[serde(default)]
+    pub when_down: WhenDown,
+}
+
+fn default_rtt() -> Latency {
+    Latency::LogNormal { median: Dur(crate::engine::SimDuration(500_000)), p99: Dur::millis(2) }
+}
+fn default_command_time() -> Latency {
+    Latency::Constant(Dur(crate::engine::SimDuration(12_000)))
+}
+fn default_ttl() -> Dur {
+    Dur::secs(300)
+}
+
+/// redis-py's `Lock(redis, name, timeout, sleep, blocking_timeout)`: each
+/// attempt is `SET name token NX PX timeout`; waiters poll every `sleep`
+/// (not FIFO) until `blocking_timeout`; `release()` deletes the key only if
+/// it still holds the token, else raises LockNotOwnedError.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RedisLock {
+    /// The lease: the key expires this long after it was taken (redis-py
+    /// default: none; the seed note uses 10s). A fetch longer than the lease
+    /// lets a second holder in.
+    #[serde(default)]
+    pub timeout: Option<Dur>,
+    /// Pause between attempts (default 100ms).
+    #[serde(default = "default_sleep")]
+    pub sleep: Dur,
+    /// How long to keep trying (default: forever; the seed note uses 5s).
+    #[serde(default)]
+    pub blocking_timeout: Option<Dur>,
+    /// What a waiter does when it gives up.
+    #[serde(default)]
+    pub on_give_up: GiveUp,
+}
+
+fn default_sleep() -> Dur {
+    Dur::millis(100)
+}
+
+/// What a lock waiter does at its blocking timeout.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub enum GiveUp {
+    /// The request fails with cause `lock_timeout` (the seed's code returns
+    /// nothing).
+    #[default]
+    Fail,
+    /// Fetch from the backend without the lock.
+    FetchAnyway,
+    /// Serve the worker's expired in-memory entry if it has one, else fail.
+    ServeStale,
+}
+
+/// What a request does while Redis is unreachable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub enum WhenDown {
+    /// Fetch from the backend directly.
+    #[default]
+    Backend,
+    /// Fail with cause `redis_unavailable`.
+    Fail,
+}
+
+/// A span of simulated time: `(from: "5m", to: "6m")`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Window {
+    pub from: Dur,
+    pub to: Dur,
+}

@@ -1,0 +1,167 @@
+//! A request's way through Redis: GET; on a miss, the lock (if any) and the
+//! backend fetch; then SETEX and the lock's release. Every command costs a
+//! round trip and a turn on Redis's single thread.
+//!
+//! ```text
+//! GET hit -------------------------------------------------> filled
+//! GET miss -> [SET NX PX, polling every `sleep`] -> fetch -> SETEX -> [release] -> filled
+//! ```
+
+use crate::config::{GiveUp, WhenDown};
+use crate::engine::{EventQueue, SimTime};
+use crate::metrics::Cause;
+
+use super::request::{RedisOp, ReqId};
+use super::world::{Event, World};
+
+impl World {
+    /// Sends `op` for request `id`: it reaches Redis after half a round trip.
+    fn send(&mut self, q: &mut EventQueue<Event>, id: ReqId, op: RedisOp) {
+        let redis = self.redis.as_mut().expect("a Redis command needs Redis");
+        let there = redis.half_rtt();
+        self.requests.get_mut(id).redis_op = op;
+        q.schedule_in(there, Event::RedisArrive(id));
+    }
+
+    /// Looks the data up in Redis (on an in-memory miss, or with no
+    /// in-memory cache). `Err` if the request fails at once.
+    pub(super) fn redis_get(&mut self, q: &mut EventQueue<Event>, id: ReqId) -> Result<(), Cause> {
+        let now = q.now();
+        let redis = self.redis.as_ref().expect("redis_get needs Redis");
+        if redis.is_down(now) {
+            return match redis.when_down {
+                WhenDown::Backend => self.start_backend_fetch(q, id),
+                WhenDown::Fail => Err(Cause::RedisUnavailable),
+            };
+        }
+        self.send(q, id, RedisOp::Get);
+        Ok(())
+    }
+
+    /// A command reaches Redis: it is executed in turn, and the reply
+    /// travels back.
+    pub(super) fn on_redis_arrive(&mut self, q: &mut EventQueue<Event>, id: ReqId) {
+        let now = q.now();
+        let req = *self.requests.get(id);
+        let redis = self.redis.as_mut().expect("Redis");
+        let done = redis.execute_at(now);
+        let (ok, version, token) = match req.redis_op {
+            RedisOp::Get => {
+                let hit = redis.get(done);
+                if hit.is_none() && redis.open_expiry.is_none() {
+                    redis.open_expiry = Some(0);
+                }
+                (hit.is_some(), hit.unwrap_or(req.version), req.lock_token)
+            }
+            RedisOp::LockTry => {
+                let token = redis.try_lock(done);
+                (token.is_some(), req.version, token)
+            }
+            RedisOp::Set => {
+                if let Some(fetches) = redis.set(done, req.version) {
+                    self.stats.expiry_closed(done, fetches);
+                }
+                (true, req.version, req.lock_token)
+            }
+            RedisOp::Release => {
+                let released = redis.release(done, req.lock_token.unwrap_or(0));
+                (released, req.version, None)
+            }
+            RedisOp::None => unreachable!("a command was sent"),
+        };
+        let back = redis.half_rtt();
+        let r = self.requests.get_mut(id);
+        (r.redis_ok, r.version, r.lock_token) = (ok, version, token);
+        q.schedule_at(done.after(back), Event::RedisReply(id));
+    }
+
+    /// A reply is back at the worker.
+    pub(super) fn on_redis_reply(&mut self, q: &mut EventQueue<Event>, id: ReqId) {
+        let now = q.now();
+        let req = *self.requests.get(id);
+        let result = match req.redis_op {
+            RedisOp::Get if req.redis_ok => {
+                if req.counted {
+                    // With no in-memory cache, Redis is the first cache looked at.
+                    if self.units[req.unit as usize].cache.is_none() {
+                        self.stats.hits += 1;
+                    } else {
+                        self.stats.remote_hits += 1;
+                    }
+                }
+                return self.obtained(q, id, req.version, now.since(req.fetch_started));
+            }
+            RedisOp::Get if self.redis.as_ref().is_some_and(|r| r.has_lock) => {
+                self.requests.get_mut(id).lock_since = now;
+                self.send(q, id, RedisOp::LockTry);
+                Ok(())
+            }
+            RedisOp::Get => self.start_backend_fetch(q, id),
+            RedisOp::LockTry if req.redis_ok => self.start_backend_fetch(q, id),
+            RedisOp::LockTry => self.lock_wait(q, id),
+            RedisOp::Set if req.lock_token.is_some() => {
+                self.send(q, id, RedisOp::Release);
+                Ok(())
+            }
+            RedisOp::Set => return self.obtained(q, id, req.version, now.since(req.fetch_started)),
+            RedisOp::Release if req.redis_ok => return self.obtained(q, id, req.version, now.since(req.fetch_started)),
+            RedisOp::Release => Err(Cause::LockNotOwned),
+            RedisOp::None => unreachable!("a command was sent"),
+        };
+        if let Err(cause) = result {
+            self.fetch_failed(q, id, cause);
+        }
+    }
+
+    /// The lock is taken: sleep and try again, or give up at the blocking
+    /// timeout (redis-py gives up before a retry that would start past it).
+    fn lock_wait(&mut self, q: &mut EventQueue<Event>, id: ReqId) -> Result<(), Cause> {
+        let now = q.now();
+        let req = *self.requests.get(id);
+        let redis = self.redis.as_ref().expect("Redis");
+        let past_deadline = redis.blocking_timeout.is_some_and(|b| now.after(redis.sleep) > req.lock_since.after(b));
+        if !past_deadline {
+            q.schedule_in(redis.sleep, Event::LockRetry(id));
+            return Ok(());
+        }
+        self.stats.lock_timeouts += u64::from(req.counted);
+        match redis.on_give_up {
+            GiveUp::Fail => Err(Cause::LockTimeout),
+            GiveUp::FetchAnyway => self.start_backend_fetch(q, id),
+            GiveUp::ServeStale => {
+                let unit = req.unit as usize;
+                let stale = self.units[unit].cache.as_ref().filter(|c| c.expires_at.is_some()).map(|c| c.version);
+                match stale {
+                    Some(version) => {
+                        if req.counted {
+                            self.stats.stale_served += 1;
+                        }
+                        self.served_stale_after_wait(q, id, version);
+                        Ok(())
+                    }
+                    None => Err(Cause::LockTimeout),
+                }
+            }
+        }
+    }
+
+    pub(super) fn on_lock_retry(&mut self, q: &mut EventQueue<Event>, id: ReqId) {
+        self.send(q, id, RedisOp::LockTry);
+    }
+
+    /// A backend fetch made on Redis's behalf completed: store it with SETEX.
+    pub(super) fn redis_store(&mut self, q: &mut EventQueue<Event>, id: ReqId, version: u64) {
+        self.requests.get_mut(id).version = version;
+        self.send(q, id, RedisOp::Set);
+    }
+
+    /// Whether a request at `now` should count its backend fetch in Redis's
+    /// expiry span.
+    pub(super) fn redis_counts_fetch(&mut self, _now: SimTime) {
+        if let Some(redis) = self.redis.as_mut()
+            && let Some(n) = redis.open_expiry.as_mut()
+        {
+            *n += 1;
+        }
+    }
+}

@@ -1,0 +1,118 @@
+//! The shared Redis cache and the seed note's distributed lock: queueing at
+//! Redis's single thread, the hazards of a lease shorter than the fetch and
+//! a blocking timeout shorter than the fetch, outages, and what Redis does
+//! to the backend calls that N servers multiply.
+
+use crate::support::*;
+
+fn seed(file: &str) -> cachesim::config::ModelSpec {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("models/seed").join(file);
+    cachesim::config::load_model(&path).unwrap()
+}
+
+/// Redis's command thread is a single-server queue: with no network delay,
+/// exponential command times of mean 1 ms and Poisson GETs at 800/s, a GET
+/// (and so a request, whose handler takes no time) spends
+/// W = 1/(μ − λ) = 5 ms. The TTL outlasts the run, so after the first fill
+/// every request is one GET.
+#[test]
+fn redis_is_an_mm1_queue() {
+    let spec = model(
+        r#"Model(
+            workload: (rate: 800, duration: "200s", warmup: "20s"),
+            redis: (rtt: Constant("0s"), command_time: Exponential(mean: "1ms"), ttl: "1000d"),
+            backend: (latency: Constant("10ms")),
+        )"#,
+    );
+    let w: Vec<f64> = replicate(&spec, 41, 10).iter().map(|r| r.latency_s.mean.unwrap()).collect();
+    assert_covers("GET sojourn at Redis", &w, 1.0 / (1000.0 - 800.0), 0.0);
+}
+
+/// The note's lock with a 10 s lease and a 12–15 s fetch: the lease runs
+/// out mid-fetch, a second holder fetches again, and the first holder's
+/// release fails (LockNotOwnedError). A 30 s lease has neither.
+#[test]
+fn a_lease_shorter_than_the_fetch_lets_a_second_holder_in() {
+    let slow = [
+        "workload.rate=20",
+        "workload.duration=20m",
+        r#"backend.latency=Uniform(low: "12s", high: "15s")"#,
+        "redis.lock.blocking_timeout=None",
+        "backend.rate_limit=None",
+    ];
+    let hazard = with(&seed("redis_locked.ron"), &slow);
+    for r in replicate(&hazard, 42, 3) {
+        assert!(r.redis.lock_not_owned > 0, "no LockNotOwnedError");
+        assert!(r.requests.errors["lock_not_owned"] > 0);
+        assert!(r.backend.largest_burst >= 2, "no double fetch: {}", r.backend.largest_burst);
+    }
+    let long_lease = with(&hazard, &["redis.lock.timeout=30s"]);
+    for r in replicate(&long_lease, 42, 3) {
+        assert_eq!(r.redis.lock_not_owned, 0);
+        assert_eq!(r.requests.errors["lock_not_owned"], 0);
+    }
+}
+
+/// A blocking timeout (5 s) shorter than the fetch (12–15 s): the waiters
+/// give up. With `Fail` they fail (`lock_timeout`); with `FetchAnyway` none
+/// fails, and the backend pays in fetches.
+#[test]
+fn a_blocking_timeout_shorter_than_the_fetch_makes_waiters_give_up() {
+    let slow = [
+        "workload.rate=20",
+        "workload.duration=10m",
+        r#"backend.latency=Uniform(low: "12s", high: "15s")"#,
+        "backend.rate_limit=None",
+    ];
+    let fail = with(&seed("redis_locked.ron"), &slow);
+    let anyway = with(&fail, &["redis.lock.on_give_up=FetchAnyway"]);
+    let (f, a) = (replicate(&fail, 43, 1).remove(0), replicate(&anyway, 43, 1).remove(0));
+    assert!(f.requests.errors["lock_timeout"] > 0);
+    assert_eq!(f.requests.errors["lock_timeout"], f.redis.lock_timeouts);
+    assert_eq!(a.requests.errors["lock_timeout"], 0);
+    assert!(a.redis.lock_timeouts > 0);
+    assert!(a.backend.calls > 2 * f.backend.calls, "fetch-anyway {} vs fail {}", a.backend.calls, f.backend.calls);
+}
+
+/// While Redis is down with `Fail`, exactly the requests that arrive in the
+/// window fail: about λ·60 s = 600 (Poisson: ±5 sd = ±122). With `Backend`,
+/// they go to the backend instead, and its rate limit refuses most.
+#[test]
+fn redis_outages_fail_or_fall_back() {
+    let down = [
+        "workload.rate=10",
+        "workload.duration=10m",
+        "redis.outages=[(from: \"5m\", to: \"6m\")]",
+        "redis.when_down=Fail",
+    ];
+    let r = replicate(&with(&seed("redis.ron"), &down), 44, 1).remove(0);
+    let n = r.requests.errors["redis_unavailable"] as f64;
+    assert!((n - 600.0).abs() < 122.0, "{n} failures");
+    let fallback = with(&seed("redis.ron"), &down[..3]);
+    let r = replicate(&fallback, 44, 1).remove(0);
+    assert_eq!(r.requests.errors["redis_unavailable"], 0);
+    assert!(r.backend.attempts > 500, "every request in the window goes to the backend: {}", r.backend.attempts);
+}
+
+/// The note's claim that Redis fixes "3× Firestore calls": three servers
+/// with their own caches make about three times the backend calls of one
+/// shared Redis entry (which makes one per TTL cycle).
+#[test]
+fn a_shared_redis_cache_does_not_multiply_backend_calls() {
+    let load = [
+        "workload.rate=30",
+        "workload.duration=30m",
+        "servers.count=3",
+        "servers.balancer=Random",
+        "backend.rate_limit=None",
+    ];
+    let local = replicate(&with(&seed("reference_locked.ron"), &load), 45, 3);
+    let shared = replicate(&with(&seed("redis.ron"), &load), 45, 3);
+    for (l, s) in local.iter().zip(&shared) {
+        // One entry, TTL 5 min, 30 min: at most 7 fills; each expiry brings
+        // a burst of fetches (no lock) but fetches stop at the first fill.
+        assert!(l.backend.calls >= 3 * 6, "local caches: {}", l.backend.calls);
+        assert!(s.redis.hit_ratio > 0.99, "Redis hit ratio {}", s.redis.hit_ratio);
+        assert!(s.cache.hit_ratio > 0.99);
+    }
+}
