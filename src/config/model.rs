@@ -291,6 +291,22 @@ pub struct Pool {
     pub pool_timeout: Dur,
     /// How long a query holds its connection.
     pub query: Latency,
+    /// The database's `max_connections`, shared by every pool of every
+    /// worker (PostgreSQL's default 100). Opening a connection past it fails
+    /// the request with `too_many_connections`.
+    #[serde(default = "default_max_connections")]
+    pub max_connections: u32,
+    /// Of those, the slots kept for superusers (PostgreSQL's
+    /// `superuser_reserved_connections`, default 3).
+    #[serde(default = "default_reserved")]
+    pub reserved_connections: u32,
+}
+
+fn default_max_connections() -> u32 {
+    100
+}
+fn default_reserved() -> u32 {
+    3
 }
 
 fn default_pool_size() -> u32 {

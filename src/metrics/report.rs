@@ -21,17 +21,20 @@ pub enum Cause {
     /// The Redis lock's lease ran out mid-fetch: `release()` raised
     /// LockNotOwnedError.
     LockNotOwned,
+    /// The database refused a new connection (`max_connections`).
+    TooManyConnections,
 }
 
 impl Cause {
     /// Every cause, in report order.
-    pub const ALL: [Cause; 6] = [
+    pub const ALL: [Cause; 7] = [
         Cause::RateLimited,
         Cause::PoolTimeout,
         Cause::BackendDeadline,
         Cause::RedisUnavailable,
         Cause::LockTimeout,
         Cause::LockNotOwned,
+        Cause::TooManyConnections,
     ];
 
     /// The stable key.
@@ -43,6 +46,7 @@ impl Cause {
             Cause::RedisUnavailable => "redis_unavailable",
             Cause::LockTimeout => "lock_timeout",
             Cause::LockNotOwned => "lock_not_owned",
+            Cause::TooManyConnections => "too_many_connections",
         }
     }
 }
@@ -215,6 +219,8 @@ pub struct PoolStats {
     pub wait_p99_s: Option<f64>,
     /// Checkouts that gave up after `pool_timeout`.
     pub timeouts: u64,
+    /// Most connections open on the database at once, all pools together.
+    pub db_peak_connections: u64,
 }
 
 /// The engine's own counters: deterministic, no wall-clock time.

@@ -76,7 +76,8 @@ pub fn simulate_detailed(spec: &ModelSpec, seed: u64, run_index: u64, opts: RunO
     let end = if queue.pending() == 0 || truncated { queue.now() } else { stop };
     queue.advance_to(end);
     let measured = SimTime(w.duration.nanos()).since(SimTime(w.warmup.nanos())).as_secs_f64();
-    let mut report = report(spec, seed, &mut world.stats, world.redis.as_ref(), &queue, end, measured, truncated);
+    let mut report =
+        report(spec, seed, &mut world.stats, world.redis.as_ref(), world.db.peak, &queue, end, measured, truncated);
     report.engine.stop_reason = match (&world.stop_reason, truncated) {
         (Some(reason), _) => Some(reason.clone()),
         (None, true) => Some(format!("the event budget (--max-events {}) ran out", opts.max_events)),
@@ -111,6 +112,7 @@ fn report(
     seed: u64,
     s: &mut Recorder,
     redis: Option<&redis::RedisState>,
+    db_peak: u32,
     queue: &EventQueue<Event>,
     end: SimTime,
     measured_s: f64,
@@ -192,6 +194,7 @@ fn report(
             wait_mean_s: any_checkout.then(|| s.pool_wait_sum_ns as f64 / s.checkouts as f64 / 1e9),
             wait_p99_s: any_checkout.then(|| secs_us(s.pool_wait_us.value_at_quantile(0.99))),
             timeouts: s.pool_timeouts,
+            db_peak_connections: u64::from(db_peak),
         },
         divergence: DivergenceStats {
             windows: s.divergence.windows,

@@ -19,7 +19,7 @@ use crate::metrics::{Cause, Recorder};
 use super::arrivals::ArrivalStream;
 use super::backend::BackendState;
 use super::cache::CacheState;
-use super::pool::{PoolState, Waiter};
+use super::pool::{Checkout, DbServer, PoolState, Waiter};
 use super::redis::RedisState;
 use super::request::{ReqId, Request, Slab};
 use super::sampler::Sampler;
@@ -84,6 +84,7 @@ pub struct World {
     pub(super) backend: BackendState,
     pub(super) versions: Versions,
     pub(super) redis: Option<RedisState>,
+    pub(super) db: DbServer,
     arrivals: ArrivalStream,
     pub(super) arrivals_end: SimTime,
     pub(super) requests: Slab,
@@ -111,7 +112,7 @@ impl World {
                     limit: spec.servers.concurrency.map_or(u32::MAX, |c| c.get()),
                     queue: VecDeque::new(),
                     cache: spec.cache.as_ref().map(|c| CacheState::new(c, rng(&format!("{name}.cache")))),
-                    pool: spec.db.as_ref().map(|p| PoolState::new(p.pool_size + p.max_overflow, p.pool_timeout.0)),
+                    pool: spec.db.as_ref().map(|p| PoolState::new(p.pool_size, p.max_overflow, p.pool_timeout.0)),
                     handler_rng: rng(&format!("{name}.handler")),
                     query_rng: rng(&format!("{name}.db")),
                 }
@@ -132,6 +133,11 @@ impl World {
             backend: BackendState::new(&spec.backend, rng("backend"), rng("backend.retry")),
             versions: Versions::new(spec.backend.writes.as_ref(), rng("backend.writes")),
             redis: spec.redis.as_ref().map(|r| RedisState::new(r, rng("redis.rtt"), rng("redis.command"))),
+            db: DbServer {
+                limit: spec.db.as_ref().map_or(u32::MAX, |p| p.max_connections.saturating_sub(p.reserved_connections)),
+                open: 0,
+                peak: 0,
+            },
             arrivals: ArrivalStream::new(w, rng("arrivals")),
             arrivals_end: SimTime(w.duration.nanos()),
             requests: Slab::default(),
@@ -210,17 +216,22 @@ impl World {
         let Some(pool) = u.pool.as_mut() else {
             return self.finish(q, id, Ok(()));
         };
-        if pool.try_checkout() {
-            let in_use = u64::from(pool.in_use);
-            let d = self.query.as_ref().expect("pool implies query").sample(&mut u.query_rng);
-            self.stats.checkout(now, req.counted, SimDuration::ZERO, in_use);
-            q.schedule_in(d, Event::QueryDone(id));
-        } else if pool.timeout.0 == 0 {
-            self.stats.pool_timeout(req.counted);
-            self.finish(q, id, Err(Cause::PoolTimeout));
-        } else {
-            let timeout = Some(q.schedule_in(pool.timeout, Event::PoolTimeout(id)));
-            pool.waiters.push_back(Waiter { req: id, since: now, timeout });
+        match pool.checkout(&mut self.db) {
+            Checkout::Connection => {
+                let in_use = u64::from(pool.in_use);
+                let d = self.query.as_ref().expect("pool implies query").sample(&mut u.query_rng);
+                self.stats.checkout(now, req.counted, SimDuration::ZERO, in_use);
+                q.schedule_in(d, Event::QueryDone(id));
+            }
+            Checkout::Refused => self.finish(q, id, Err(Cause::TooManyConnections)),
+            Checkout::Wait if pool.timeout.0 == 0 => {
+                self.stats.pool_timeout(req.counted);
+                self.finish(q, id, Err(Cause::PoolTimeout));
+            }
+            Checkout::Wait => {
+                let timeout = Some(q.schedule_in(pool.timeout, Event::PoolTimeout(id)));
+                pool.waiters.push_back(Waiter { req: id, since: now, timeout });
+            }
         }
     }
 
@@ -229,7 +240,7 @@ impl World {
         let unit = self.requests.get(id).unit as usize;
         let u = &mut self.units[unit];
         let pool = u.pool.as_mut().expect("query implies pool");
-        if let Some(w) = pool.checkin() {
+        if let Some(w) = pool.checkin(&mut self.db) {
             if let Some(key) = w.timeout {
                 q.cancel(key);
             }

@@ -150,3 +150,29 @@ fn sweep_intervals_cover_the_truth_95_percent_of_the_time() {
         .count();
     assert!((179..=200).contains(&covered), "the 95% interval covered Erlang C's Wq {covered} times in 200");
 }
+
+/// PostgreSQL's connection budget (DOMAIN.md B): every pool of every worker
+/// shares max_connections = 100, 3 reserved. Three servers × four workers
+/// × (5 + 10) = 180 connections can be asked for; when the release of a
+/// cache refresh's waiters bursts into the pools, the database refuses the
+/// connections past 97 (`too_many_connections`) and never has more open.
+/// With one worker per server (45 at most) nothing is refused.
+#[test]
+fn pools_share_the_databases_max_connections() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("models/seed/reference_locked.ron");
+    let base = cachesim::config::load_model(&path).unwrap();
+    let sets = [
+        "workload.rate=500",
+        "workload.duration=2m",
+        "servers.count=3",
+        "servers.workers=4",
+        r#"db.query=Constant("500ms")"#,
+    ];
+    let r = replicate(&with(&base, &sets), 61, 1).remove(0);
+    assert!(r.requests.errors["too_many_connections"] > 0, "{:?}", r.requests.errors);
+    assert_eq!(r.pool.db_peak_connections, 97);
+    let one_worker = with(&base, &[sets[0], sets[1], sets[2], "servers.workers=1", sets[4]]);
+    let r = replicate(&one_worker, 61, 1).remove(0);
+    assert_eq!(r.requests.errors["too_many_connections"], 0);
+    assert!(r.pool.db_peak_connections <= 45);
+}
