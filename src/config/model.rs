@@ -137,6 +137,19 @@ pub struct Servers {
     /// after a fetch. Default `Constant("0s")`.
     #[serde(default = "zero_latency")]
     pub handler: Latency,
+    /// Restarts: at each `(at: "5m", server: 0)` that server's workers lose
+    /// their in-memory caches (a deploy, a crash).
+    #[serde(default)]
+    pub restarts: Vec<Restart>,
+}
+
+/// A server restart.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Restart {
+    pub at: Dur,
+    /// Which server (0-based).
+    pub server: u32,
 }
 
 impl Default for Servers {
@@ -147,6 +160,7 @@ impl Default for Servers {
             balancer: Balancer::default(),
             concurrency: None,
             handler: zero_latency(),
+            restarts: Vec::new(),
         }
     }
 }
@@ -186,6 +200,29 @@ pub struct Backend {
     /// means it never changes.
     #[serde(default)]
     pub writes: Option<Writes>,
+    /// Windows when the backend is down or slow.
+    #[serde(default)]
+    pub faults: Vec<Fault>,
+}
+
+/// A backend fault over a window of time.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub enum Fault {
+    /// Calls fail at once (ServiceUnavailable): retried under `Retry`, else
+    /// the request fails with `backend_unavailable`.
+    Outage { from: Dur, to: Dur },
+    /// Calls sent in the window take `factor` times longer.
+    Slow { from: Dur, to: Dur, factor: f64 },
+}
+
+impl Fault {
+    /// The window (from, to).
+    pub fn window(&self) -> (Dur, Dur) {
+        match self {
+            Fault::Outage { from, to } | Fault::Slow { from, to, .. } => (*from, *to),
+        }
+    }
 }
 
 /// Changes to the backend's data. A fetch returns the version current when

@@ -122,6 +122,29 @@ pub fn validate(m: &ModelSpec) -> Result<(), Invalid> {
             return Err(invalid("redis.lock.sleep", "the lock's polling sleep must be at least 1ms"));
         }
     }
+    for (i, f) in m.backend.faults.iter().enumerate() {
+        let (from, to) = f.window();
+        if to <= from {
+            return Err(invalid(
+                format!("backend.faults[{i}]"),
+                format!("a fault must end after it starts ({from} to {to})"),
+            ));
+        }
+        if let super::Fault::Slow { factor, .. } = f
+            && !(factor.is_finite() && *factor > 0.0)
+        {
+            return Err(invalid(
+                format!("backend.faults[{i}]"),
+                format!("a slow-down factor must be above 0, not {factor}"),
+            ));
+        }
+    }
+    if let Some(r) = m.servers.restarts.iter().find(|r| r.server >= m.servers.count.get()) {
+        return Err(invalid(
+            "servers.restarts",
+            format!("server {} does not exist (servers are 0 to {})", r.server, m.servers.count.get() - 1),
+        ));
+    }
     let units = u64::from(m.servers.count.get()) * u64::from(m.servers.workers.get());
     if units > u64::from(MAX_SERVERS) {
         return Err(invalid(

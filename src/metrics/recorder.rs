@@ -199,14 +199,15 @@ impl Recorder {
         self.counted_in_flight
     }
 
-    /// A fetch attempt went to the backend (`admitted`) or was refused.
-    pub fn fetch_attempt(&mut self, now: SimTime, admitted: bool) {
+    /// A fetch attempt went to the backend (`admitted`) or was refused, by
+    /// the rate limit (`by_limit`) or an outage.
+    pub fn fetch_attempt(&mut self, now: SimTime, admitted: bool, by_limit: bool) {
         let measuring = self.measuring(now);
         if measuring {
             self.backend_attempts += 1;
         }
         if !admitted {
-            if measuring {
+            if measuring && by_limit {
                 self.backend_rate_limited += 1;
             }
             return;

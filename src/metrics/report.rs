@@ -23,11 +23,13 @@ pub enum Cause {
     LockNotOwned,
     /// The database refused a new connection (`max_connections`).
     TooManyConnections,
+    /// The backend was down (a fault window) and the policy does not retry.
+    BackendUnavailable,
 }
 
 impl Cause {
     /// Every cause, in report order.
-    pub const ALL: [Cause; 7] = [
+    pub const ALL: [Cause; 8] = [
         Cause::RateLimited,
         Cause::PoolTimeout,
         Cause::BackendDeadline,
@@ -35,6 +37,7 @@ impl Cause {
         Cause::LockTimeout,
         Cause::LockNotOwned,
         Cause::TooManyConnections,
+        Cause::BackendUnavailable,
     ];
 
     /// The stable key.
@@ -47,6 +50,7 @@ impl Cause {
             Cause::LockTimeout => "lock_timeout",
             Cause::LockNotOwned => "lock_not_owned",
             Cause::TooManyConnections => "too_many_connections",
+            Cause::BackendUnavailable => "backend_unavailable",
         }
     }
 }

@@ -3,7 +3,7 @@
 
 use rand::RngExt;
 
-use crate::config::{Backend, WhenEmpty};
+use crate::config::{Backend, Fault, WhenEmpty};
 use crate::engine::{SimDuration, SimRng, SimTime};
 
 use super::sampler::Sampler;
@@ -29,10 +29,17 @@ pub enum Attempt {
     Refused,
     /// Refused, and the next retry would pass the deadline.
     DeadlineExceeded,
+    /// The backend is down and the policy does not retry.
+    Unavailable,
 }
 
 /// The shared backend.
 pub struct BackendState {
+    /// Whether the last attempt found the backend down (not rate-limited).
+    pub last_attempt_down: bool,
+    /// (from, to) of outages, and (from, to, factor) of slow-downs.
+    outages: Vec<(SimTime, SimTime)>,
+    slow: Vec<(SimTime, SimTime, f64)>,
     latency: Sampler,
     latency_rng: SimRng,
     bucket: Option<TokenBucket>,
@@ -50,17 +57,49 @@ impl BackendState {
             max_s: rl.retry.max_delay.as_secs_f64(),
             deadline: rl.retry.deadline.0,
         });
-        BackendState { latency: Sampler::new(&spec.latency), latency_rng, bucket, retry, jitter_rng }
+        let at = |d: crate::config::Dur| SimTime(d.nanos());
+        let outages = spec
+            .faults
+            .iter()
+            .filter_map(|f| match f {
+                Fault::Outage { from, to } => Some((at(*from), at(*to))),
+                Fault::Slow { .. } => None,
+            })
+            .collect();
+        let slow = spec
+            .faults
+            .iter()
+            .filter_map(|f| match f {
+                Fault::Slow { from, to, factor } => Some((at(*from), at(*to), *factor)),
+                Fault::Outage { .. } => None,
+            })
+            .collect();
+        BackendState {
+            last_attempt_down: false,
+            outages,
+            slow,
+            latency: Sampler::new(&spec.latency),
+            latency_rng,
+            bucket,
+            retry,
+            jitter_rng,
+        }
     }
 
     /// Tries to send a fetch at `now`: `retries` earlier attempts of the same
     /// fetch were refused, and it started at `started`.
     pub fn attempt(&mut self, now: SimTime, started: SimTime, retries: u32) -> Attempt {
-        let admitted = self.bucket.as_mut().is_none_or(|b| b.try_take(now));
+        let down = self.outages.iter().any(|&(a, b)| a <= now && now < b);
+        self.last_attempt_down = down;
+        let admitted = !down && self.bucket.as_mut().is_none_or(|b| b.try_take(now));
         if admitted {
-            return Attempt::Sent(self.latency.sample(&mut self.latency_rng));
+            let latency = self.latency.sample(&mut self.latency_rng);
+            let factor = self.slow.iter().filter(|&&(a, b, _)| a <= now && now < b).map(|s| s.2).product::<f64>();
+            let latency =
+                if factor == 1.0 { latency } else { SimDuration::from_secs_f64(latency.as_secs_f64() * factor) };
+            return Attempt::Sent(latency);
         }
-        let Some(b) = &self.retry else { return Attempt::Refused };
+        let Some(b) = &self.retry else { return if down { Attempt::Unavailable } else { Attempt::Refused } };
         let bound = (b.initial_s * b.multiplier.powi(retries.min(10_000) as i32)).min(b.max_s);
         let sleep = SimDuration::from_secs_f64(self.jitter_rng.random::<f64>() * bound);
         if now.after(sleep) > started.after(b.deadline) {

@@ -130,7 +130,7 @@ impl World {
         let now = q.now();
         let req = *self.requests.get(id);
         let outcome = self.backend.attempt(now, req.fetch_started, req.retries);
-        self.stats.fetch_attempt(now, matches!(outcome, Attempt::Sent(_)));
+        self.stats.fetch_attempt(now, matches!(outcome, Attempt::Sent(_)), !self.backend.last_attempt_down);
         match outcome {
             Attempt::Sent(latency) => {
                 q.schedule_in(latency, Event::FetchDone(id));
@@ -143,6 +143,7 @@ impl World {
             }
             Attempt::Refused => Err(Cause::RateLimited),
             Attempt::DeadlineExceeded => Err(Cause::BackendDeadline),
+            Attempt::Unavailable => Err(Cause::BackendUnavailable),
         }
     }
 
@@ -247,7 +248,7 @@ impl World {
     fn start_background(&mut self, q: &mut EventQueue<Event>, unit: usize) {
         let now = q.now();
         let outcome = self.backend.attempt(now, now, 0);
-        self.stats.fetch_attempt(now, matches!(outcome, Attempt::Sent(_)));
+        self.stats.fetch_attempt(now, matches!(outcome, Attempt::Sent(_)), !self.backend.last_attempt_down);
         let cache = self.units[unit].cache.as_mut().expect("background refresh needs a cache");
         cache.fetch_started();
         match outcome {

@@ -52,6 +52,8 @@ pub enum Event {
     RedisReply(ReqId),
     /// Lock waiter -> Redis: the polling sleep is over; try the lock again.
     LockRetry(ReqId),
+    /// Operator -> server: it restarts; its workers' caches are emptied.
+    Restart(u32),
 }
 
 /// One worker process: its slots, cache and pool.
@@ -150,6 +152,9 @@ impl World {
             }
         }
         world.schedule_background_refresh(queue);
+        for r in &spec.servers.restarts {
+            queue.schedule_at(SimTime(r.at.nanos()), Event::Restart(r.server));
+        }
         let first = world.arrivals.next_arrival();
         if first <= world.arrivals_end {
             queue.schedule_at(first, Event::Arrival);
@@ -200,6 +205,18 @@ impl World {
             self.reach_cache(q, id);
         } else {
             u.queue.push_back(id);
+        }
+    }
+
+    /// A server restarts: its workers come back with empty caches (requests
+    /// already past the cache carry on; waiters keep waiting for the fetch
+    /// in flight).
+    fn on_restart(&mut self, server: u32) {
+        let w = self.workers as usize;
+        for unit in &mut self.units[server as usize * w..(server as usize + 1) * w] {
+            if let Some(cache) = unit.cache.as_mut() {
+                cache.expires_at = None;
+            }
         }
     }
 
@@ -301,6 +318,7 @@ impl Model for World {
             Event::RedisArrive(id) => self.on_redis_arrive(q, id),
             Event::RedisReply(id) => self.on_redis_reply(q, id),
             Event::LockRetry(id) => self.on_lock_retry(q, id),
+            Event::Restart(server) => self.on_restart(server),
         }
     }
 
@@ -322,6 +340,7 @@ impl Model for World {
             Event::RedisArrive(id) => (9, id),
             Event::RedisReply(id) => (10, id),
             Event::LockRetry(id) => (11, id),
+            Event::Restart(s) => (12, s),
         };
         (kind << 32) | u64::from(id)
     }

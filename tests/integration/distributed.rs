@@ -198,3 +198,59 @@ fn divergence_windows_are_measured_exactly() {
     let r = replicate(&still, 38, 1).remove(0);
     assert_eq!((r.divergence.windows, r.staleness_s.max), (0, Some(0.0)));
 }
+
+/// A backend outage: with `Fail` on an empty bucket, every fetch attempted in
+/// the window fails with `backend_unavailable` (no cache: every request
+/// fetches, so about λ·60 = 600 of them, Poisson ±5 sd = ±122); with
+/// `Retry`, the client backs off and the requests succeed after the window
+/// if the deadline allows (60 s outage, 60 s deadline: some fail by it).
+#[test]
+fn backend_outages_fail_requests_or_are_retried() {
+    let spec = model(
+        r#"Model(
+            workload: (rate: 10, duration: "10m"),
+            backend: (latency: Constant("100ms"), faults: [Outage(from: "5m", to: "6m")]),
+        )"#,
+    );
+    let r = replicate(&spec, 51, 1).remove(0);
+    let n = r.requests.errors["backend_unavailable"] as f64;
+    assert!((n - 600.0).abs() < 122.0, "{n}");
+    assert_eq!(r.backend.rate_limited, 0, "an outage is not the rate limit");
+    let retrying = with(&spec, &["backend.rate_limit=(rate: 1000, burst: 1000, when_empty: Retry)"]);
+    let r = replicate(&retrying, 51, 1).remove(0);
+    assert_eq!(r.requests.errors["backend_unavailable"], 0);
+    assert!(r.requests.ok > r.requests.arrived / 2);
+    assert!(r.latency_s.max.unwrap() > 30.0, "someone waited out the outage: {:?}", r.latency_s.max);
+}
+
+/// A slow window multiplies fetch latency: a constant 100 ms fetch becomes
+/// exactly 1 s for calls sent during it.
+#[test]
+fn a_slow_backend_window_multiplies_latency() {
+    let spec = model(
+        r#"Model(
+            workload: (arrivals: Constant, rate: 10, duration: "60s"),
+            backend: (latency: Constant("100ms"), faults: [Slow(from: "10s", to: "20s", factor: 10)]),
+        )"#,
+    );
+    let r = replicate(&spec, 52, 1).remove(0);
+    approx::assert_abs_diff_eq!(r.latency_s.max.unwrap(), 1.0, epsilon = 1e-9);
+    // 100 of 600 requests were slow: the median stays at 100 ms.
+    approx::assert_abs_diff_eq!(r.latency_s.p50.unwrap(), 0.1, epsilon = 0.0002);
+}
+
+/// A restart empties the restarted server's caches: a warm single-flight
+/// cache with a TTL longer than the run fetches once per restart.
+#[test]
+fn a_restart_empties_the_cache() {
+    let spec = model(
+        r#"Model(
+            workload: (rate: 5, duration: "10m"),
+            servers: (count: 2, restarts: [(at: "2m", server: 0), (at: "4m", server: 1), (at: "6m", server: 0)]),
+            cache: (ttl: "1h", start: Warm, refresh: SingleFlight),
+            backend: (latency: Constant("1s")),
+        )"#,
+    );
+    let r = replicate(&spec, 53, 1).remove(0);
+    assert_eq!(r.backend.calls, 3);
+}
