@@ -22,8 +22,8 @@ pub use latency::{Latency, lognormal_params};
 pub use load::{apply_overrides, load_model, parse_model, parse_ron, read_text};
 pub use locate::{locate, locate_nth_after};
 pub use model::{
-    Arrivals, Backend, Balancer, Cost, Fault, ModelSpec, Phase, Pool, Rate, RateLimit, Restart, Retry, Servers,
-    WhenEmpty, Workload, Writes,
+    Arrivals, Backend, Balancer, ClosedLoop, Cost, Fault, ModelSpec, Phase, Pool, Rate, RateLimit, Restart, Retry,
+    Servers, WhenEmpty, Workload, Writes,
 };
 pub use redis::{GiveUp, Redis, RedisLock, WhenDown, Window};
 pub use suggest::did_you_mean;

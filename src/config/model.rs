@@ -86,6 +86,22 @@ pub struct Workload {
     /// (default 60s); any left are reported as in flight.
     #[serde(default = "default_drain")]
     pub drain: Dur,
+    /// A closed loop instead of open arrivals: `users` clients, each
+    /// thinking for `think`, then sending a request and waiting for it (as
+    /// wrk or locust drive a service). `rate`, `arrivals` and `phases` are
+    /// then unused.
+    #[serde(default)]
+    pub closed: Option<ClosedLoop>,
+}
+
+/// Users in a closed loop.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClosedLoop {
+    /// How many users.
+    pub users: NonZeroU32,
+    /// Pause before each request.
+    pub think: Latency,
 }
 
 fn default_drain() -> Dur {

@@ -145,6 +145,16 @@ pub fn validate(m: &ModelSpec) -> Result<(), Invalid> {
             format!("server {} does not exist (servers are 0 to {})", r.server, m.servers.count.get() - 1),
         ));
     }
+    if let Some(c) = &w.closed {
+        if c.users.get() > 1_000_000 {
+            return Err(invalid("workload.closed.users", "at most 1,000,000 users"));
+        }
+        // A user with no pause whose request fails at once would loop at
+        // one instant forever.
+        if c.think.mean_secs() <= 0.0 {
+            return Err(invalid("workload.closed.think", "a closed loop needs a think time above zero"));
+        }
+    }
     let units = u64::from(m.servers.count.get()) * u64::from(m.servers.workers.get());
     if units > u64::from(MAX_SERVERS) {
         return Err(invalid(

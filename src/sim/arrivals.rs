@@ -139,6 +139,7 @@ mod tests {
             duration: Dur::secs(100),
             warmup: Dur::default(),
             drain: Dur::default(),
+            closed: None,
         }
     }
 

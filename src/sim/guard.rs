@@ -14,7 +14,15 @@ const EVENTS_PER_REQUEST: f64 = 4.0;
 
 /// The number of requests a run is expected to see.
 pub fn expected_requests(spec: &ModelSpec) -> f64 {
-    RateProfile::new(&spec.workload).expected_between(0.0, spec.workload.duration.as_secs_f64())
+    let w = &spec.workload;
+    match &w.closed {
+        // At most one request per user per think time (less when waiting).
+        Some(c) => {
+            let think = c.think.mean_secs().max(1e-9);
+            f64::from(c.users.get()) * w.duration.as_secs_f64() / think
+        }
+        None => RateProfile::new(w).expected_between(0.0, w.duration.as_secs_f64()),
+    }
 }
 
 /// Refuses a model whose expected events exceed `budget` (`None`: the

@@ -30,6 +30,8 @@ pub struct Request {
     pub lock_token: Option<u64>,
     /// When it started trying to take the Redis lock.
     pub lock_since: SimTime,
+    /// The closed-loop user who sent it (`u32::MAX`: an open arrival).
+    pub user: u32,
 }
 
 /// A command a request has sent to Redis.
@@ -58,6 +60,7 @@ impl Request {
             redis_ok: false,
             lock_token: None,
             lock_since: arrived,
+            user: u32::MAX,
         }
     }
 }

@@ -54,6 +54,8 @@ pub enum Event {
     LockRetry(ReqId),
     /// Operator -> server: it restarts; its workers' caches are emptied.
     Restart(u32),
+    /// A closed-loop user -> balancer: the user's think time is over.
+    UserRequest(u32),
 }
 
 /// One worker process: its slots, cache and pool.
@@ -88,6 +90,8 @@ pub struct World {
     pub(super) redis: Option<RedisState>,
     pub(super) db: DbServer,
     arrivals: ArrivalStream,
+    /// Closed loop: think time and its stream.
+    think: Option<(Sampler, SimRng)>,
     pub(super) arrivals_end: SimTime,
     pub(super) requests: Slab,
     pub stats: Recorder,
@@ -141,6 +145,7 @@ impl World {
                 peak: 0,
             },
             arrivals: ArrivalStream::new(w, rng("arrivals")),
+            think: w.closed.as_ref().map(|c| (Sampler::new(&c.think), rng("users"))),
             arrivals_end: SimTime(w.duration.nanos()),
             requests: Slab::default(),
             stats: Recorder::new(SimTime(w.warmup.nanos())),
@@ -155,11 +160,30 @@ impl World {
         for r in &spec.servers.restarts {
             queue.schedule_at(SimTime(r.at.nanos()), Event::Restart(r.server));
         }
-        let first = world.arrivals.next_arrival();
-        if first <= world.arrivals_end {
-            queue.schedule_at(first, Event::Arrival);
+        match &w.closed {
+            // Every user thinks before its first request, so they start apart.
+            Some(c) => {
+                for user in 0..c.users.get() {
+                    world.user_thinks(queue, user);
+                }
+            }
+            None => {
+                let first = world.arrivals.next_arrival();
+                if first <= world.arrivals_end {
+                    queue.schedule_at(first, Event::Arrival);
+                }
+            }
         }
         world
+    }
+
+    /// A closed-loop user pauses, then sends its next request.
+    fn user_thinks(&mut self, q: &mut EventQueue<Event>, user: u32) {
+        let (sampler, rng) = self.think.as_mut().expect("closed loop");
+        let at = q.now().after(sampler.sample(rng));
+        if at <= self.arrivals_end {
+            q.schedule_at(at, Event::UserRequest(user));
+        }
     }
 
     fn pick_server(&mut self) -> u32 {
@@ -180,6 +204,15 @@ impl World {
     }
 
     fn on_arrival(&mut self, q: &mut EventQueue<Event>) {
+        let next = self.arrivals.next_arrival();
+        if next <= self.arrivals_end {
+            q.schedule_at(next, Event::Arrival);
+        }
+        self.enter(q, u32::MAX);
+    }
+
+    /// A request (of `user`, or open) enters the system.
+    fn enter(&mut self, q: &mut EventQueue<Event>, user: u32) {
         let now = q.now();
         if self.stats.in_flight() >= MAX_IN_FLIGHT {
             self.stop_reason = Some(format!(
@@ -187,17 +220,15 @@ impl World {
             ));
             return;
         }
-        let next = self.arrivals.next_arrival();
-        if next <= self.arrivals_end {
-            q.schedule_at(next, Event::Arrival);
-        }
         let server = self.pick_server();
         // The kernel hands the connection to one of the server's workers.
         let worker = if self.workers > 1 { self.balancer_rng.random_range(0..self.workers) } else { 0 };
         let unit = server * self.workers + worker;
         self.server_in_flight[server as usize] += 1;
         let counted = now >= self.stats.warmup;
-        let id = self.requests.insert(Request::new(now, unit, server, counted));
+        let mut request = Request::new(now, unit, server, counted);
+        request.user = user;
+        let id = self.requests.insert(request);
         self.stats.request_entered(now, counted);
         let u = &mut self.units[unit as usize];
         if u.busy < u.limit {
@@ -288,6 +319,9 @@ impl World {
         self.stats.request_left(now, req.counted, outcome.map(|()| now.since(req.arrived)));
         self.requests.remove(id);
         self.server_in_flight[req.server as usize] -= 1;
+        if req.user != u32::MAX {
+            self.user_thinks(q, req.user);
+        }
         let u = &mut self.units[req.unit as usize];
         match u.queue.pop_front() {
             // Through the queue rather than a direct call, so that a chain of
@@ -319,6 +353,7 @@ impl Model for World {
             Event::RedisReply(id) => self.on_redis_reply(q, id),
             Event::LockRetry(id) => self.on_lock_retry(q, id),
             Event::Restart(server) => self.on_restart(server),
+            Event::UserRequest(user) => self.enter(q, user),
         }
     }
 
@@ -341,6 +376,7 @@ impl Model for World {
             Event::RedisReply(id) => (10, id),
             Event::LockRetry(id) => (11, id),
             Event::Restart(s) => (12, s),
+            Event::UserRequest(u) => (13, u),
         };
         (kind << 32) | u64::from(id)
     }
