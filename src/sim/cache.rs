@@ -79,7 +79,8 @@ impl CacheState {
     /// A hit: with an expire-after-access TTL, the clock restarts.
     pub fn touched(&mut self, now: SimTime) {
         if self.from_access {
-            self.expires_at = Some(now.after(self.ttl));
+            let ttl = self.next_ttl();
+            self.expires_at = Some(now.after(ttl));
         }
     }
 

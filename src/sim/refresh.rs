@@ -205,7 +205,14 @@ impl World {
     }
 
     pub(super) fn fetch_failed(&mut self, q: &mut EventQueue<Event>, id: ReqId, cause: Cause) {
-        let unit = self.requests.get(id).unit as usize;
+        let req = *self.requests.get(id);
+        let unit = req.unit as usize;
+        // A Redis lock holder whose fetch failed lets the lock go, as
+        // redis-py's `finally: lock.release()` does (applied at once: the
+        // request does not wait for it).
+        if let (Some(token), Some(redis)) = (req.lock_token, self.redis.as_mut()) {
+            redis.release(q.now(), token);
+        }
         self.finish(q, id, Err(cause));
         if self.locks() && self.units[unit].cache.is_some() {
             self.release_lock(q, unit);

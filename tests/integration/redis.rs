@@ -116,3 +116,23 @@ fn a_shared_redis_cache_does_not_multiply_backend_calls() {
         assert!(s.cache.hit_ratio > 0.99);
     }
 }
+
+/// A lock holder whose backend fetch fails lets the lock go (redis-py
+/// releases in `finally`): with no lease, a failed holder must not block
+/// every later refresh. Here the bucket refuses most fetches; the backend
+/// keeps being tried after failures instead of only once.
+#[test]
+fn a_failed_holder_releases_the_lock() {
+    let spec = with(
+        &seed("redis_locked.ron"),
+        &[
+            "workload.duration=2m",
+            "redis.ttl=10s",
+            "backend.rate_limit.rate=0.01",
+            "backend.rate_limit.burst=1",
+            "redis.lock.timeout=None",
+        ],
+    );
+    let r = replicate(&spec, 46, 1).remove(0);
+    assert!(r.requests.errors["rate_limited"] > 1, "only the first holder ever tried: {:?}", r.requests.errors);
+}
