@@ -11,6 +11,7 @@ mod locate;
 mod model;
 mod overrides;
 mod redis;
+mod response;
 mod ron_value;
 mod suggest;
 mod validate;
@@ -26,4 +27,5 @@ pub use model::{
     Servers, WhenEmpty, Workload, Writes,
 };
 pub use redis::{GiveUp, Redis, RedisLock, WhenDown, Window};
+pub use response::ResponseCache;
 pub use suggest::did_you_mean;

@@ -29,6 +29,9 @@ pub struct ModelSpec {
     /// An in-memory cache in each server; absent means every request fetches.
     #[serde(default)]
     pub cache: Option<Cache>,
+    /// A per-worker response cache keyed by query, in front of everything.
+    #[serde(default)]
+    pub response_cache: Option<super::response::ResponseCache>,
     /// A shared Redis cache (and lock) between the workers and the backend.
     #[serde(default)]
     pub redis: Option<super::redis::Redis>,

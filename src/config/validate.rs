@@ -155,6 +155,17 @@ pub fn validate(m: &ModelSpec) -> Result<(), Invalid> {
             return Err(invalid("workload.closed.think", "a closed loop needs a think time above zero"));
         }
     }
+    if let Some(r) = &m.response_cache {
+        if r.keys == 0 || r.keys > 10_000_000 {
+            return Err(invalid("response_cache.keys", format!("between 1 and 10,000,000 keys, not {}", r.keys)));
+        }
+        if !(r.zipf.is_finite() && r.zipf >= 0.0) {
+            return Err(invalid(
+                "response_cache.zipf",
+                format!("the Zipf exponent must be at least 0, not {}", r.zipf),
+            ));
+        }
+    }
     let units = u64::from(m.servers.count.get()) * u64::from(m.servers.workers.get());
     if units > u64::from(MAX_SERVERS) {
         return Err(invalid(

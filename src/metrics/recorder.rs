@@ -77,6 +77,9 @@ pub struct Recorder {
     pub lock_timeouts: u64,
     /// Requests that missed in memory and were served by a Redis hit.
     pub remote_hits: u64,
+    /// Response-cache lookups and hits (measured requests).
+    pub response_lookups: u64,
+    pub response_hits: u64,
 }
 
 impl Recorder {
@@ -123,6 +126,8 @@ impl Recorder {
             stale_served: 0,
             lock_timeouts: 0,
             remote_hits: 0,
+            response_lookups: 0,
+            response_hits: 0,
         }
     }
 

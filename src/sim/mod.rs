@@ -10,6 +10,7 @@ mod pool;
 mod redis;
 mod refresh;
 mod request;
+mod responses;
 mod sampler;
 mod shared;
 mod token_bucket;
@@ -153,7 +154,10 @@ fn report(
         latency_s,
         cache: CacheStats {
             hit_ratio: ratio(s.hits, s.arrived),
-            served_from_cache_ratio: ratio(s.hits + s.coalesced + s.stale_served + s.remote_hits, s.arrived),
+            served_from_cache_ratio: ratio(
+                s.hits + s.coalesced + s.stale_served + s.remote_hits + s.response_hits,
+                s.arrived,
+            ),
             coalesced: s.coalesced,
             fills: s.fills,
             stale_served: s.stale_served,
@@ -161,6 +165,15 @@ fn report(
                 let mut layers = BTreeMap::new();
                 if spec.cache.is_some() {
                     layers.insert("local", LayerStats { hit_ratio: ratio(s.hits, s.arrived), lookups: s.arrived });
+                }
+                if spec.response_cache.is_some() {
+                    layers.insert(
+                        "response",
+                        LayerStats {
+                            hit_ratio: ratio(s.response_hits, s.response_lookups),
+                            lookups: s.response_lookups,
+                        },
+                    );
                 }
                 if let Some(r) = redis {
                     layers.insert("redis", LayerStats { hit_ratio: ratio(r.hits, r.gets), lookups: r.gets });

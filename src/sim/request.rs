@@ -32,6 +32,9 @@ pub struct Request {
     pub lock_since: SimTime,
     /// The closed-loop user who sent it (`u32::MAX`: an open arrival).
     pub user: u32,
+    /// Its query, when there is a response cache and it missed
+    /// (`u32::MAX`: none); the response is stored under it on success.
+    pub key: u32,
 }
 
 /// A command a request has sent to Redis.
@@ -61,6 +64,7 @@ impl Request {
             lock_token: None,
             lock_since: arrived,
             user: u32::MAX,
+            key: u32::MAX,
         }
     }
 }

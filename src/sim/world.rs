@@ -22,6 +22,7 @@ use super::cache::CacheState;
 use super::pool::{Checkout, DbServer, PoolState, Waiter};
 use super::redis::RedisState;
 use super::request::{ReqId, Request, Slab};
+use super::responses::{ResponseState, ZipfKeys};
 use super::sampler::Sampler;
 use super::versions::Versions;
 
@@ -67,6 +68,7 @@ pub(super) struct Unit {
     pub pool: Option<PoolState>,
     pub handler_rng: SimRng,
     pub query_rng: SimRng,
+    pub responses: Option<ResponseState>,
 }
 
 /// The most requests that may be in the system at once: beyond this the run
@@ -92,6 +94,8 @@ pub struct World {
     arrivals: ArrivalStream,
     /// Closed loop: think time and its stream.
     think: Option<(Sampler, SimRng)>,
+    /// Response cache: which query each request asks.
+    keys: Option<(ZipfKeys, SimRng)>,
     pub(super) arrivals_end: SimTime,
     pub(super) requests: Slab,
     pub stats: Recorder,
@@ -121,6 +125,7 @@ impl World {
                     pool: spec.db.as_ref().map(|p| PoolState::new(p.pool_size, p.max_overflow, p.pool_timeout.0)),
                     handler_rng: rng(&format!("{name}.handler")),
                     query_rng: rng(&format!("{name}.db")),
+                    responses: spec.response_cache.as_ref().map(ResponseState::new),
                 }
             })
             .collect();
@@ -146,6 +151,7 @@ impl World {
             },
             arrivals: ArrivalStream::new(w, rng("arrivals")),
             think: w.closed.as_ref().map(|c| (Sampler::new(&c.think), rng("users"))),
+            keys: spec.response_cache.as_ref().map(|r| (ZipfKeys::new(r.keys, r.zipf), rng("keys"))),
             arrivals_end: SimTime(w.duration.nanos()),
             requests: Slab::default(),
             stats: Recorder::new(SimTime(w.warmup.nanos())),
@@ -228,15 +234,37 @@ impl World {
         let counted = now >= self.stats.warmup;
         let mut request = Request::new(now, unit, server, counted);
         request.user = user;
+        if let Some((keys, rng)) = self.keys.as_mut() {
+            request.key = keys.draw(rng);
+        }
         let id = self.requests.insert(request);
         self.stats.request_entered(now, counted);
         let u = &mut self.units[unit as usize];
         if u.busy < u.limit {
             u.busy += 1;
-            self.reach_cache(q, id);
+            self.admit(q, id);
         } else {
             u.queue.push_back(id);
         }
+    }
+
+    /// The request has a worker slot: a response-cache hit is answered at
+    /// once; otherwise it goes on to the data cache.
+    fn admit(&mut self, q: &mut EventQueue<Event>, id: ReqId) {
+        let now = q.now();
+        let req = *self.requests.get(id);
+        if let Some(responses) = self.units[req.unit as usize].responses.as_mut() {
+            let hit = responses.lookup(req.key, now);
+            if req.counted {
+                self.stats.response_lookups += 1;
+                self.stats.response_hits += u64::from(hit);
+            }
+            if hit {
+                self.requests.get_mut(id).key = u32::MAX;
+                return self.finish(q, id, Ok(()));
+            }
+        }
+        self.reach_cache(q, id);
     }
 
     /// A server restarts: its workers come back with empty caches (requests
@@ -319,6 +347,12 @@ impl World {
         self.stats.request_left(now, req.counted, outcome.map(|()| now.since(req.arrived)));
         self.requests.remove(id);
         self.server_in_flight[req.server as usize] -= 1;
+        if outcome.is_ok()
+            && req.key != u32::MAX
+            && let Some(responses) = self.units[req.unit as usize].responses.as_mut()
+        {
+            responses.store(req.key, now);
+        }
         if req.user != u32::MAX {
             self.user_thinks(q, req.user);
         }
@@ -346,7 +380,7 @@ impl Model for World {
             Event::HandlerDone(id) => self.on_handler_done(q, id),
             Event::QueryDone(id) => self.on_query_done(q, id),
             Event::PoolTimeout(id) => self.on_pool_timeout(q, id),
-            Event::SlotFree(id) => self.reach_cache(q, id),
+            Event::SlotFree(id) => self.admit(q, id),
             Event::BackgroundRefresh(unit) => self.on_background_refresh(q, unit as usize),
             Event::BackgroundDone(unit) => self.on_background_done(q, unit as usize),
             Event::RedisArrive(id) => self.on_redis_arrive(q, id),

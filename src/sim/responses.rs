@@ -1,0 +1,130 @@
+//! The response cache: an LRU map from query key to (expiry), with keys
+//! drawn by Zipf popularity. Lookups only (no iteration over the hash map),
+//! so hashing order never reaches the results.
+
+use std::collections::{BTreeMap, HashMap};
+
+use rand::RngExt;
+
+use crate::config::ResponseCache;
+use crate::engine::{SimDuration, SimRng, SimTime};
+
+/// Draws keys 0..K with probability ∝ (k + 1)^-s by inverting the CDF.
+pub struct ZipfKeys {
+    cdf: Vec<f64>,
+}
+
+impl ZipfKeys {
+    /// Keys 0..`n` with exponent `s`.
+    pub fn new(n: u32, s: f64) -> ZipfKeys {
+        let mut acc = 0.0;
+        let mut cdf: Vec<f64> = (1..=n)
+            .map(|k| {
+                acc += (k as f64).powf(-s);
+                acc
+            })
+            .collect();
+        for c in &mut cdf {
+            *c /= acc;
+        }
+        ZipfKeys { cdf }
+    }
+
+    /// One key.
+    pub fn draw(&self, rng: &mut SimRng) -> u32 {
+        let u: f64 = rng.random();
+        self.cdf.partition_point(|&c| c <= u).min(self.cdf.len() - 1) as u32
+    }
+}
+
+/// One worker's response cache.
+pub struct ResponseState {
+    ttl: SimDuration,
+    capacity: usize,
+    /// key -> (expiry, last use tick)
+    entries: HashMap<u32, (SimTime, u64)>,
+    /// last use tick -> key, oldest first.
+    order: BTreeMap<u64, u32>,
+    tick: u64,
+}
+
+impl ResponseState {
+    /// An empty cache.
+    pub fn new(spec: &ResponseCache) -> ResponseState {
+        ResponseState {
+            ttl: spec.ttl.0,
+            capacity: spec.capacity.map_or(usize::MAX, |c| c as usize),
+            entries: HashMap::new(),
+            order: BTreeMap::new(),
+            tick: 0,
+        }
+    }
+
+    fn touch(&mut self, key: u32) {
+        self.tick += 1;
+        if let Some(e) = self.entries.get_mut(&key) {
+            self.order.remove(&e.1);
+            e.1 = self.tick;
+            self.order.insert(self.tick, key);
+        }
+    }
+
+    /// Whether `key` has a fresh response at `now` (a hit makes it the most
+    /// recently used).
+    pub fn lookup(&mut self, key: u32, now: SimTime) -> bool {
+        let fresh = self.entries.get(&key).is_some_and(|e| now < e.0);
+        if fresh {
+            self.touch(key);
+        }
+        fresh
+    }
+
+    /// Stores a response for `key`, evicting the least recently used.
+    pub fn store(&mut self, key: u32, now: SimTime) {
+        let expiry = now.after(self.ttl);
+        if self.entries.contains_key(&key) {
+            self.entries.get_mut(&key).expect("present").0 = expiry;
+            self.touch(key);
+            return;
+        }
+        if self.capacity == 0 {
+            return;
+        }
+        while self.entries.len() >= self.capacity {
+            let Some((_, old)) = self.order.pop_first() else { break };
+            self.entries.remove(&old);
+        }
+        self.tick += 1;
+        self.entries.insert(key, (expiry, self.tick));
+        self.order.insert(self.tick, key);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Dur;
+    use crate::engine::stream;
+
+    #[test]
+    fn lru_evicts_the_least_recently_used() {
+        let spec = ResponseCache { ttl: Dur::secs(100), keys: 10, zipf: 0.0, capacity: Some(2) };
+        let mut c = ResponseState::new(&spec);
+        let t = SimTime(1);
+        c.store(1, t);
+        c.store(2, t);
+        assert!(c.lookup(1, t)); // 1 is now the most recent
+        c.store(3, t); // evicts 2
+        assert!(c.lookup(1, t) && c.lookup(3, t) && !c.lookup(2, t));
+        assert!(!c.lookup(1, SimTime(200_000_000_000)), "expired");
+    }
+
+    #[test]
+    fn zipf_keys_follow_their_weights() {
+        // s = 1 over 2 keys: P(0) = 1/(1 + 1/2) = 2/3. 60k draws: sd 0.0019.
+        let z = ZipfKeys::new(2, 1.0);
+        let mut rng = stream(1, 0, "z");
+        let zeros = (0..60_000).filter(|_| z.draw(&mut rng) == 0).count() as f64 / 60_000.0;
+        assert!((zeros - 2.0 / 3.0).abs() < 0.01, "{zeros}");
+    }
+}
