@@ -3,6 +3,7 @@
 //! -> `scenario`. Nothing here runs a simulation.
 
 mod cache;
+mod client_limit;
 mod duration;
 mod error;
 mod latency;
@@ -17,6 +18,7 @@ mod suggest;
 mod validate;
 
 pub use cache::{Cache, CacheStart, Refresh, TtlFrom};
+pub use client_limit::{ClientLimit, LimitStorage, LimitStrategy};
 pub use duration::Dur;
 pub use error::ConfigError;
 pub use latency::{Latency, lognormal_params};

@@ -29,6 +29,9 @@ pub struct ModelSpec {
     /// An in-memory cache in each server; absent means every request fetches.
     #[serde(default)]
     pub cache: Option<Cache>,
+    /// Client rate limiting (slowapi), checked before the endpoint runs.
+    #[serde(default)]
+    pub client_limit: Option<super::client_limit::ClientLimit>,
     /// A per-worker response cache keyed by query, in front of everything.
     #[serde(default)]
     pub response_cache: Option<super::response::ResponseCache>,

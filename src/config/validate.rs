@@ -155,6 +155,14 @@ pub fn validate(m: &ModelSpec) -> Result<(), Invalid> {
             return Err(invalid("workload.closed.think", "a closed loop needs a think time above zero"));
         }
     }
+    if let Some(c) = &m.client_limit {
+        if c.per.is_zero() {
+            return Err(invalid("client_limit.per", "the window must be above zero"));
+        }
+        if !(c.zipf.is_finite() && c.zipf >= 0.0) || c.users.get() > 10_000_000 {
+            return Err(invalid("client_limit.users", "at most 10,000,000 users, with a Zipf exponent of at least 0"));
+        }
+    }
     if let Some(r) = &m.response_cache {
         if r.keys == 0 || r.keys > 10_000_000 {
             return Err(invalid("response_cache.keys", format!("between 1 and 10,000,000 keys, not {}", r.keys)));

@@ -25,11 +25,13 @@ pub enum Cause {
     TooManyConnections,
     /// The backend was down (a fault window) and the policy does not retry.
     BackendUnavailable,
+    /// The client rate limit answered 429 Too Many Requests.
+    TooManyRequests,
 }
 
 impl Cause {
     /// Every cause, in report order.
-    pub const ALL: [Cause; 8] = [
+    pub const ALL: [Cause; 9] = [
         Cause::RateLimited,
         Cause::PoolTimeout,
         Cause::BackendDeadline,
@@ -38,6 +40,7 @@ impl Cause {
         Cause::LockNotOwned,
         Cause::TooManyConnections,
         Cause::BackendUnavailable,
+        Cause::TooManyRequests,
     ];
 
     /// The stable key.
@@ -51,6 +54,7 @@ impl Cause {
             Cause::LockNotOwned => "lock_not_owned",
             Cause::TooManyConnections => "too_many_connections",
             Cause::BackendUnavailable => "backend_unavailable",
+            Cause::TooManyRequests => "too_many_requests",
         }
     }
 }

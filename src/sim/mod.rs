@@ -5,6 +5,7 @@
 mod arrivals;
 mod backend;
 mod cache;
+mod client_limit;
 pub mod guard;
 mod pool;
 mod redis;

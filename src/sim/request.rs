@@ -35,6 +35,8 @@ pub struct Request {
     /// Its query, when there is a response cache and it missed
     /// (`u32::MAX`: none); the response is stored under it on success.
     pub key: u32,
+    /// The user it is sent as, for client rate limiting.
+    pub client: u32,
 }
 
 /// A command a request has sent to Redis.
@@ -65,6 +67,7 @@ impl Request {
             lock_since: arrived,
             user: u32::MAX,
             key: u32::MAX,
+            client: 0,
         }
     }
 }

@@ -12,13 +12,14 @@ use std::collections::VecDeque;
 
 use rand::RngExt;
 
-use crate::config::{Balancer, ModelSpec, Refresh};
+use crate::config::{Balancer, LimitStorage, ModelSpec, Refresh};
 use crate::engine::{EventQueue, Model, SimDuration, SimRng, SimTime, stream};
 use crate::metrics::{Cause, Recorder};
 
 use super::arrivals::ArrivalStream;
 use super::backend::BackendState;
 use super::cache::CacheState;
+use super::client_limit::LimitStore;
 use super::pool::{Checkout, DbServer, PoolState, Waiter};
 use super::redis::RedisState;
 use super::request::{ReqId, Request, Slab};
@@ -69,6 +70,8 @@ pub(super) struct Unit {
     pub handler_rng: SimRng,
     pub query_rng: SimRng,
     pub responses: Option<ResponseState>,
+    /// Client-limit counters in this worker's memory (`PerProcess`).
+    pub limits: Option<LimitStore>,
 }
 
 /// The most requests that may be in the system at once: beyond this the run
@@ -96,6 +99,9 @@ pub struct World {
     think: Option<(Sampler, SimRng)>,
     /// Response cache: which query each request asks.
     keys: Option<(ZipfKeys, SimRng)>,
+    /// Client limit: which user sends each request, and shared counters.
+    clients: Option<(ZipfKeys, SimRng)>,
+    shared_limits: Option<LimitStore>,
     pub(super) arrivals_end: SimTime,
     pub(super) requests: Slab,
     pub stats: Recorder,
@@ -126,6 +132,11 @@ impl World {
                     handler_rng: rng(&format!("{name}.handler")),
                     query_rng: rng(&format!("{name}.db")),
                     responses: spec.response_cache.as_ref().map(ResponseState::new),
+                    limits: spec
+                        .client_limit
+                        .as_ref()
+                        .filter(|c| c.storage == LimitStorage::PerProcess)
+                        .map(|c| LimitStore::new(c.strategy, c.limit.get(), c.per.0)),
                 }
             })
             .collect();
@@ -152,6 +163,12 @@ impl World {
             arrivals: ArrivalStream::new(w, rng("arrivals")),
             think: w.closed.as_ref().map(|c| (Sampler::new(&c.think), rng("users"))),
             keys: spec.response_cache.as_ref().map(|r| (ZipfKeys::new(r.keys, r.zipf), rng("keys"))),
+            clients: spec.client_limit.as_ref().map(|c| (ZipfKeys::new(c.users.get(), c.zipf), rng("clients"))),
+            shared_limits: spec
+                .client_limit
+                .as_ref()
+                .filter(|c| c.storage == LimitStorage::Shared)
+                .map(|c| LimitStore::new(c.strategy, c.limit.get(), c.per.0)),
             arrivals_end: SimTime(w.duration.nanos()),
             requests: Slab::default(),
             stats: Recorder::new(SimTime(w.warmup.nanos())),
@@ -237,6 +254,9 @@ impl World {
         if let Some((keys, rng)) = self.keys.as_mut() {
             request.key = keys.draw(rng);
         }
+        if let Some((users, rng)) = self.clients.as_mut() {
+            request.client = users.draw(rng);
+        }
         let id = self.requests.insert(request);
         self.stats.request_entered(now, counted);
         let u = &mut self.units[unit as usize];
@@ -253,6 +273,16 @@ impl World {
     fn admit(&mut self, q: &mut EventQueue<Event>, id: ReqId) {
         let now = q.now();
         let req = *self.requests.get(id);
+        let store = match self.shared_limits.as_mut() {
+            Some(shared) => Some(shared),
+            None => self.units[req.unit as usize].limits.as_mut(),
+        };
+        if let Some(store) = store
+            && !store.hit(req.client, now)
+        {
+            self.requests.get_mut(id).key = u32::MAX;
+            return self.finish(q, id, Err(Cause::TooManyRequests));
+        }
         if let Some(responses) = self.units[req.unit as usize].responses.as_mut() {
             let hit = responses.lookup(req.key, now);
             if req.counted {

@@ -287,3 +287,52 @@ fn the_internet_archive_harness() {
     let r = replicate(&harness("None"), 54, 1).remove(0);
     assert!(r.requests.in_flight_peak <= 50);
 }
+
+/// slowapi's default storage is per process (`memory://`): one user at a
+/// high rate against "10/minute" on one server with four workers (picked at
+/// random) gets 10 from each worker within the first minute, 40 in all
+/// (DOMAIN.md A5: up to W·L); with shared storage, exactly 10. The rest are
+/// answered 429 (`too_many_requests`).
+#[test]
+fn per_process_rate_limits_multiply_by_the_workers() {
+    let spec = model(
+        r#"Model(
+            workload: (rate: 100, duration: "59s"),
+            servers: (workers: 4),
+            client_limit: (limit: 10, per: "1m", users: 1),
+            backend: (latency: Constant("1ms")),
+        )"#,
+    );
+    let r = replicate(&spec, 55, 1).remove(0);
+    assert_eq!(r.requests.ok, 40);
+    assert_eq!(r.requests.errors["too_many_requests"], r.requests.arrived - 40);
+    let shared = with(&spec, &["client_limit.storage=Shared"]);
+    assert_eq!(replicate(&shared, 55, 1).remove(0).requests.ok, 10);
+    // A moving window over the same minute admits the same ten per store.
+    let moving = with(&spec, &["client_limit.strategy=MovingWindow"]);
+    assert_eq!(replicate(&moving, 55, 1).remove(0).requests.ok, 40);
+}
+
+/// Across a fixed window's end, one user passes twice the limit within
+/// moments: "10/minute", one request at 0.5 s opens the window, a burst
+/// from 59.5 s to 61 s gets the rest of this window's ten and a whole new
+/// window's ten.
+#[test]
+fn a_fixed_window_admits_twice_the_limit_across_its_end() {
+    let spec = model(
+        r#"Model(
+            workload: (arrivals: Constant, rate: 2, duration: "61s",
+                       phases: [Step(at: "1s", rate: 0.01), Step(at: "59.5s", rate: 20)]),
+            client_limit: (limit: 10, per: "1m", users: 1),
+            backend: (latency: Constant("1ms")),
+        )"#,
+    );
+    let r = replicate(&spec, 56, 1).remove(0);
+    // One at 0.5 s and one at 1.0 s open the window; 20 pass in all.
+    assert_eq!(r.requests.ok, 20);
+    let moving = with(&spec, &["client_limit.strategy=MovingWindow"]);
+    let m = replicate(&moving, 56, 1).remove(0);
+    // The moving window lets through only the limit per trailing minute, plus
+    // the two early hits leaving it at 60.5 s and 61.0 s.
+    assert!(m.requests.ok <= 12, "{}", m.requests.ok);
+}
