@@ -8,26 +8,14 @@ use std::path::{Path, PathBuf};
 
 /// Writes `bytes` to `path` atomically.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("out");
-    let tmp: PathBuf = dir.join(format!(".{name}.tmp-{}", std::process::id()));
-    let result = (|| {
-        let mut f = fs::File::create(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-        fs::rename(&tmp, path)
-    })();
-    if result.is_err() {
-        let _ = fs::remove_file(&tmp);
-    }
-    result
+    write_all_atomic(&[(path.to_path_buf(), bytes)])
 }
 
 /// Writes several files so that they change together as far as a file
 /// system allows: every temporary file is written and flushed first, then
 /// all are renamed in a row. An interruption while writing leaves every old
 /// file as it was; only the renames (microseconds) can be cut between.
-pub fn write_all_atomic(files: &[(PathBuf, Vec<u8>)]) -> std::io::Result<()> {
+pub fn write_all_atomic<B: AsRef<[u8]>>(files: &[(PathBuf, B)]) -> std::io::Result<()> {
     let mut staged = Vec::new();
     let result = (|| {
         for (path, bytes) in files {
@@ -36,7 +24,7 @@ pub fn write_all_atomic(files: &[(PathBuf, Vec<u8>)]) -> std::io::Result<()> {
             let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
             let mut f = fs::File::create(&tmp)?;
             staged.push((tmp, path.clone()));
-            f.write_all(bytes)?;
+            f.write_all(bytes.as_ref())?;
             f.sync_all()?;
         }
         for (tmp, path) in &staged {

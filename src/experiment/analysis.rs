@@ -76,15 +76,7 @@ fn judge_point(plan: &Plan, p: &Point, records: &[&RunRecord]) -> PointResult {
 
 /// Groups results into matrix rows (grid combinations) across models.
 pub fn rows(plan: &Plan, results: &[PointResult]) -> Vec<Row> {
-    let models: Vec<&str> = {
-        let mut m: Vec<&str> = Vec::new();
-        for p in &plan.points {
-            if !m.contains(&p.model.as_str()) {
-                m.push(&p.model);
-            }
-        }
-        m
-    };
+    let models = plan.model_points();
     let per_model = plan.points.len() / models.len().max(1);
     (0..per_model)
         .map(|combo| {

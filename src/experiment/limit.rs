@@ -97,13 +97,7 @@ pub fn find_limits(
     opts: RunOptions,
     progress: &(dyn Fn(&str) + Sync),
 ) -> Result<Vec<LimitResult>, AppError> {
-    let mut models: Vec<&ModelSpec> = Vec::new();
-    for p in &plan.points {
-        if !models.iter().any(|m| m.name == p.model) {
-            models.push(&p.spec);
-        }
-    }
-    models.into_iter().map(|m| limit_of(plan, m, opts, progress)).collect()
+    plan.model_points().into_iter().map(|p| limit_of(plan, &p.spec, opts, progress)).collect()
 }
 
 fn limit_of(

@@ -53,6 +53,17 @@ pub struct Plan {
 }
 
 impl Plan {
+    /// The first point of each model, in model order.
+    pub fn model_points(&self) -> Vec<&Point> {
+        let mut out: Vec<&Point> = Vec::new();
+        for p in &self.points {
+            if !out.iter().any(|q| q.model == p.model) {
+                out.push(p);
+            }
+        }
+        out
+    }
+
     /// Every run, point-major: the order of `runs.csv`.
     pub fn runs(&self) -> Vec<RunId> {
         let reps = self.spec.replications;

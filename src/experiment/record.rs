@@ -95,10 +95,3 @@ pub fn add_sparse(into: &mut Histogram<u64>, sparse: &[(u64, u64)]) {
         }
     }
 }
-
-/// An empty histogram with the same settings as the simulation's.
-pub fn empty_histogram() -> Histogram<u64> {
-    let mut h = Histogram::new_with_bounds(1, 3_600_000_000, 3).expect("valid bounds");
-    h.auto(true);
-    h
-}

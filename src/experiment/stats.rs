@@ -4,7 +4,8 @@
 use serde::Serialize;
 use statrs::distribution::{ContinuousCDF, StudentsT};
 
-use super::record::{RunRecord, add_sparse, empty_histogram};
+use super::record::{RunRecord, add_sparse};
+use crate::metrics::histogram;
 
 /// One metric at one point.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -90,8 +91,8 @@ pub fn aggregate(records: &[&RunRecord]) -> PointStats {
             (k, e)
         })
         .collect();
-    let mut latency = empty_histogram();
-    let mut wait = empty_histogram();
+    let mut latency = histogram();
+    let mut wait = histogram();
     for r in records {
         add_sparse(&mut latency, &r.latency_us);
         add_sparse(&mut wait, &r.pool_wait_us);

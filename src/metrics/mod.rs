@@ -7,7 +7,7 @@ mod report;
 mod series;
 
 pub use divergence::Divergence;
-pub use recorder::Recorder;
+pub use recorder::{Recorder, histogram};
 pub use report::{
     BackendStats, CacheStats, Cause, DivergenceStats, EngineStats, Fingerprints, LatencyStats, LayerStats, PoolStats,
     RedisStats, RequestStats, RunReport, StalenessStats,

@@ -11,7 +11,7 @@ use crate::engine::{SimDuration, SimTime};
 
 /// Latencies are recorded in microseconds, 3 significant digits; the range
 /// starts at 1 µs – 1 h and grows if a value needs it.
-fn histogram() -> Histogram<u64> {
+pub fn histogram() -> Histogram<u64> {
     let mut h = Histogram::new_with_bounds(1, 3_600_000_000, 3).expect("valid bounds");
     h.auto(true);
     h

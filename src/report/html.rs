@@ -74,12 +74,9 @@ pub fn report_html(
         esc(&plan.fingerprint)
     );
     h += "<h2>Models</h2>\n<table>\n<tr><th>model</th><th>description</th><th>servers</th><th>cache</th><th>backend</th><th>DB pool</th><th>cost/month</th></tr>\n";
-    let mut seen = Vec::new();
-    for p in &plan.points {
-        if !seen.contains(&p.model) {
-            seen.push(p.model.clone());
-            h += &model_row(&p.spec);
-        }
+    let seen: Vec<&str> = plan.model_points().iter().map(|p| p.model.as_str()).collect();
+    for p in plan.model_points() {
+        h += &model_row(&p.spec);
     }
     h += "</table>\n";
     let slo = &plan.spec.slo;
