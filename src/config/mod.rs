@@ -3,6 +3,7 @@
 //! -> `scenario`. Nothing here runs a simulation.
 
 mod cache;
+mod cdn;
 mod client_limit;
 mod duration;
 mod error;
@@ -18,6 +19,7 @@ mod suggest;
 mod validate;
 
 pub use cache::{Cache, CacheStart, Refresh, TtlFrom};
+pub use cdn::{Cdn, Shield, Spread};
 pub use client_limit::{ClientLimit, LimitStorage, LimitStrategy};
 pub use duration::Dur;
 pub use error::ConfigError;

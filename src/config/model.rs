@@ -35,6 +35,10 @@ pub struct ModelSpec {
     /// A per-worker response cache keyed by query, in front of everything.
     #[serde(default)]
     pub response_cache: Option<super::response::ResponseCache>,
+    /// A CDN in front of the load balancer; absent: clients reach the
+    /// servers directly.
+    #[serde(default)]
+    pub cdn: Option<super::cdn::Cdn>,
     /// A shared Redis cache (and lock) between the workers and the backend.
     #[serde(default)]
     pub redis: Option<super::redis::Redis>,

@@ -163,6 +163,9 @@ pub fn validate(m: &ModelSpec) -> Result<(), Invalid> {
             return Err(invalid("client_limit.users", "at most 10,000,000 users, with a Zipf exponent of at least 0"));
         }
     }
+    if let Some(c) = &m.cdn {
+        validate_cdn(c)?;
+    }
     if let Some(r) = &m.response_cache {
         if r.keys == 0 || r.keys > 10_000_000 {
             return Err(invalid("response_cache.keys", format!("between 1 and 10,000,000 keys, not {}", r.keys)));
@@ -214,6 +217,31 @@ pub fn validate(m: &ModelSpec) -> Result<(), Invalid> {
             "db.pool_size",
             "a pool of 0 + 0 connections can run no query; set pool_size or max_overflow above zero",
         ));
+    }
+    Ok(())
+}
+
+fn validate_cdn(c: &super::Cdn) -> Result<(), Invalid> {
+    if c.pops == 0 || c.pops > 10_000 {
+        return Err(invalid("cdn.pops", format!("between 1 and 10,000 PoPs, not {}", c.pops)));
+    }
+    match &c.spread {
+        super::Spread::Even => {}
+        super::Spread::Zipf(s) if s.is_finite() && *s >= 0.0 => {}
+        super::Spread::Zipf(s) => {
+            return Err(invalid("cdn.spread", format!("the Zipf exponent must be at least 0, not {s}")));
+        }
+        super::Spread::Shares(v) => {
+            if v.len() != c.pops as usize {
+                return Err(invalid(
+                    "cdn.spread",
+                    format!("{} shares for {} PoPs: give one share per PoP", v.len(), c.pops),
+                ));
+            }
+            if v.iter().any(|w| !(w.is_finite() && *w >= 0.0)) || v.iter().sum::<f64>() <= 0.0 {
+                return Err(invalid("cdn.spread", "shares must be finite, at least 0, and not all 0"));
+            }
+        }
     }
     Ok(())
 }

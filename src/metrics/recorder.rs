@@ -32,6 +32,8 @@ fn micros(d: SimDuration) -> u64 {
 pub struct Recorder {
     pub warmup: SimTime,
     pub arrived: u64,
+    /// Requests that reached the origin's servers (all of them without a CDN).
+    pub origin_arrived: u64,
     pub ok: u64,
     pub errors: [u64; Cause::ALL.len()],
     pub latency_us: Histogram<u64>,
@@ -88,6 +90,7 @@ impl Recorder {
         Recorder {
             warmup,
             arrived: 0,
+            origin_arrived: 0,
             ok: 0,
             errors: [0; Cause::ALL.len()],
             latency_us: histogram(),

@@ -79,6 +79,8 @@ pub struct RunReport {
     pub divergence: DivergenceStats,
     /// How far behind the newest version the data served was, seconds.
     pub staleness_s: StalenessStats,
+    /// The CDN, if the model has one (zeros otherwise).
+    pub cdn: CdnStats,
     pub engine: EngineStats,
     pub fingerprint: Fingerprints,
 }
@@ -97,6 +99,27 @@ pub struct RedisStats {
     pub lock_timeouts: u64,
     /// Longest a command waited for Redis's single thread, seconds.
     pub peak_queue_wait_s: f64,
+}
+
+/// The CDN's tiers and what reached the origin (measured requests).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CdnStats {
+    /// Client requests answered fresh by their PoP, over all client requests.
+    pub pop_hit_ratio: f64,
+    /// PoP forward requests answered fresh by the shield, over those sent.
+    pub shield_hit_ratio: f64,
+    /// Requests that reached the origin, and per second of measured time.
+    pub origin_requests: u64,
+    pub origin_rps: f64,
+    /// Origin requests that failed.
+    pub origin_errors: u64,
+    /// Upstream answers that were 304 Not Modified, and those with a body.
+    pub not_modified: u64,
+    pub full_responses: u64,
+    /// Misses that joined another's forward request (request collapsing).
+    pub collapsed: u64,
+    /// Expired entries served (stale-while-revalidate, stale-if-error).
+    pub stale_served: u64,
 }
 
 /// One cache layer's hits.

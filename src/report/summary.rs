@@ -58,7 +58,7 @@ fn rows(r: &RunReport) -> Vec<(&'static str, String)> {
     let b = &r.backend;
     let p = &r.pool;
     let errors = q.errors.iter().map(|(k, v)| format!("{k} {}", count(*v))).collect::<Vec<_>>().join("   ");
-    vec![
+    let mut rows = vec![
         (
             "requests",
             format!(
@@ -132,20 +132,64 @@ fn rows(r: &RunReport) -> Vec<(&'static str, String)> {
                 count(p.timeouts)
             ),
         ),
-        (
-            "engine",
+        ("engine", engine_line(r)),
+    ];
+    rows.splice(5..5, optional_rows(r));
+    rows
+}
+
+/// Rows shown only when the model has the part: cache layers, the CDN, data
+/// versions.
+fn optional_rows(r: &RunReport) -> Vec<(&'static str, String)> {
+    let mut rows = Vec::new();
+    if r.cache.layers.len() > 1 {
+        let layers = r.cache.layers.iter().map(|(k, l)| format!("{k} {}", pct(l.hit_ratio))).collect::<Vec<_>>();
+        rows.push(("layers", format!("hit ratio by layer: {}", layers.join("   "))));
+    }
+    if r.cache.layers.contains_key("cdn") {
+        let c = &r.cdn;
+        rows.push((
+            "cdn",
             format!(
-                "{} events over {:.1} simulated s{}",
-                count(r.engine.events),
-                r.engine.simulated_s,
-                if r.engine.truncated {
-                    format!("   STOPPED EARLY: {}", r.engine.stop_reason.as_deref().unwrap_or("cut short"))
-                } else {
-                    String::new()
-                }
+                "origin requests {} ({:.3}/s)   304s {}   full responses {}   collapsed {}   stale served {}",
+                count(c.origin_requests),
+                c.origin_rps,
+                count(c.not_modified),
+                count(c.full_responses),
+                count(c.collapsed),
+                count(c.stale_served)
             ),
-        ),
-    ]
+        ));
+    }
+    if r.staleness_s.max.is_some_and(|m| m > 0.0) || r.divergence.windows > 0 {
+        let d = &r.divergence;
+        rows.push((
+            "data",
+            format!(
+                "staleness mean {}   p99 {}   max {}   divergence {} windows, longest {}, {} of the time",
+                secs(r.staleness_s.mean),
+                secs(r.staleness_s.p99),
+                secs(r.staleness_s.max),
+                count(d.windows),
+                secs(Some(d.max_window_s)),
+                pct(d.share)
+            ),
+        ));
+    }
+    rows
+}
+
+fn engine_line(r: &RunReport) -> String {
+    format!(
+        "{} events over {:.1} simulated s{}",
+        count(r.engine.events),
+        r.engine.simulated_s,
+        if r.engine.truncated {
+            format!("   STOPPED EARLY: {}", r.engine.stop_reason.as_deref().unwrap_or("cut short"))
+        } else {
+            String::new()
+        }
+    )
 }
 
 /// A compact aligned summary of one run.

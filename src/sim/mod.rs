@@ -5,7 +5,9 @@
 mod arrivals;
 mod backend;
 mod cache;
+mod cdn;
 mod client_limit;
+mod edge;
 pub mod guard;
 mod pool;
 mod redis;
@@ -30,8 +32,8 @@ use hdrhistogram::Histogram;
 use crate::config::ModelSpec;
 use crate::engine::{EventQueue, SimDuration, SimTime, run};
 use crate::metrics::{
-    BackendStats, CacheStats, Cause, DivergenceStats, EngineStats, Fingerprints, LatencyStats, LayerStats, PoolStats,
-    Recorder, RedisStats, RequestStats, RunReport, Series, StalenessStats,
+    BackendStats, CacheStats, Cause, CdnStats, DivergenceStats, EngineStats, Fingerprints, LatencyStats, LayerStats,
+    PoolStats, Recorder, RedisStats, RequestStats, RunReport, Series, StalenessStats,
 };
 
 /// Limits on a run, from the command line rather than the model.
@@ -78,8 +80,7 @@ pub fn simulate_detailed(spec: &ModelSpec, seed: u64, run_index: u64, opts: RunO
     let end = if queue.pending() == 0 || truncated { queue.now() } else { stop };
     queue.advance_to(end);
     let measured = SimTime(w.duration.nanos()).since(SimTime(w.warmup.nanos())).as_secs_f64();
-    let mut report =
-        report(spec, seed, &mut world.stats, world.redis.as_ref(), world.db.peak, &queue, end, measured, truncated);
+    let mut report = report(spec, seed, &mut world, &queue, end, measured, truncated);
     report.engine.stop_reason = match (&world.stop_reason, truncated) {
         (Some(reason), _) => Some(reason.clone()),
         (None, true) => Some(format!("the event budget (--max-events {}) ran out", opts.max_events)),
@@ -108,18 +109,19 @@ fn secs_us(v: u64) -> f64 {
     v as f64 / 1e6
 }
 
-#[allow(clippy::too_many_arguments)]
 fn report(
     spec: &ModelSpec,
     seed: u64,
-    s: &mut Recorder,
-    redis: Option<&redis::RedisState>,
-    db_peak: u32,
+    world: &mut World,
     queue: &EventQueue<Event>,
     end: SimTime,
     measured_s: f64,
     truncated: bool,
 ) -> RunReport {
+    let redis = world.redis.as_ref();
+    let db_peak = world.db.peak;
+    let edge = world.edge.as_ref().map(|e| e.counters.clone()).unwrap_or_default();
+    let s: &mut Recorder = &mut world.stats;
     let failed: u64 = s.errors.iter().sum();
     let errors: BTreeMap<&'static str, u64> = Cause::ALL.iter().map(|&c| (c.key(), s.errors[c as usize])).collect();
     let any_ok = s.ok > 0;
@@ -154,18 +156,36 @@ fn report(
         },
         latency_s,
         cache: CacheStats {
-            hit_ratio: ratio(s.hits, s.arrived),
+            // The first cache looked at: the PoP when there is a CDN.
+            hit_ratio: if spec.cdn.is_some() { ratio(edge.pop_hits, s.arrived) } else { ratio(s.hits, s.arrived) },
+            // Client requests the origin never saw, plus origin requests its
+            // caches answered (without a CDN the first term is zero).
             served_from_cache_ratio: ratio(
-                s.hits + s.coalesced + s.stale_served + s.remote_hits + s.response_hits,
+                s.arrived.saturating_sub(s.origin_arrived)
+                    + s.hits
+                    + s.coalesced
+                    + s.stale_served
+                    + s.remote_hits
+                    + s.response_hits,
                 s.arrived,
-            ),
+            )
+            .min(1.0),
             coalesced: s.coalesced,
             fills: s.fills,
             stale_served: s.stale_served,
             layers: {
                 let mut layers = BTreeMap::new();
+                if spec.cdn.is_some() {
+                    let (lookups, hits) = (edge.pop_lookups, edge.pop_hits);
+                    layers.insert("cdn", LayerStats { hit_ratio: ratio(hits, lookups), lookups });
+                }
+                if spec.cdn.as_ref().is_some_and(|c| c.shield.is_some()) {
+                    let (lookups, hits) = (edge.shield_lookups, edge.shield_hits);
+                    layers.insert("shield", LayerStats { hit_ratio: ratio(hits, lookups), lookups });
+                }
                 if spec.cache.is_some() {
-                    layers.insert("local", LayerStats { hit_ratio: ratio(s.hits, s.arrived), lookups: s.arrived });
+                    let lookups = s.origin_arrived;
+                    layers.insert("local", LayerStats { hit_ratio: ratio(s.hits, lookups), lookups });
                 }
                 if spec.response_cache.is_some() {
                     layers.insert(
@@ -220,6 +240,17 @@ fn report(
             mean: (served > 0).then(|| s.staleness_sum_ns as f64 / served as f64 / 1e9),
             p99: (served > 0).then(|| secs_us(s.staleness_us.value_at_quantile(0.99))),
             max: (served > 0).then(|| s.staleness_max_ns as f64 / 1e9),
+        },
+        cdn: CdnStats {
+            pop_hit_ratio: ratio(edge.pop_hits, edge.pop_lookups),
+            shield_hit_ratio: ratio(edge.shield_hits, edge.shield_lookups),
+            origin_requests: edge.origin_requests,
+            origin_rps: edge.origin_requests as f64 / measured_s,
+            origin_errors: edge.origin_errors,
+            not_modified: edge.not_modified,
+            full_responses: edge.full_responses,
+            collapsed: edge.collapsed,
+            stale_served: edge.stale_served,
         },
         engine: EngineStats {
             events: queue.events_processed(),

@@ -55,7 +55,7 @@ impl World {
                 if req.counted {
                     self.stats.hits += 1;
                 }
-                self.serve(now, req.counted, version);
+                self.serve(now, id, version);
                 return self.start_handler(q, id);
             }
             if locks {
@@ -71,7 +71,7 @@ impl World {
             if req.counted {
                 self.stats.stale_served += 1;
             }
-            self.serve(now, req.counted, version);
+            self.serve(now, id, version);
             if !refreshing {
                 self.start_background(q, unit);
             }
@@ -90,10 +90,16 @@ impl World {
         }
     }
 
-    /// Records what a request is served: data of `version`, at `now`.
-    fn serve(&mut self, now: crate::engine::SimTime, counted: bool, version: u64) {
-        let staleness = self.versions.staleness(version, now);
-        self.stats.served(counted, staleness);
+    /// Records what request `id` is served: data of `version`, at `now`.
+    /// Behind a CDN the client's staleness is measured at the edge instead.
+    pub(super) fn serve(&mut self, now: crate::engine::SimTime, id: ReqId, version: u64) {
+        let req = self.requests.get_mut(id);
+        req.version = version;
+        let (counted, edge) = (req.counted, req.edge);
+        if edge == u32::MAX {
+            let staleness = self.versions.staleness(version, now);
+            self.stats.served(counted, staleness);
+        }
     }
 
     /// Gets the data for the request: from Redis if there is one, else from
@@ -185,7 +191,7 @@ impl World {
         let req = *self.requests.get(id);
         let unit = req.unit as usize;
         self.fill_with(now, unit, version, took);
-        self.serve(now, req.counted, version);
+        self.serve(now, id, version);
         self.start_handler(q, id);
         if self.locks() && self.units[unit].cache.is_some() {
             self.schedule_background_refresh_of(q, unit);
@@ -197,7 +203,7 @@ impl World {
     pub(super) fn served_stale_after_wait(&mut self, q: &mut EventQueue<Event>, id: ReqId, version: u64) {
         let now = q.now();
         let req = *self.requests.get(id);
-        self.serve(now, req.counted, version);
+        self.serve(now, id, version);
         self.start_handler(q, id);
         if self.locks() && self.units[req.unit as usize].cache.is_some() {
             self.release_lock(q, req.unit as usize);
@@ -235,7 +241,7 @@ impl World {
                 if counted {
                     self.stats.coalesced += 1;
                 }
-                self.serve(now, counted, version);
+                self.serve(now, next, version);
                 self.start_handler(q, next);
                 continue;
             }

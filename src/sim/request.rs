@@ -22,7 +22,8 @@ pub struct Request {
     pub retries: u32,
     /// The Redis command in flight, if any.
     pub redis_op: RedisOp,
-    /// The version the request obtained (from Redis or the backend).
+    /// The version the request obtained (from Redis or the backend), then
+    /// the version it was served.
     pub version: u64,
     /// Whether the last Redis command succeeded (hit, lock taken, released).
     pub redis_ok: bool,
@@ -37,6 +38,8 @@ pub struct Request {
     pub key: u32,
     /// The user it is sent as, for client rate limiting.
     pub client: u32,
+    /// The CDN forward request it answers (`u32::MAX`: a client's own).
+    pub edge: u32,
 }
 
 /// A command a request has sent to Redis.
@@ -68,6 +71,7 @@ impl Request {
             user: u32::MAX,
             key: u32::MAX,
             client: 0,
+            edge: u32::MAX,
         }
     }
 }

@@ -17,10 +17,17 @@ pub struct ZipfKeys {
 impl ZipfKeys {
     /// Keys 0..`n` with exponent `s`.
     pub fn new(n: u32, s: f64) -> ZipfKeys {
+        let weights: Vec<f64> = (1..=n).map(|k| (k as f64).powf(-s)).collect();
+        ZipfKeys::weighted(&weights)
+    }
+
+    /// Keys 0..`weights.len()`, key k with probability ∝ `weights[k]`.
+    pub fn weighted(weights: &[f64]) -> ZipfKeys {
         let mut acc = 0.0;
-        let mut cdf: Vec<f64> = (1..=n)
-            .map(|k| {
-                acc += (k as f64).powf(-s);
+        let mut cdf: Vec<f64> = weights
+            .iter()
+            .map(|w| {
+                acc += w;
                 acc
             })
             .collect();
@@ -41,8 +48,8 @@ impl ZipfKeys {
 pub struct ResponseState {
     ttl: SimDuration,
     capacity: usize,
-    /// key -> (expiry, last use tick)
-    entries: HashMap<u32, (SimTime, u64)>,
+    /// key -> (expiry, last use tick, data version)
+    entries: HashMap<u32, (SimTime, u64, u64)>,
     /// last use tick -> key, oldest first.
     order: BTreeMap<u64, u32>,
     tick: u64,
@@ -69,21 +76,22 @@ impl ResponseState {
         }
     }
 
-    /// Whether `key` has a fresh response at `now` (a hit makes it the most
-    /// recently used).
-    pub fn lookup(&mut self, key: u32, now: SimTime) -> bool {
-        let fresh = self.entries.get(&key).is_some_and(|e| now < e.0);
-        if fresh {
+    /// The data version of `key`'s response if it is fresh at `now` (a hit
+    /// makes it the most recently used).
+    pub fn lookup(&mut self, key: u32, now: SimTime) -> Option<u64> {
+        let version = self.entries.get(&key).filter(|e| now < e.0).map(|e| e.2);
+        if version.is_some() {
             self.touch(key);
         }
-        fresh
+        version
     }
 
-    /// Stores a response for `key`, evicting the least recently used.
-    pub fn store(&mut self, key: u32, now: SimTime) {
+    /// Stores a response for `key` made of data `version`, evicting the least
+    /// recently used.
+    pub fn store(&mut self, key: u32, now: SimTime, version: u64) {
         let expiry = now.after(self.ttl);
-        if self.entries.contains_key(&key) {
-            self.entries.get_mut(&key).expect("present").0 = expiry;
+        if let Some(e) = self.entries.get_mut(&key) {
+            (e.0, e.2) = (expiry, version);
             self.touch(key);
             return;
         }
@@ -95,7 +103,7 @@ impl ResponseState {
             self.entries.remove(&old);
         }
         self.tick += 1;
-        self.entries.insert(key, (expiry, self.tick));
+        self.entries.insert(key, (expiry, self.tick, version));
         self.order.insert(self.tick, key);
     }
 }
@@ -111,12 +119,12 @@ mod tests {
         let spec = ResponseCache { ttl: Dur::secs(100), keys: 10, zipf: 0.0, capacity: Some(2) };
         let mut c = ResponseState::new(&spec);
         let t = SimTime(1);
-        c.store(1, t);
-        c.store(2, t);
-        assert!(c.lookup(1, t)); // 1 is now the most recent
-        c.store(3, t); // evicts 2
-        assert!(c.lookup(1, t) && c.lookup(3, t) && !c.lookup(2, t));
-        assert!(!c.lookup(1, SimTime(200_000_000_000)), "expired");
+        c.store(1, t, 7);
+        c.store(2, t, 7);
+        assert_eq!(c.lookup(1, t), Some(7)); // 1 is now the most recent
+        c.store(3, t, 8); // evicts 2
+        assert!(c.lookup(1, t).is_some() && c.lookup(3, t) == Some(8) && c.lookup(2, t).is_none());
+        assert!(c.lookup(1, SimTime(200_000_000_000)).is_none(), "expired");
     }
 
     #[test]

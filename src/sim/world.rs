@@ -20,6 +20,7 @@ use super::arrivals::ArrivalStream;
 use super::backend::BackendState;
 use super::cache::CacheState;
 use super::client_limit::LimitStore;
+use super::edge::EdgeState;
 use super::pool::{Checkout, DbServer, PoolState, Waiter};
 use super::redis::RedisState;
 use super::request::{ReqId, Request, Slab};
@@ -58,6 +59,12 @@ pub enum Event {
     Restart(u32),
     /// A closed-loop user -> balancer: the user's think time is over.
     UserRequest(u32),
+    /// CDN node -> the node above it (shield or origin): a forward request arrives.
+    EdgeForward(u32),
+    /// Upstream -> CDN node: the answer to its forward request arrives.
+    EdgeBack(u32),
+    /// PoP -> client: the response arrives.
+    EdgeReply(u32),
 }
 
 /// One worker process: its slots, cache and pool.
@@ -104,6 +111,8 @@ pub struct World {
     shared_limits: Option<LimitStore>,
     pub(super) arrivals_end: SimTime,
     pub(super) requests: Slab,
+    /// The CDN in front of everything, if any.
+    pub(super) edge: Option<EdgeState>,
     pub stats: Recorder,
     /// Set when a guard stops the run: why.
     pub stop_reason: Option<String>,
@@ -171,6 +180,7 @@ impl World {
                 .map(|c| LimitStore::new(c.strategy, c.limit.get(), c.per.0)),
             arrivals_end: SimTime(w.duration.nanos()),
             requests: Slab::default(),
+            edge: spec.cdn.as_ref().map(|c| EdgeState::new(c, seed, run)),
             stats: Recorder::new(SimTime(w.warmup.nanos())),
             stop_reason: None,
         };
@@ -201,7 +211,7 @@ impl World {
     }
 
     /// A closed-loop user pauses, then sends its next request.
-    fn user_thinks(&mut self, q: &mut EventQueue<Event>, user: u32) {
+    pub(super) fn user_thinks(&mut self, q: &mut EventQueue<Event>, user: u32) {
         let (sampler, rng) = self.think.as_mut().expect("closed loop");
         let at = q.now().after(sampler.sample(rng));
         if at <= self.arrivals_end {
@@ -234,7 +244,8 @@ impl World {
         self.enter(q, u32::MAX);
     }
 
-    /// A request (of `user`, or open) enters the system.
+    /// A request (of `user`, or open) enters the system: at the CDN if
+    /// there is one, else at the load balancer.
     fn enter(&mut self, q: &mut EventQueue<Event>, user: u32) {
         let now = q.now();
         if self.stats.in_flight() >= MAX_IN_FLIGHT {
@@ -243,6 +254,28 @@ impl World {
             ));
             return;
         }
+        if self.edge.is_some() {
+            return self.edge_enter(q, user);
+        }
+        self.stats.request_entered(now, now >= self.stats.warmup);
+        let key = self.draw_key().unwrap_or(u32::MAX);
+        self.enter_origin(q, user, key, u32::MAX);
+    }
+
+    /// Whether requests carry a query key (there is a response cache).
+    pub(super) fn has_keys(&self) -> bool {
+        self.keys.is_some()
+    }
+
+    /// A query key by popularity, when requests carry one.
+    pub(super) fn draw_key(&mut self) -> Option<u32> {
+        self.keys.as_mut().map(|(keys, rng)| keys.draw(rng))
+    }
+
+    /// A request for `key` reaches the origin's load balancer: sent by
+    /// `user`, or by CDN forward request `edge` (`u32::MAX`: none).
+    pub(super) fn enter_origin(&mut self, q: &mut EventQueue<Event>, user: u32, key: u32, edge: u32) {
+        let now = q.now();
         let server = self.pick_server();
         // The kernel hands the connection to one of the server's workers.
         let worker = if self.workers > 1 { self.balancer_rng.random_range(0..self.workers) } else { 0 };
@@ -250,15 +283,12 @@ impl World {
         self.server_in_flight[server as usize] += 1;
         let counted = now >= self.stats.warmup;
         let mut request = Request::new(now, unit, server, counted);
-        request.user = user;
-        if let Some((keys, rng)) = self.keys.as_mut() {
-            request.key = keys.draw(rng);
-        }
+        (request.user, request.key, request.edge) = (user, key, edge);
         if let Some((users, rng)) = self.clients.as_mut() {
             request.client = users.draw(rng);
         }
         let id = self.requests.insert(request);
-        self.stats.request_entered(now, counted);
+        self.stats.origin_arrived += u64::from(counted);
         let u = &mut self.units[unit as usize];
         if u.busy < u.limit {
             u.busy += 1;
@@ -287,10 +317,11 @@ impl World {
             let hit = responses.lookup(req.key, now);
             if req.counted {
                 self.stats.response_lookups += 1;
-                self.stats.response_hits += u64::from(hit);
+                self.stats.response_hits += u64::from(hit.is_some());
             }
-            if hit {
+            if let Some(version) = hit {
                 self.requests.get_mut(id).key = u32::MAX;
+                self.serve(now, id, version);
                 return self.finish(q, id, Ok(()));
             }
         }
@@ -374,14 +405,19 @@ impl World {
         let now = q.now();
         let req = *self.requests.get(id);
         debug_assert!(now >= req.arrived, "a request finished before it arrived");
-        self.stats.request_left(now, req.counted, outcome.map(|()| now.since(req.arrived)));
+        if req.edge == u32::MAX {
+            self.stats.request_left(now, req.counted, outcome.map(|()| now.since(req.arrived)));
+        }
         self.requests.remove(id);
         self.server_in_flight[req.server as usize] -= 1;
         if outcome.is_ok()
             && req.key != u32::MAX
             && let Some(responses) = self.units[req.unit as usize].responses.as_mut()
         {
-            responses.store(req.key, now);
+            responses.store(req.key, now, req.version);
+        }
+        if req.edge != u32::MAX {
+            self.origin_answered(q, req.edge, outcome.map(|()| req.version));
         }
         if req.user != u32::MAX {
             self.user_thinks(q, req.user);
@@ -418,6 +454,9 @@ impl Model for World {
             Event::LockRetry(id) => self.on_lock_retry(q, id),
             Event::Restart(server) => self.on_restart(server),
             Event::UserRequest(user) => self.enter(q, user),
+            Event::EdgeForward(id) => self.on_edge_forward(q, id),
+            Event::EdgeBack(id) => self.on_edge_back(q, id),
+            Event::EdgeReply(id) => self.on_edge_reply(q, id),
         }
     }
 
@@ -441,6 +480,9 @@ impl Model for World {
             Event::LockRetry(id) => (11, id),
             Event::Restart(s) => (12, s),
             Event::UserRequest(u) => (13, u),
+            Event::EdgeForward(f) => (14, f),
+            Event::EdgeBack(f) => (15, f),
+            Event::EdgeReply(c) => (16, c),
         };
         (kind << 32) | u64::from(id)
     }
