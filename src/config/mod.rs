@@ -5,6 +5,7 @@
 mod cache;
 mod cdn;
 mod client_limit;
+mod db;
 mod duration;
 mod error;
 mod latency;
@@ -21,14 +22,15 @@ mod validate;
 pub use cache::{Cache, CacheStart, Refresh, TtlFrom};
 pub use cdn::{Cdn, Shield, Spread};
 pub use client_limit::{ClientLimit, LimitStorage, LimitStrategy};
+pub use db::{PgBouncer, Pool, Replicas};
 pub use duration::Dur;
 pub use error::ConfigError;
 pub use latency::{Latency, lognormal_params};
 pub use load::{apply_overrides, load_model, parse_model, parse_ron, read_text};
 pub use locate::{locate, locate_nth_after};
 pub use model::{
-    Arrivals, Backend, Balancer, ClosedLoop, Cost, Fault, ModelSpec, Phase, Pool, Rate, RateLimit, Restart, Retry,
-    Servers, WhenEmpty, Workload, Writes,
+    Arrivals, Backend, Balancer, ClosedLoop, Cost, Fault, ModelSpec, Phase, Rate, RateLimit, Restart, Retry, Servers,
+    WhenEmpty, Workload, Writes,
 };
 pub use redis::{GiveUp, Redis, RedisLock, WhenDown, Window};
 pub use response::ResponseCache;

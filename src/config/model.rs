@@ -47,7 +47,7 @@ pub struct ModelSpec {
     /// A database query through a connection pool after the handler; absent
     /// means no query.
     #[serde(default)]
-    pub db: Option<Pool>,
+    pub db: Option<super::db::Pool>,
     /// What the architecture costs per month, for the verdict matrix.
     #[serde(default)]
     pub cost: Cost,
@@ -334,52 +334,6 @@ fn default_max_delay() -> Dur {
 }
 fn default_deadline() -> Dur {
     Dur::secs(60)
-}
-
-/// A SQLAlchemy QueuePool per server: at most `pool_size + max_overflow`
-/// connections checked out; further checkouts wait in FIFO order up to
-/// `pool_timeout`, then fail with `pool_timeout`. A connection is held only
-/// for its query.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Pool {
-    /// Connections kept open (default 5).
-    #[serde(default = "default_pool_size")]
-    pub pool_size: u32,
-    /// Extra connections opened on demand (default 10).
-    #[serde(default = "default_max_overflow")]
-    pub max_overflow: u32,
-    /// Longest wait for a connection (default 30s); `"0s"` fails at once.
-    #[serde(default = "default_pool_timeout")]
-    pub pool_timeout: Dur,
-    /// How long a query holds its connection.
-    pub query: Latency,
-    /// The database's `max_connections`, shared by every pool of every
-    /// worker (PostgreSQL's default 100). Opening a connection past it fails
-    /// the request with `too_many_connections`.
-    #[serde(default = "default_max_connections")]
-    pub max_connections: u32,
-    /// Of those, the slots kept for superusers (PostgreSQL's
-    /// `superuser_reserved_connections`, default 3).
-    #[serde(default = "default_reserved")]
-    pub reserved_connections: u32,
-}
-
-fn default_max_connections() -> u32 {
-    100
-}
-fn default_reserved() -> u32 {
-    3
-}
-
-fn default_pool_size() -> u32 {
-    5
-}
-fn default_max_overflow() -> u32 {
-    10
-}
-fn default_pool_timeout() -> Dur {
-    Dur::secs(30)
 }
 
 /// A rate in events per second: finite and above zero.

@@ -166,6 +166,9 @@ pub fn validate(m: &ModelSpec) -> Result<(), Invalid> {
     if let Some(c) = &m.cdn {
         validate_cdn(c)?;
     }
+    if let Some(db) = &m.db {
+        validate_db(db)?;
+    }
     if let Some(r) = &m.response_cache {
         if r.keys == 0 || r.keys > 10_000_000 {
             return Err(invalid("response_cache.keys", format!("between 1 and 10,000,000 keys, not {}", r.keys)));
@@ -242,6 +245,38 @@ fn validate_cdn(c: &super::Cdn) -> Result<(), Invalid> {
                 return Err(invalid("cdn.spread", "shares must be finite, at least 0, and not all 0"));
             }
         }
+    }
+    Ok(())
+}
+
+fn validate_db(db: &super::Pool) -> Result<(), Invalid> {
+    let usable = db.max_connections.saturating_sub(db.reserved_connections);
+    if let Some(b) = &db.pgbouncer {
+        if b.default_pool_size == 0 || b.default_pool_size > usable {
+            return Err(invalid(
+                "db.pgbouncer.default_pool_size",
+                format!(
+                    "between 1 and the database's {usable} usable connections (max_connections less reserved), not {}",
+                    b.default_pool_size
+                ),
+            ));
+        }
+        if b.max_client_conn == 0 {
+            return Err(invalid("db.pgbouncer.max_client_conn", "PgBouncer must accept at least 1 client connection"));
+        }
+    }
+    if let Some(r) = &db.replicas {
+        if r.count == 0 || r.count > 64 {
+            return Err(invalid("db.replicas.count", format!("between 1 and 64 replicas, not {}", r.count)));
+        }
+        if !(0.0..=1.0).contains(&r.read_share) {
+            return Err(invalid("db.replicas.read_share", format!("a share between 0 and 1, not {}", r.read_share)));
+        }
+    }
+    if let Some(super::Writes::Every(period)) = &db.writes
+        && period.nanos() < 1_000_000
+    {
+        return Err(invalid("db.writes", "writes at most every 1ms"));
     }
     Ok(())
 }

@@ -9,7 +9,7 @@ mod series;
 pub use divergence::Divergence;
 pub use recorder::{Recorder, histogram};
 pub use report::{
-    BackendStats, CacheStats, Cause, CdnStats, DivergenceStats, EngineStats, Fingerprints, LatencyStats, LayerStats,
-    PoolStats, RedisStats, RequestStats, RunReport, StalenessStats,
+    BackendStats, CacheStats, Cause, CdnStats, DbStats, DivergenceStats, EngineStats, Fingerprints, LatencyStats,
+    LayerStats, PoolStats, RedisStats, RequestStats, RunReport, StalenessStats,
 };
 pub use series::{Bucket, Series};

@@ -27,11 +27,13 @@ pub enum Cause {
     BackendUnavailable,
     /// The client rate limit answered 429 Too Many Requests.
     TooManyRequests,
+    /// PgBouncer found no server connection within `query_wait_timeout`.
+    QueryWaitTimeout,
 }
 
 impl Cause {
     /// Every cause, in report order.
-    pub const ALL: [Cause; 9] = [
+    pub const ALL: [Cause; 10] = [
         Cause::RateLimited,
         Cause::PoolTimeout,
         Cause::BackendDeadline,
@@ -41,6 +43,7 @@ impl Cause {
         Cause::TooManyConnections,
         Cause::BackendUnavailable,
         Cause::TooManyRequests,
+        Cause::QueryWaitTimeout,
     ];
 
     /// The stable key.
@@ -55,6 +58,7 @@ impl Cause {
             Cause::TooManyConnections => "too_many_connections",
             Cause::BackendUnavailable => "backend_unavailable",
             Cause::TooManyRequests => "too_many_requests",
+            Cause::QueryWaitTimeout => "query_wait_timeout",
         }
     }
 }
@@ -81,6 +85,8 @@ pub struct RunReport {
     pub staleness_s: StalenessStats,
     /// The CDN, if the model has one (zeros otherwise).
     pub cdn: CdnStats,
+    /// The database's replicas and PgBouncer, if any (zeros otherwise).
+    pub db: DbStats,
     pub engine: EngineStats,
     pub fingerprint: Fingerprints,
 }
@@ -120,6 +126,26 @@ pub struct CdnStats {
     pub collapsed: u64,
     /// Expired entries served (stale-while-revalidate, stale-if-error).
     pub stale_served: u64,
+}
+
+/// Queries on the database nodes (measured requests).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DbStats {
+    /// Queries run, and those run on a replica.
+    pub queries: u64,
+    pub replica_reads: u64,
+    /// Replica reads that missed the newest write, and their share of
+    /// replica reads.
+    pub stale_reads: u64,
+    pub stale_read_share: f64,
+    /// How far behind the newest write the stale reads were, seconds.
+    pub stale_lag_mean_s: Option<f64>,
+    pub stale_lag_max_s: Option<f64>,
+    /// Queries that waited for a PgBouncer server connection, and their mean wait.
+    pub bouncer_waits: u64,
+    pub bouncer_wait_mean_s: Option<f64>,
+    /// Queries cancelled at `query_wait_timeout`.
+    pub bouncer_timeouts: u64,
 }
 
 /// One cache layer's hits.

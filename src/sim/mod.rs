@@ -7,6 +7,7 @@ mod backend;
 mod cache;
 mod cdn;
 mod client_limit;
+mod database;
 mod edge;
 pub mod guard;
 mod pool;
@@ -32,8 +33,8 @@ use hdrhistogram::Histogram;
 use crate::config::ModelSpec;
 use crate::engine::{EventQueue, SimDuration, SimTime, run};
 use crate::metrics::{
-    BackendStats, CacheStats, Cause, CdnStats, DivergenceStats, EngineStats, Fingerprints, LatencyStats, LayerStats,
-    PoolStats, Recorder, RedisStats, RequestStats, RunReport, Series, StalenessStats,
+    BackendStats, CacheStats, Cause, CdnStats, DbStats, DivergenceStats, EngineStats, Fingerprints, LatencyStats,
+    LayerStats, PoolStats, Recorder, RedisStats, RequestStats, RunReport, Series, StalenessStats,
 };
 
 /// Limits on a run, from the command line rather than the model.
@@ -119,7 +120,8 @@ fn report(
     truncated: bool,
 ) -> RunReport {
     let redis = world.redis.as_ref();
-    let db_peak = world.db.peak;
+    let db_peak = world.db.as_ref().map_or(0, |d| d.peak_connections());
+    let dbc = world.db.as_ref().map(|d| d.counters.clone()).unwrap_or_default();
     let edge = world.edge.as_ref().map(|e| e.counters.clone()).unwrap_or_default();
     let s: &mut Recorder = &mut world.stats;
     let failed: u64 = s.errors.iter().sum();
@@ -251,6 +253,18 @@ fn report(
             full_responses: edge.full_responses,
             collapsed: edge.collapsed,
             stale_served: edge.stale_served,
+        },
+        db: DbStats {
+            queries: dbc.queries,
+            replica_reads: dbc.replica_reads,
+            stale_reads: dbc.stale_reads,
+            stale_read_share: ratio(dbc.stale_reads, dbc.replica_reads),
+            stale_lag_mean_s: (dbc.stale_reads > 0).then(|| dbc.stale_lag_sum_ns as f64 / dbc.stale_reads as f64 / 1e9),
+            stale_lag_max_s: (dbc.stale_reads > 0).then(|| dbc.stale_lag_max_ns as f64 / 1e9),
+            bouncer_waits: dbc.bouncer_waits,
+            bouncer_wait_mean_s: (dbc.bouncer_waits > 0)
+                .then(|| dbc.bouncer_wait_sum_ns as f64 / dbc.bouncer_waits as f64 / 1e9),
+            bouncer_timeouts: dbc.bouncer_timeouts,
         },
         engine: EngineStats {
             events: queue.events_processed(),

@@ -40,6 +40,8 @@ pub struct Request {
     pub client: u32,
     /// The CDN forward request it answers (`u32::MAX`: a client's own).
     pub edge: u32,
+    /// The database node its query goes to (0: the primary).
+    pub db_node: u32,
 }
 
 /// A command a request has sent to Redis.
@@ -72,6 +74,7 @@ impl Request {
             key: u32::MAX,
             client: 0,
             edge: u32::MAX,
+            db_node: 0,
         }
     }
 }

@@ -49,6 +49,22 @@ impl Versions {
         }
     }
 
+    /// When version `v` was written (version 0 is the initial data).
+    pub fn written_at(&mut self, v: u64) -> SimTime {
+        match &self.kind {
+            _ if v == 0 => SimTime::ZERO,
+            None => SimTime::MAX,
+            Some(Writes::Every(period)) => SimTime(v.saturating_mul(period.nanos())),
+            Some(Writes::Poisson(_)) => {
+                while (self.writes.len() as u64) < v {
+                    let next = self.next;
+                    self.advance(next);
+                }
+                self.writes[v as usize - 1]
+            }
+        }
+    }
+
     /// How long version `v` has been out of date at `now` (zero if current).
     pub fn staleness(&mut self, v: u64, now: SimTime) -> SimDuration {
         if self.current(now) <= v {

@@ -20,8 +20,9 @@ use super::arrivals::ArrivalStream;
 use super::backend::BackendState;
 use super::cache::CacheState;
 use super::client_limit::LimitStore;
+use super::database::Database;
 use super::edge::EdgeState;
-use super::pool::{Checkout, DbServer, PoolState, Waiter};
+use super::pool::PoolState;
 use super::redis::RedisState;
 use super::request::{ReqId, Request, Slab};
 use super::responses::{ResponseState, ZipfKeys};
@@ -65,6 +66,8 @@ pub enum Event {
     EdgeBack(u32),
     /// PoP -> client: the response arrives.
     EdgeReply(u32),
+    /// PgBouncer -> request: no server connection within `query_wait_timeout`.
+    BouncerTimeout(ReqId),
 }
 
 /// One worker process: its slots, cache and pool.
@@ -73,7 +76,8 @@ pub(super) struct Unit {
     pub limit: u32,
     pub queue: VecDeque<ReqId>,
     pub cache: Option<CacheState>,
-    pub pool: Option<PoolState>,
+    /// One pool per database node (none without a database).
+    pub pools: Vec<PoolState>,
     pub handler_rng: SimRng,
     pub query_rng: SimRng,
     pub responses: Option<ResponseState>,
@@ -96,11 +100,10 @@ pub struct World {
     pub(super) refresh: Refresh,
     pub(super) early_rng: SimRng,
     handler: Sampler,
-    query: Option<Sampler>,
     pub(super) backend: BackendState,
     pub(super) versions: Versions,
     pub(super) redis: Option<RedisState>,
-    pub(super) db: DbServer,
+    pub(super) db: Option<Database>,
     arrivals: ArrivalStream,
     /// Closed loop: think time and its stream.
     think: Option<(Sampler, SimRng)>,
@@ -137,7 +140,10 @@ impl World {
                     limit: spec.servers.concurrency.map_or(u32::MAX, |c| c.get()),
                     queue: VecDeque::new(),
                     cache: spec.cache.as_ref().map(|c| CacheState::new(c, rng(&format!("{name}.cache")))),
-                    pool: spec.db.as_ref().map(|p| PoolState::new(p.pool_size, p.max_overflow, p.pool_timeout.0)),
+                    pools: spec.db.as_ref().map_or(Vec::new(), |p| {
+                        let nodes = 1 + p.replicas.as_ref().map_or(0, |r| r.count);
+                        (0..nodes).map(|_| PoolState::new(p.pool_size, p.max_overflow, p.pool_timeout.0)).collect()
+                    }),
                     handler_rng: rng(&format!("{name}.handler")),
                     query_rng: rng(&format!("{name}.db")),
                     responses: spec.response_cache.as_ref().map(ResponseState::new),
@@ -160,15 +166,10 @@ impl World {
             refresh: spec.cache.as_ref().map_or(Refresh::None, |c| c.refresh),
             early_rng: rng("xfetch"),
             handler: Sampler::new(&spec.servers.handler),
-            query: spec.db.as_ref().map(|p| Sampler::new(&p.query)),
             backend: BackendState::new(&spec.backend, rng("backend"), rng("backend.retry")),
             versions: Versions::new(spec.backend.writes.as_ref(), rng("backend.writes")),
             redis: spec.redis.as_ref().map(|r| RedisState::new(r, rng("redis.rtt"), rng("redis.command"))),
-            db: DbServer {
-                limit: spec.db.as_ref().map_or(u32::MAX, |p| p.max_connections.saturating_sub(p.reserved_connections)),
-                open: 0,
-                peak: 0,
-            },
+            db: spec.db.as_ref().map(|p| Database::new(p, seed, run)),
             arrivals: ArrivalStream::new(w, rng("arrivals")),
             think: w.closed.as_ref().map(|c| (Sampler::new(&c.think), rng("users"))),
             keys: spec.response_cache.as_ref().map(|r| (ZipfKeys::new(r.keys, r.zipf), rng("keys"))),
@@ -346,59 +347,6 @@ impl World {
         q.schedule_in(d, Event::HandlerDone(id));
     }
 
-    fn on_handler_done(&mut self, q: &mut EventQueue<Event>, id: ReqId) {
-        let now = q.now();
-        let req = *self.requests.get(id);
-        let u = &mut self.units[req.unit as usize];
-        let Some(pool) = u.pool.as_mut() else {
-            return self.finish(q, id, Ok(()));
-        };
-        match pool.checkout(&mut self.db) {
-            Checkout::Connection => {
-                let in_use = u64::from(pool.in_use);
-                let d = self.query.as_ref().expect("pool implies query").sample(&mut u.query_rng);
-                self.stats.checkout(now, req.counted, SimDuration::ZERO, in_use);
-                q.schedule_in(d, Event::QueryDone(id));
-            }
-            Checkout::Refused => self.finish(q, id, Err(Cause::TooManyConnections)),
-            Checkout::Wait if pool.timeout.0 == 0 => {
-                self.stats.pool_timeout(req.counted);
-                self.finish(q, id, Err(Cause::PoolTimeout));
-            }
-            Checkout::Wait => {
-                let timeout = Some(q.schedule_in(pool.timeout, Event::PoolTimeout(id)));
-                pool.waiters.push_back(Waiter { req: id, since: now, timeout });
-            }
-        }
-    }
-
-    fn on_query_done(&mut self, q: &mut EventQueue<Event>, id: ReqId) {
-        let now = q.now();
-        let unit = self.requests.get(id).unit as usize;
-        let u = &mut self.units[unit];
-        let pool = u.pool.as_mut().expect("query implies pool");
-        if let Some(w) = pool.checkin(&mut self.db) {
-            if let Some(key) = w.timeout {
-                q.cancel(key);
-            }
-            let in_use = u64::from(pool.in_use);
-            let d = self.query.as_ref().expect("pool implies query").sample(&mut u.query_rng);
-            let counted = self.requests.get(w.req).counted;
-            self.stats.checkout(now, counted, now.since(w.since), in_use);
-            q.schedule_in(d, Event::QueryDone(w.req));
-        }
-        self.finish(q, id, Ok(()));
-    }
-
-    fn on_pool_timeout(&mut self, q: &mut EventQueue<Event>, id: ReqId) {
-        let req = *self.requests.get(id);
-        let pool = self.units[req.unit as usize].pool.as_mut().expect("timeout implies pool");
-        if pool.remove_waiter(id).is_some() {
-            self.stats.pool_timeout(req.counted);
-            self.finish(q, id, Err(Cause::PoolTimeout));
-        }
-    }
-
     /// The request leaves: record it, free its slot for the next in line,
     /// and free its slab entry.
     pub(super) fn finish(&mut self, q: &mut EventQueue<Event>, id: ReqId, outcome: Result<(), Cause>) {
@@ -457,6 +405,7 @@ impl Model for World {
             Event::EdgeForward(id) => self.on_edge_forward(q, id),
             Event::EdgeBack(id) => self.on_edge_back(q, id),
             Event::EdgeReply(id) => self.on_edge_reply(q, id),
+            Event::BouncerTimeout(id) => self.on_bouncer_timeout(q, id),
         }
     }
 
@@ -483,6 +432,7 @@ impl Model for World {
             Event::EdgeForward(f) => (14, f),
             Event::EdgeBack(f) => (15, f),
             Event::EdgeReply(c) => (16, c),
+            Event::BouncerTimeout(id) => (17, id),
         };
         (kind << 32) | u64::from(id)
     }

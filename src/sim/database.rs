@@ -1,0 +1,305 @@
+//! The database after the handler: each worker's QueuePool per node, the
+//! node's connection limit, PgBouncer's server connections, and replicas
+//! that apply writes after a lag.
+//!
+//! ```text
+//! handler done -> route (primary, or a replica with `read_share`)
+//!   -> pool checkout (FIFO, pool_timeout; opening past max_connections is refused)
+//!   -> [PgBouncer: a server connection, FIFO, query_wait_timeout]
+//!   -> query (a replica read is stale if the replica lags the newest write)
+//!   -> server connection back, pool connection back -> done
+//! ```
+
+use std::collections::VecDeque;
+
+use rand::RngExt;
+
+use crate::config::Pool;
+use crate::engine::{EventQueue, SimDuration, SimRng, SimTime, stream};
+use crate::metrics::Cause;
+
+use super::pool::{Checkout, DbServer, Waiter};
+use super::request::ReqId;
+use super::sampler::Sampler;
+use super::versions::Versions;
+use super::world::{Event, World};
+
+/// PgBouncer's server connections for one node (transaction pooling).
+pub struct Bouncer {
+    size: u32,
+    busy: u32,
+    pub peak: u32,
+    wait_timeout: SimDuration,
+    waiters: VecDeque<Waiter>,
+}
+
+/// A replica's progress through the primary's writes.
+pub struct Replica {
+    lag: Sampler,
+    rng: SimRng,
+    /// Writes whose apply time is known.
+    seen: u64,
+    /// (apply time, version) of writes not yet applied, in order.
+    pending: VecDeque<(SimTime, u64)>,
+    applied: u64,
+    last_apply: SimTime,
+}
+
+impl Replica {
+    /// The version this replica has applied by `now`. Write k's lag is the
+    /// k-th draw of the replica's stream, whenever it is asked for; writes
+    /// apply in order (a write cannot overtake an earlier one).
+    fn version_at(&mut self, now: SimTime, primary: &mut Versions) -> u64 {
+        let newest = primary.current(now);
+        while self.seen < newest {
+            self.seen += 1;
+            let at = primary.written_at(self.seen).after(self.lag.sample(&mut self.rng)).max(self.last_apply);
+            self.last_apply = at;
+            self.pending.push_back((at, self.seen));
+        }
+        while let Some(&(at, v)) = self.pending.front() {
+            if at > now {
+                break;
+            }
+            self.applied = v;
+            self.pending.pop_front();
+        }
+        self.applied
+    }
+}
+
+/// One database node: the primary (0) or a replica.
+pub struct DbNode {
+    /// Connections the pools may open: PostgreSQL's limit, or PgBouncer's
+    /// `max_client_conn` when there is a PgBouncer.
+    pub conns: DbServer,
+    pub bouncer: Option<Bouncer>,
+    pub replica: Option<Replica>,
+}
+
+impl DbNode {
+    /// Most connections PostgreSQL itself saw at once on this node.
+    pub fn server_peak(&self) -> u32 {
+        self.bouncer.as_ref().map_or(self.conns.peak, |b| b.peak)
+    }
+}
+
+/// What the database counts (measured queries).
+#[derive(Debug, Default, Clone)]
+pub struct DbCounters {
+    pub queries: u64,
+    pub replica_reads: u64,
+    pub stale_reads: u64,
+    /// How far behind the newest write the stale reads were, summed and
+    /// at most (ns).
+    pub stale_lag_sum_ns: u128,
+    pub stale_lag_max_ns: u64,
+    /// Queries that waited for a PgBouncer server connection, and the total wait.
+    pub bouncer_waits: u64,
+    pub bouncer_wait_sum_ns: u128,
+    pub bouncer_timeouts: u64,
+}
+
+/// The database: its nodes, the router and the write history.
+pub struct Database {
+    pub nodes: Vec<DbNode>,
+    read_share: f64,
+    route_rng: SimRng,
+    writes: Versions,
+    pub query: Sampler,
+    pub counters: DbCounters,
+}
+
+impl Database {
+    pub fn new(spec: &Pool, seed: u64, run: u64) -> Database {
+        let replicas = spec.replicas.as_ref().map_or(0, |r| r.count);
+        let limit = match &spec.pgbouncer {
+            Some(b) => b.max_client_conn,
+            None => spec.max_connections.saturating_sub(spec.reserved_connections),
+        };
+        let nodes = (0..=replicas)
+            .map(|i| DbNode {
+                conns: DbServer { limit, open: 0, peak: 0 },
+                bouncer: spec.pgbouncer.as_ref().map(|b| Bouncer {
+                    size: b.default_pool_size,
+                    busy: 0,
+                    peak: 0,
+                    wait_timeout: b.query_wait_timeout.0,
+                    waiters: VecDeque::new(),
+                }),
+                replica: spec.replicas.as_ref().filter(|_| i > 0).map(|r| Replica {
+                    lag: Sampler::new(&r.lag),
+                    rng: stream(seed, run, &format!("db.replica[{i}].lag")),
+                    seen: 0,
+                    pending: VecDeque::new(),
+                    applied: 0,
+                    last_apply: SimTime::ZERO,
+                }),
+            })
+            .collect();
+        Database {
+            nodes,
+            read_share: spec.replicas.as_ref().map_or(0.0, |r| r.read_share),
+            route_rng: stream(seed, run, "db.route"),
+            writes: Versions::new(spec.writes.as_ref(), stream(seed, run, "db.writes")),
+            query: Sampler::new(&spec.query),
+            counters: DbCounters::default(),
+        }
+    }
+
+    /// The node a query goes to: a replica, uniformly, with `read_share`.
+    fn route(&mut self) -> usize {
+        let replicas = self.nodes.len() - 1;
+        if replicas == 0 || self.read_share <= 0.0 {
+            return 0;
+        }
+        if self.read_share >= 1.0 || self.route_rng.random::<f64>() < self.read_share {
+            1 + self.route_rng.random_range(0..replicas)
+        } else {
+            0
+        }
+    }
+
+    /// Most connections PostgreSQL saw at once on any node.
+    pub fn peak_connections(&self) -> u32 {
+        self.nodes.iter().map(DbNode::server_peak).max().unwrap_or(0)
+    }
+}
+
+impl World {
+    /// The handler is done: the request checks a connection out of its
+    /// worker's pool for the node its query goes to (no database: done).
+    pub(super) fn on_handler_done(&mut self, q: &mut EventQueue<Event>, id: ReqId) {
+        let now = q.now();
+        let req = *self.requests.get(id);
+        let Some(db) = self.db.as_mut() else {
+            return self.finish(q, id, Ok(()));
+        };
+        let node = db.route();
+        self.requests.get_mut(id).db_node = node as u32;
+        let pool = &mut self.units[req.unit as usize].pools[node];
+        match pool.checkout(&mut db.nodes[node].conns) {
+            Checkout::Connection => {
+                let in_use = u64::from(pool.in_use);
+                self.stats.checkout(now, req.counted, SimDuration::ZERO, in_use);
+                self.start_query(q, id);
+            }
+            Checkout::Refused => self.finish(q, id, Err(Cause::TooManyConnections)),
+            Checkout::Wait if pool.timeout.0 == 0 => {
+                self.stats.pool_timeout(req.counted);
+                self.finish(q, id, Err(Cause::PoolTimeout));
+            }
+            Checkout::Wait => {
+                let timeout = Some(q.schedule_in(pool.timeout, Event::PoolTimeout(id)));
+                pool.waiters.push_back(Waiter { req: id, since: now, timeout });
+            }
+        }
+    }
+
+    /// The request has a pool connection: through PgBouncer, its query
+    /// needs a server connection too, and may wait for one.
+    fn start_query(&mut self, q: &mut EventQueue<Event>, id: ReqId) {
+        let now = q.now();
+        let node = self.requests.get(id).db_node as usize;
+        let db = self.db.as_mut().expect("a query needs a database");
+        if let Some(b) = db.nodes[node].bouncer.as_mut() {
+            if b.busy == b.size {
+                let timeout = Some(q.schedule_in(b.wait_timeout, Event::BouncerTimeout(id)));
+                b.waiters.push_back(Waiter { req: id, since: now, timeout });
+                return;
+            }
+            b.busy += 1;
+            b.peak = b.peak.max(b.busy);
+        }
+        self.run_query(q, id);
+    }
+
+    /// The query runs on its node; a replica read that misses the newest
+    /// write is counted stale.
+    fn run_query(&mut self, q: &mut EventQueue<Event>, id: ReqId) {
+        let now = q.now();
+        let req = *self.requests.get(id);
+        let db = self.db.as_mut().expect("a query needs a database");
+        if req.counted {
+            db.counters.queries += 1;
+        }
+        if let Some(replica) = db.nodes[req.db_node as usize].replica.as_mut() {
+            let seen = replica.version_at(now, &mut db.writes);
+            if req.counted {
+                db.counters.replica_reads += 1;
+                let behind = db.writes.staleness(seen, now);
+                if behind.0 > 0 {
+                    db.counters.stale_reads += 1;
+                    db.counters.stale_lag_sum_ns += u128::from(behind.0);
+                    db.counters.stale_lag_max_ns = db.counters.stale_lag_max_ns.max(behind.0);
+                }
+            }
+        }
+        let d = db.query.sample(&mut self.units[req.unit as usize].query_rng);
+        q.schedule_in(d, Event::QueryDone(id));
+    }
+
+    pub(super) fn on_query_done(&mut self, q: &mut EventQueue<Event>, id: ReqId) {
+        let now = q.now();
+        let node = self.requests.get(id).db_node as usize;
+        let db = self.db.as_mut().expect("a query needs a database");
+        if let Some(b) = db.nodes[node].bouncer.as_mut() {
+            match b.waiters.pop_front() {
+                Some(w) => {
+                    if let Some(key) = w.timeout {
+                        q.cancel(key);
+                    }
+                    if self.requests.get(w.req).counted {
+                        db.counters.bouncer_waits += 1;
+                        db.counters.bouncer_wait_sum_ns += u128::from(now.since(w.since).0);
+                    }
+                    self.run_query(q, w.req);
+                }
+                None => b.busy -= 1,
+            }
+        }
+        self.return_connection(q, id);
+        self.finish(q, id, Ok(()));
+    }
+
+    /// The request gives its pool connection back: the pool's first waiter
+    /// gets it.
+    fn return_connection(&mut self, q: &mut EventQueue<Event>, id: ReqId) {
+        let now = q.now();
+        let req = *self.requests.get(id);
+        let node = req.db_node as usize;
+        let db = self.db.as_mut().expect("a query needs a database");
+        let pool = &mut self.units[req.unit as usize].pools[node];
+        if let Some(w) = pool.checkin(&mut db.nodes[node].conns) {
+            if let Some(key) = w.timeout {
+                q.cancel(key);
+            }
+            let in_use = u64::from(pool.in_use);
+            let counted = self.requests.get(w.req).counted;
+            self.stats.checkout(now, counted, now.since(w.since), in_use);
+            self.start_query(q, w.req);
+        }
+    }
+
+    pub(super) fn on_pool_timeout(&mut self, q: &mut EventQueue<Event>, id: ReqId) {
+        let req = *self.requests.get(id);
+        let pool = &mut self.units[req.unit as usize].pools[req.db_node as usize];
+        if pool.remove_waiter(id).is_some() {
+            self.stats.pool_timeout(req.counted);
+            self.finish(q, id, Err(Cause::PoolTimeout));
+        }
+    }
+
+    /// PgBouncer's `query_wait_timeout`: the query is cancelled, the pool
+    /// connection goes back, and the request fails.
+    pub(super) fn on_bouncer_timeout(&mut self, q: &mut EventQueue<Event>, id: ReqId) {
+        let req = *self.requests.get(id);
+        let db = self.db.as_mut().expect("a query needs a database");
+        let Some(b) = db.nodes[req.db_node as usize].bouncer.as_mut() else { return };
+        let Some(i) = b.waiters.iter().position(|w| w.req == id) else { return };
+        b.waiters.remove(i);
+        db.counters.bouncer_timeouts += u64::from(req.counted);
+        self.return_connection(q, id);
+        self.finish(q, id, Err(Cause::QueryWaitTimeout));
+    }
+}
