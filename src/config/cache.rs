@@ -84,4 +84,25 @@ pub enum Refresh {
     /// requests never wait for it (after the first fill). Requests that find
     /// it expired (a failed refresh) wait as with `SingleFlight`.
     Background { ahead: Dur },
+    /// Leases in the style of Facebook's memcache (NSDI'13 §3.2.1): a
+    /// request that misses gets the key's lease token, at most once per
+    /// `interval` (default 10s), and fetches. Others that miss while the
+    /// token is out wait `retry` (default 10ms) and look again, or with
+    /// `stale` are served the expired entry at once. A fill is kept only if
+    /// its token is still the key's (a later token invalidates it).
+    Lease {
+        #[serde(default = "default_lease_interval")]
+        interval: Dur,
+        #[serde(default = "default_lease_retry")]
+        retry: Dur,
+        #[serde(default)]
+        stale: bool,
+    },
+}
+
+fn default_lease_interval() -> Dur {
+    Dur::secs(10)
+}
+fn default_lease_retry() -> Dur {
+    Dur::millis(10)
 }

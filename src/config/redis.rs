@@ -66,6 +66,11 @@ pub struct RedisLock {
     /// What a waiter does when it gives up.
     #[serde(default)]
     pub on_give_up: GiveUp,
+    /// After acquiring, GET the entry again and skip the fetch if another
+    /// holder filled it meanwhile: coalescing across processes (default
+    /// false, as the seed note's code, which fetches again).
+    #[serde(default)]
+    pub recheck: bool,
 }
 
 fn default_sleep() -> Dur {

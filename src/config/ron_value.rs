@@ -86,7 +86,12 @@ impl Reader<'_> {
                 let is_ident = token.starts_with(|c: char| c.is_ascii_alphabetic())
                     && token.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
                 if is_ident && self.peek() == Some(b'(') {
-                    let inner = self.parenthesized()?;
+                    // `Name()` and `Some(())` are a struct with every field
+                    // left to its default.
+                    let inner = match self.parenthesized()? {
+                        Value::Null => Value::Object(Map::new()),
+                        inner => inner,
+                    };
                     return Ok(match token.as_str() {
                         "Some" => inner,
                         _ => Value::Object(Map::from_iter([(token, inner)])),

@@ -98,6 +98,14 @@ pub fn validate(m: &ModelSpec) -> Result<(), Invalid> {
                     format!("XFetch's beta must be a finite number above 0, not {beta}"),
                 ));
             }
+            super::Refresh::Lease { interval, retry, .. } if interval.is_zero() || retry.nanos() < 1_000_000 => {
+                return Err(invalid(
+                    "cache.refresh",
+                    format!(
+                        "a lease needs an interval above 0 and a retry of at least 1ms (got {interval} and {retry})"
+                    ),
+                ));
+            }
             super::Refresh::Background { ahead } if ahead >= c.ttl => {
                 return Err(invalid(
                     "cache.refresh",

@@ -36,6 +36,10 @@ pub struct CacheState {
     /// Fetches started since a request found the entry expired (or decided
     /// to refresh it early), or `None` when no such span is open.
     pub open_expiry: Option<u64>,
+    /// `Lease`: the key's outstanding token and when it was issued.
+    pub lease: Option<(u64, SimTime)>,
+    /// `Lease`: the last token issued.
+    pub last_token: u64,
 }
 
 impl CacheState {
@@ -53,6 +57,8 @@ impl CacheState {
             waiters: VecDeque::new(),
             refreshing: None,
             open_expiry: None,
+            lease: None,
+            last_token: 0,
         };
         if spec.start == CacheStart::Warm {
             let ttl = c.next_ttl();

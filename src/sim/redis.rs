@@ -23,6 +23,8 @@ pub struct RedisState {
     pub blocking_timeout: Option<SimDuration>,
     pub on_give_up: GiveUp,
     pub has_lock: bool,
+    /// The lock holder reads the entry again before fetching.
+    pub recheck: bool,
     busy_until: SimTime,
     outages: Vec<(SimTime, SimTime)>,
     pub when_down: WhenDown,
@@ -53,6 +55,7 @@ impl RedisState {
             blocking_timeout: lock.and_then(|l| l.blocking_timeout.map(|d| d.0)),
             on_give_up: lock.map_or(GiveUp::Fail, |l| l.on_give_up),
             has_lock: lock.is_some(),
+            recheck: lock.is_some_and(|l| l.recheck),
             busy_until: SimTime::ZERO,
             outages: spec.outages.iter().map(|w| (SimTime(w.from.nanos()), SimTime(w.to.nanos()))).collect(),
             when_down: spec.when_down,

@@ -8,6 +8,7 @@
 //! | `XFetch` | hit, or (with probability exp(−t/(βΔ))) own early fetch | own fetch, or lock/wait with `lock` |
 //! | `StaleWhileRevalidate` | hit | within the window: stale hit + one background fetch; past it: lock/wait |
 //! | `Background` | hit (a timer refreshes ahead of expiry) | lock/wait |
+//! | `Lease` | hit | take the lease and fetch, or (token out) retry shortly / stale hit |
 
 use rand::RngExt;
 
@@ -23,7 +24,7 @@ impl World {
     /// Whether the policy serializes fetches with the lock.
     fn locks(&self) -> bool {
         match self.refresh {
-            Refresh::None => false,
+            Refresh::None | Refresh::Lease { .. } => false,
             Refresh::XFetch { lock, .. } => lock,
             Refresh::SingleFlight | Refresh::StaleWhileRevalidate { .. } | Refresh::Background { .. } => true,
         }
@@ -53,7 +54,11 @@ impl World {
                 cache.touched(now);
                 let version = cache.version;
                 if req.counted {
-                    self.stats.hits += 1;
+                    if req.lease_waited {
+                        self.stats.coalesced += 1;
+                    } else {
+                        self.stats.hits += 1;
+                    }
                 }
                 self.serve(now, id, version);
                 return self.start_handler(q, id);
@@ -76,6 +81,26 @@ impl World {
                 self.start_background(q, unit);
             }
             return self.start_handler(q, id);
+        }
+        if let Refresh::Lease { interval, retry, stale } = self.refresh {
+            let outstanding = cache.lease.is_some_and(|(_, at)| now < at.after(interval.0));
+            if !outstanding {
+                cache.last_token += 1;
+                let token = cache.last_token;
+                cache.lease = Some((token, now));
+                cache.fetch_started();
+                self.requests.get_mut(id).lease = token;
+                return self.begin_fetch(q, id);
+            }
+            if stale && cache.expires_at.is_some() {
+                let version = cache.version;
+                self.stats.stale_served += u64::from(req.counted);
+                self.serve(now, id, version);
+                return self.start_handler(q, id);
+            }
+            self.requests.get_mut(id).lease_waited = true;
+            q.schedule_in(retry.0, Event::LeaseRetry(id));
+            return;
         }
         if !locks {
             cache.fetch_started();
@@ -190,13 +215,29 @@ impl World {
         let now = q.now();
         let req = *self.requests.get(id);
         let unit = req.unit as usize;
-        self.fill_with(now, unit, version, took);
+        if self.lease_allows_fill(unit, req.lease) {
+            self.fill_with(now, unit, version, took);
+        }
         self.serve(now, id, version);
         self.start_handler(q, id);
         if self.locks() && self.units[unit].cache.is_some() {
             self.schedule_background_refresh_of(q, unit);
             self.release_lock(q, unit);
         }
+    }
+
+    /// `Lease`: a fill is kept only under the key's current token, which it
+    /// then returns. Other policies always fill.
+    fn lease_allows_fill(&mut self, unit: usize, token: u64) -> bool {
+        if !matches!(self.refresh, Refresh::Lease { .. }) {
+            return true;
+        }
+        let Some(cache) = self.units[unit].cache.as_mut() else { return true };
+        let current = cache.lease.is_some_and(|(t, _)| t == token);
+        if current {
+            cache.lease = None;
+        }
+        current
     }
 
     /// A lock waiter that gave up is served the worker's expired entry.

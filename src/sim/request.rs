@@ -42,6 +42,10 @@ pub struct Request {
     pub edge: u32,
     /// The database node its query goes to (0: the primary).
     pub db_node: u32,
+    /// `Lease`: the token it fetches under (0: none).
+    pub lease: u64,
+    /// `Lease`: it waited for another's lease at least once.
+    pub lease_waited: bool,
 }
 
 /// A command a request has sent to Redis.
@@ -51,6 +55,8 @@ pub enum RedisOp {
     None,
     Get,
     LockTry,
+    /// The GET a lock holder sends before fetching (`recheck`).
+    Recheck,
     Set,
     Release,
 }
@@ -75,6 +81,8 @@ impl Request {
             client: 0,
             edge: u32::MAX,
             db_node: 0,
+            lease: 0,
+            lease_waited: false,
         }
     }
 }

@@ -5,6 +5,7 @@
 //! ```text
 //! GET hit -------------------------------------------------> filled
 //! GET miss -> [SET NX PX, polling every `sleep`] -> fetch -> SETEX -> [release] -> filled
+//!                                   `-> [recheck: GET hit -> release] -> filled
 //! ```
 
 use crate::config::{GiveUp, WhenDown};
@@ -57,6 +58,10 @@ impl World {
                 let token = redis.try_lock(done);
                 (token.is_some(), req.version, token)
             }
+            RedisOp::Recheck => {
+                let hit = redis.get(done);
+                (hit.is_some(), hit.unwrap_or(req.version), req.lock_token)
+            }
             RedisOp::Set => {
                 if let Some(fetches) = redis.set(done, req.version) {
                     self.stats.expiry_closed(done, fetches);
@@ -97,7 +102,18 @@ impl World {
                 Ok(())
             }
             RedisOp::Get => self.start_backend_fetch(q, id),
+            RedisOp::LockTry if req.redis_ok && self.redis.as_ref().is_some_and(|r| r.recheck) => {
+                self.send(q, id, RedisOp::Recheck);
+                Ok(())
+            }
             RedisOp::LockTry if req.redis_ok => self.start_backend_fetch(q, id),
+            // Another holder filled it while this one waited: no fetch.
+            RedisOp::Recheck if req.redis_ok => {
+                self.stats.coalesced += u64::from(req.counted);
+                self.send(q, id, RedisOp::Release);
+                Ok(())
+            }
+            RedisOp::Recheck => self.start_backend_fetch(q, id),
             RedisOp::LockTry => self.lock_wait(q, id),
             RedisOp::Set if req.lock_token.is_some() => {
                 self.send(q, id, RedisOp::Release);

@@ -68,6 +68,8 @@ pub enum Event {
     EdgeReply(u32),
     /// PgBouncer -> request: no server connection within `query_wait_timeout`.
     BouncerTimeout(ReqId),
+    /// Lease waiter -> cache: the short wait is over; look again.
+    LeaseRetry(ReqId),
 }
 
 /// One worker process: its slots, cache and pool.
@@ -406,6 +408,7 @@ impl Model for World {
             Event::EdgeBack(id) => self.on_edge_back(q, id),
             Event::EdgeReply(id) => self.on_edge_reply(q, id),
             Event::BouncerTimeout(id) => self.on_bouncer_timeout(q, id),
+            Event::LeaseRetry(id) => self.reach_cache(q, id),
         }
     }
 
@@ -433,6 +436,7 @@ impl Model for World {
             Event::EdgeBack(f) => (15, f),
             Event::EdgeReply(c) => (16, c),
             Event::BouncerTimeout(id) => (17, id),
+            Event::LeaseRetry(id) => (18, id),
         };
         (kind << 32) | u64::from(id)
     }
