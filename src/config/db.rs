@@ -65,7 +65,7 @@ fn default_pool_timeout() -> Dur {
     Dur::secs(30)
 }
 
-/// PgBouncer in transaction pooling (`pool_mode = transaction`): the pools'
+/// PgBouncer in transaction pooling, one in front of each database node (`pool_mode = transaction`): the pools'
 /// connections go to PgBouncer, which lends one of its `default_pool_size`
 /// server connections to each query for the length of its transaction. A
 /// query with no free server connection waits in PgBouncer's queue, FIFO, up
@@ -77,9 +77,9 @@ pub struct PgBouncer {
     /// Server connections per database node (default 20).
     #[serde(default = "default_bouncer_pool")]
     pub default_pool_size: u32,
-    /// Client connections PgBouncer accepts, all pools together (default
-    /// 100). Past it a pool's new connection is refused
-    /// (`too_many_connections`).
+    /// Client connections PgBouncer accepts (default 100), all pools
+    /// together; with replicas, each node has its own PgBouncer. Past it a
+    /// pool's new connection is refused (`too_many_connections`).
     #[serde(default = "default_max_client_conn")]
     pub max_client_conn: u32,
     /// Longest a query waits for a server connection (default 120s).

@@ -122,9 +122,11 @@ pub struct CdnStats {
     /// Upstream answers that were 304 Not Modified, and those with a body.
     pub not_modified: u64,
     pub full_responses: u64,
-    /// Misses that joined another's forward request (request collapsing).
+    /// Misses that joined another's forward request (request collapsing),
+    /// at the PoPs and the shield together.
     pub collapsed: u64,
-    /// Expired entries served (stale-while-revalidate, stale-if-error).
+    /// Expired entries served (stale-while-revalidate, stale-if-error), to
+    /// clients by the PoPs and to PoPs by the shield together.
     pub stale_served: u64,
 }
 
@@ -138,7 +140,8 @@ pub struct DbStats {
     /// replica reads.
     pub stale_reads: u64,
     pub stale_read_share: f64,
-    /// How far behind the newest write the stale reads were, seconds.
+    /// How long the version a stale read saw had been superseded (since the
+    /// first write the replica had not applied), seconds.
     pub stale_lag_mean_s: Option<f64>,
     pub stale_lag_max_s: Option<f64>,
     /// Queries that waited for a PgBouncer server connection, and their mean wait.

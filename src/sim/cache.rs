@@ -43,8 +43,9 @@ pub struct CacheState {
 }
 
 impl CacheState {
-    /// The cache a model describes; warm caches hold version 0 from time 0.
-    pub fn new(spec: &Cache, rng: SimRng) -> CacheState {
+    /// The cache a model describes; warm caches hold version 0 from time 0,
+    /// as if a start-up fetch had taken `warm_fetch` (XFetch's first Δ).
+    pub fn new(spec: &Cache, rng: SimRng, warm_fetch: SimDuration) -> CacheState {
         let mut c = CacheState {
             ttl: spec.ttl.0,
             jitter: spec.ttl_jitter,
@@ -61,6 +62,7 @@ impl CacheState {
             last_token: 0,
         };
         if spec.start == CacheStart::Warm {
+            c.last_fetch = warm_fetch;
             let ttl = c.next_ttl();
             c.expires_at = Some(SimTime::ZERO.after(ttl));
         }

@@ -168,7 +168,12 @@ impl World {
         }
         let result = match f.result {
             Ok(e) => {
-                n.entries.insert(f.url, e);
+                // Keep the most recent response (RFC 9111 §4): a late answer
+                // must not replace a newer one.
+                let held = n.entries.get(&f.url);
+                if held.is_none_or(|h| h.born <= e.born) {
+                    n.entries.insert(f.url, e);
+                }
                 Ok(e)
             }
             Err(cause) => {

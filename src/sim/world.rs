@@ -129,6 +129,7 @@ impl World {
     pub fn new(spec: &ModelSpec, seed: u64, run: u64, queue: &mut EventQueue<Event>) -> World {
         let rng = |name: &str| stream(seed, run, name);
         let workers = spec.servers.workers.get();
+        let warm_fetch = SimDuration::from_secs_f64(Sampler::new(&spec.backend.latency).mean_secs());
         let units = (0..spec.servers.count.get() * workers)
             .map(|i| {
                 // Unit names keep the one-worker streams of earlier versions.
@@ -141,7 +142,7 @@ impl World {
                     busy: 0,
                     limit: spec.servers.concurrency.map_or(u32::MAX, |c| c.get()),
                     queue: VecDeque::new(),
-                    cache: spec.cache.as_ref().map(|c| CacheState::new(c, rng(&format!("{name}.cache")))),
+                    cache: spec.cache.as_ref().map(|c| CacheState::new(c, rng(&format!("{name}.cache")), warm_fetch)),
                     pools: spec.db.as_ref().map_or(Vec::new(), |p| {
                         let nodes = 1 + p.replicas.as_ref().map_or(0, |r| r.count);
                         (0..nodes).map(|_| PoolState::new(p.pool_size, p.max_overflow, p.pool_timeout.0)).collect()

@@ -260,32 +260,57 @@ fn a_restart_empties_the_cache() {
 /// 20 s, a 500 ms recompute. Published: unprotected about 35 recomputes per
 /// expiry (484 misses over "~14" expiries: 32 to 37 for 13 to 15), locked
 /// exactly 1; the band below is that range, widened by the estimate's 95%
-/// interval over 5 replications. XFetch at β = 1 was published as about 2.4
-/// per cycle (the open-loop theory, tested above, is e); this closed loop
-/// gives about 2.9-3.3 here, a gap not yet explained (see the issue notes),
-/// so it is only checked to lie between the locked and unprotected counts.
+/// interval over 5 replications.
 #[test]
 fn the_internet_archive_harness() {
-    let harness = |refresh: &str| {
-        model(&format!(
-            r#"Model(
-                workload: (rate: 1, duration: "600s", closed: (users: 50, think: Uniform(low: "10ms", high: "1s"))),
-                cache: (ttl: "20s", refresh: {refresh}),
-                backend: (latency: Constant("500ms")),
-            )"#
-        ))
-    };
     let per_expiry = |refresh: &str| -> Vec<f64> {
-        replicate(&harness(refresh), 54, 5).iter().map(|r| r.backend.fetches_per_expiry_mean.unwrap()).collect()
+        replicate(&ia_harness(refresh, "600s", "0s"), 54, 5)
+            .iter()
+            .map(|r| r.backend.fetches_per_expiry_mean.unwrap())
+            .collect()
     };
     let (m, h) = mean_ci95(&per_expiry("None"));
     assert!(m + h >= 32.0 && m - h <= 37.0, "unprotected: {m} ± {h} per expiry");
     assert!(per_expiry("SingleFlight").iter().all(|&x| x == 1.0));
-    let (m, _) = mean_ci95(&per_expiry("XFetch(beta: 1.0)"));
-    assert!(1.0 < m && m < 10.0, "XFetch: {m} per cycle");
     // A closed loop never has more requests in flight than users.
-    let r = replicate(&harness("None"), 54, 1).remove(0);
+    let r = replicate(&ia_harness("None", "600s", "0s"), 54, 1).remove(0);
     assert!(r.requests.in_flight_peak <= 50);
+}
+
+fn ia_harness(refresh: &str, duration: &str, warmup: &str) -> cachesim::config::ModelSpec {
+    model(&format!(
+        r#"Model(
+            workload: (rate: 1, duration: "{duration}", warmup: "{warmup}",
+                       closed: (users: 50, think: Uniform(low: "10ms", high: "1s"))),
+            cache: (ttl: "20s", refresh: {refresh}),
+            backend: (latency: Constant("500ms")),
+        )"#
+    ))
+}
+
+/// XFetch (β = 1) in the same harness. The published run reports "0 misses"
+/// and 52 recomputes over ~22 cycles (≈2.4 per cycle), so its count leaves
+/// out the cold start, when all 50 workers miss the empty cache together: a
+/// 30 s warm-up does the same here (counting it would add ~45 fetches to
+/// one of ~22 cycles, about +2 per cycle). Each replication runs 400
+/// measured seconds, ~22 cycles, like the published run, so the spread of
+/// the replications is the spread of a 22-cycle estimate. Checks: the
+/// published 52/22 lies within the central 95% (2.5th to 97.5th
+/// percentile) of 40 such estimates; and the 95% CI of their mean overlaps
+/// the issue's "about 2.4–2.7" (the open-loop theory, e^{1/β} = 2.72, is
+/// tested above).
+#[test]
+fn xfetch_in_the_internet_archive_harness_recomputes_about_twice_and_a_half_per_cycle() {
+    let spec = ia_harness("XFetch(beta: 1.0)", "430s", "30s");
+    let mut per_cycle: Vec<f64> =
+        replicate(&spec, 57, 40).iter().map(|r| r.backend.fetches_per_expiry_mean.unwrap()).collect();
+    let (m, h) = mean_ci95(&per_cycle);
+    eprintln!("XFetch per cycle: {m:.3} ± {h:.3}");
+    assert!(m - h <= 2.7 && m + h >= 2.4, "XFetch: {m} ± {h} per cycle, published about 2.4–2.7");
+    per_cycle.sort_by(f64::total_cmp);
+    let (low, high) = (per_cycle[1], per_cycle[38]); // 2.5% and 97.5% of 40
+    let published = 52.0 / 22.0;
+    assert!(low <= published && published <= high, "52/22 outside the 22-cycle range [{low}, {high}]");
 }
 
 /// slowapi's default storage is per process (`memory://`): one user at a

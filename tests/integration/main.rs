@@ -8,6 +8,7 @@
 //! - `redis`: the shared Redis cache, its lock and outages.
 //! - `report`: plots (titles, axis labels) and the HTML report, rendered in Chromium.
 //! - `robustness`: hostile input, guards, fuzz entry points, property tests.
+//! - `cdn`: the CDN's PoPs, shield, collapsing, ETag 304s, its spread.
 //! - `caching`: TTL caches, stampedes and rate limits against their formulas.
 //! - `limits`: breaking points and spike recovery on models with closed forms.
 //! - `sweep`: experiments: sweeps, resume, shards and merge, verdict files.
@@ -15,8 +16,10 @@
 //! - `support`: shared helpers (building models, confidence intervals).
 
 mod caching;
+mod cdn;
 mod check;
 mod cli;
+mod database;
 mod determinism;
 mod distributed;
 mod limits;
