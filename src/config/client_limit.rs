@@ -32,6 +32,24 @@ pub struct ClientLimit {
     /// Zipf exponent of user activity (default 0: all equally active).
     #[serde(default)]
     pub zipf: f64,
+    /// What the limit counts by (default `RemoteAddress`, slowapi's
+    /// `get_remote_address`).
+    #[serde(default)]
+    pub key: LimitKey,
+}
+
+/// The limiter's `key_func`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub enum LimitKey {
+    /// The TCP peer's address. Clients reaching the servers directly are
+    /// told apart; behind a CDN the peer is the PoP (or the shield), so
+    /// every client of a PoP shares one counter.
+    #[default]
+    RemoteAddress,
+    /// The user's own identity (an API key, or a trusted X-Forwarded-For),
+    /// even behind a CDN.
+    User,
 }
 
 fn default_users() -> NonZeroU32 {

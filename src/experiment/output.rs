@@ -26,10 +26,26 @@ fn csv_bytes(header: Vec<String>, rows: Vec<Vec<String>>) -> Vec<u8> {
     w.into_inner().expect("in-memory CSV")
 }
 
-/// One row per run, every metric a column.
+/// Every key of every list, in first-seen order: models with different parts
+/// report different metrics (`cache.layers.redis`, `cache.layers.cdn`), and
+/// each column must hold one metric.
+fn union_keys<'a>(lists: impl Iterator<Item = impl Iterator<Item = &'a String>>) -> Vec<String> {
+    let mut seen = std::collections::HashSet::new();
+    let mut keys = Vec::new();
+    for list in lists {
+        for k in list {
+            if seen.insert(k.as_str()) {
+                keys.push(k.clone());
+            }
+        }
+    }
+    keys
+}
+
+/// One row per run, every metric a column (empty where a run's model has
+/// no such metric).
 pub fn runs_csv(plan: &Plan, records: &BTreeMap<RunId, RunRecord>) -> Vec<u8> {
-    let keys: Vec<String> =
-        records.values().next().map(|r| r.metrics.iter().map(|(k, _)| k.clone()).collect()).unwrap_or_default();
+    let keys = union_keys(records.values().map(|r| r.metrics.iter().map(|(k, _)| k)));
     let mut header: Vec<String> = vec!["point".into(), "model".into()];
     header.extend(plan.axes.iter().cloned());
     header.extend(["replication".into(), "seed".into()]);
@@ -51,8 +67,7 @@ pub fn runs_csv(plan: &Plan, records: &BTreeMap<RunId, RunRecord>) -> Vec<u8> {
 /// One row per point: verdict, cost, and mean and 95% half-width of every
 /// metric, plus percentiles pooled over all replications' requests.
 pub fn points_csv(plan: &Plan, results: &[PointResult]) -> Vec<u8> {
-    let keys: Vec<String> =
-        results.first().map(|r| r.stats.metrics.iter().map(|(k, _)| k.clone()).collect()).unwrap_or_default();
+    let keys = union_keys(results.iter().map(|r| r.stats.metrics.iter().map(|(k, _)| k)));
     let mut header: Vec<String> = vec!["point".into(), "model".into()];
     header.extend(plan.axes.iter().cloned());
     header.extend(
@@ -89,9 +104,10 @@ pub fn points_csv(plan: &Plan, results: &[PointResult]) -> Vec<u8> {
             row.extend(
                 [p.latency_p50_s, p.latency_p95_s, p.latency_p99_s, p.latency_p999_s, p.pool_wait_p99_s].map(num),
             );
-            for (_, e) in &r.stats.metrics {
-                row.push(num(e.mean));
-                row.push(num(e.ci95));
+            for k in &keys {
+                let e = r.stats.get(k);
+                row.push(num(e.and_then(|e| e.mean)));
+                row.push(num(e.and_then(|e| e.ci95)));
             }
             row
         })

@@ -108,8 +108,13 @@ impl World {
             return self.edge_lookup(q, NodeRef::Shield, url, Waiter::Fetch(id), counted);
         }
         edge.counters.origin_requests += u64::from(counted);
+        // The origin's TCP peer: the PoP, or the shield (after the PoPs).
+        let peer = match node {
+            NodeRef::Pop(p) if !edge.goes_to_shield(node) => p,
+            _ => edge.pops.len() as u32,
+        };
         let key = if self.has_keys() { url } else { u32::MAX };
-        self.enter_origin(q, u32::MAX, key, id);
+        self.enter_origin(q, u32::MAX, key, id, peer);
     }
 
     /// The origin answered forward request `id`: with the data `version` it

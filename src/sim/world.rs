@@ -12,7 +12,7 @@ use std::collections::VecDeque;
 
 use rand::RngExt;
 
-use crate::config::{Balancer, LimitStorage, ModelSpec, Refresh};
+use crate::config::{Balancer, LimitKey, LimitStorage, ModelSpec, Refresh};
 use crate::engine::{EventQueue, Model, SimDuration, SimRng, SimTime, stream};
 use crate::metrics::{Cause, Recorder};
 
@@ -113,6 +113,8 @@ pub struct World {
     keys: Option<(ZipfKeys, SimRng)>,
     /// Client limit: which user sends each request, and shared counters.
     clients: Option<(ZipfKeys, SimRng)>,
+    /// Client limit: behind a CDN, the limit counts by PoP.
+    limit_by_peer: bool,
     shared_limits: Option<LimitStore>,
     pub(super) arrivals_end: SimTime,
     pub(super) requests: Slab,
@@ -177,6 +179,7 @@ impl World {
             think: w.closed.as_ref().map(|c| (Sampler::new(&c.think), rng("users"))),
             keys: spec.response_cache.as_ref().map(|r| (ZipfKeys::new(r.keys, r.zipf), rng("keys"))),
             clients: spec.client_limit.as_ref().map(|c| (ZipfKeys::new(c.users.get(), c.zipf), rng("clients"))),
+            limit_by_peer: spec.client_limit.as_ref().is_some_and(|c| c.key == LimitKey::RemoteAddress),
             shared_limits: spec
                 .client_limit
                 .as_ref()
@@ -263,7 +266,7 @@ impl World {
         }
         self.stats.request_entered(now, now >= self.stats.warmup);
         let key = self.draw_key().unwrap_or(u32::MAX);
-        self.enter_origin(q, user, key, u32::MAX);
+        self.enter_origin(q, user, key, u32::MAX, u32::MAX);
     }
 
     /// Whether requests carry a query key (there is a response cache).
@@ -277,8 +280,9 @@ impl World {
     }
 
     /// A request for `key` reaches the origin's load balancer: sent by
-    /// `user`, or by CDN forward request `edge` (`u32::MAX`: none).
-    pub(super) fn enter_origin(&mut self, q: &mut EventQueue<Event>, user: u32, key: u32, edge: u32) {
+    /// `user`, or by CDN forward request `edge` (`u32::MAX`: none) from
+    /// edge node `peer` (its address, for a limit by remote address).
+    pub(super) fn enter_origin(&mut self, q: &mut EventQueue<Event>, user: u32, key: u32, edge: u32, peer: u32) {
         let now = q.now();
         let server = self.pick_server();
         // The kernel hands the connection to one of the server's workers.
@@ -289,7 +293,7 @@ impl World {
         let mut request = Request::new(now, unit, server, counted);
         (request.user, request.key, request.edge) = (user, key, edge);
         if let Some((users, rng)) = self.clients.as_mut() {
-            request.client = users.draw(rng);
+            request.client = if edge != u32::MAX && self.limit_by_peer { peer } else { users.draw(rng) };
         }
         let id = self.requests.insert(request);
         self.stats.origin_arrived += u64::from(counted);

@@ -837,8 +837,8 @@ fn unlocked_stampede_fails_a_zero_rate_limited_slo() {
 fn shipped_experiments_load() {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
     let matrix = cachesim::experiment::load_experiment(&root.join("experiments/seed_matrix.ron"), &[]).unwrap();
-    assert_eq!(matrix.points.len(), 5 * 6);
-    assert_eq!(matrix.runs().len(), 5 * 6 * 10);
+    assert_eq!(matrix.points.len(), 6 * 6);
+    assert_eq!(matrix.runs().len(), 6 * 6 * 10);
     let bench = cachesim::experiment::load_experiment(&root.join("experiments/bench_sweep.ron"), &[]).unwrap();
     assert_eq!((bench.points.len(), bench.spec.replications), (60, 10));
 }
