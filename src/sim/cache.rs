@@ -31,8 +31,6 @@ pub struct CacheState {
     pub lock_held: bool,
     /// Requests waiting for the lock, in FIFO order.
     pub waiters: VecDeque<ReqId>,
-    /// A background refresh is in flight, since this time.
-    pub refreshing: Option<SimTime>,
     /// Fetches started since a request found the entry expired (or decided
     /// to refresh it early), or `None` when no such span is open.
     pub open_expiry: Option<u64>,
@@ -56,7 +54,6 @@ impl CacheState {
             last_fetch: SimDuration::ZERO,
             lock_held: false,
             waiters: VecDeque::new(),
-            refreshing: None,
             open_expiry: None,
             lease: None,
             last_token: 0,

@@ -4,6 +4,7 @@
 
 mod arrivals;
 mod backend;
+mod background;
 mod cache;
 mod cdn;
 mod client_limit;

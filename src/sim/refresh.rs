@@ -136,7 +136,7 @@ impl World {
     }
 
     /// Starts getting the data; `Err` if that failed at once.
-    fn obtain(&mut self, q: &mut EventQueue<Event>, id: ReqId) -> Result<(), Cause> {
+    pub(super) fn obtain(&mut self, q: &mut EventQueue<Event>, id: ReqId) -> Result<(), Cause> {
         self.requests.get_mut(id).fetch_started = q.now();
         if self.redis.is_some() { self.redis_get(q, id) } else { self.start_backend_fetch(q, id) }
     }
@@ -178,15 +178,8 @@ impl World {
         }
     }
 
-    /// Stores a completed background fetch in `unit`'s cache.
-    fn fill(&mut self, now: crate::engine::SimTime, unit: usize, took: SimDuration) -> u64 {
-        let version = self.versions.current(now);
-        self.fill_with(now, unit, version, took);
-        version
-    }
-
     /// Stores `version`, obtained after `took`, in `unit`'s cache.
-    fn fill_with(&mut self, now: crate::engine::SimTime, unit: usize, version: u64, took: SimDuration) {
+    pub(super) fn fill_with(&mut self, now: crate::engine::SimTime, unit: usize, version: u64, took: SimDuration) {
         let spans_are_redis = self.redis.is_some();
         if let Some(cache) = self.units[unit].cache.as_mut() {
             match cache.fill(now, version, took) {
@@ -214,6 +207,9 @@ impl World {
     pub(super) fn obtained(&mut self, q: &mut EventQueue<Event>, id: ReqId, version: u64, took: SimDuration) {
         let now = q.now();
         let req = *self.requests.get(id);
+        if req.background {
+            return self.background_obtained(q, id, version, took);
+        }
         let unit = req.unit as usize;
         if self.lease_allows_fill(unit, req.lease) {
             self.fill_with(now, unit, version, took);
@@ -244,6 +240,9 @@ impl World {
     pub(super) fn served_stale_after_wait(&mut self, q: &mut EventQueue<Event>, id: ReqId, version: u64) {
         let now = q.now();
         let req = *self.requests.get(id);
+        if req.background {
+            return self.background_failed(q, id);
+        }
         self.serve(now, id, version);
         self.start_handler(q, id);
         if self.locks() && self.units[req.unit as usize].cache.is_some() {
@@ -254,11 +253,9 @@ impl World {
     pub(super) fn fetch_failed(&mut self, q: &mut EventQueue<Event>, id: ReqId, cause: Cause) {
         let req = *self.requests.get(id);
         let unit = req.unit as usize;
-        // A Redis lock holder whose fetch failed lets the lock go, as
-        // redis-py's `finally: lock.release()` does (applied at once: the
-        // request does not wait for it).
-        if let (Some(token), Some(redis)) = (req.lock_token, self.redis.as_mut()) {
-            redis.release(q.now(), token);
+        self.release_redis_lock_at_once(q, id);
+        if req.background {
+            return self.background_failed(q, id);
         }
         self.finish(q, id, Err(cause));
         if self.locks() && self.units[unit].cache.is_some() {
@@ -266,11 +263,20 @@ impl World {
         }
     }
 
+    /// A Redis lock holder whose fetch failed lets the lock go, as
+    /// redis-py's `finally: lock.release()` does (applied at once: the
+    /// request does not wait for it).
+    fn release_redis_lock_at_once(&mut self, q: &mut EventQueue<Event>, id: ReqId) {
+        if let (Some(token), Some(redis)) = (self.requests.get_mut(id).lock_token.take(), self.redis.as_mut()) {
+            redis.release(q.now(), token);
+        }
+    }
+
     /// The lock holder is done: waiters acquire it in FIFO order at this same
     /// instant; each re-checks the cache (the double check). All are released
     /// at once after a fill; after a failed fetch the first becomes the holder
     /// and tries its own fetch.
-    fn release_lock(&mut self, q: &mut EventQueue<Event>, unit: usize) {
+    pub(super) fn release_lock(&mut self, q: &mut EventQueue<Event>, unit: usize) {
         let now = q.now();
         loop {
             let cache = self.units[unit].cache.as_mut().expect("a lock needs a cache");
@@ -293,64 +299,6 @@ impl World {
                 // Refused at once: this waiter fails and the lock passes on.
                 Err(cause) => self.finish(q, next, Err(cause)),
             }
-        }
-    }
-
-    /// Starts a fetch that no request waits for (stale-while-revalidate,
-    /// background refresh). It holds the lock; a refused attempt gives up
-    /// and lets waiters fetch themselves.
-    fn start_background(&mut self, q: &mut EventQueue<Event>, unit: usize) {
-        let now = q.now();
-        let outcome = self.backend.attempt(now, now, 0);
-        self.stats.fetch_attempt(now, matches!(outcome, Attempt::Sent(_)), !self.backend.last_attempt_down);
-        let cache = self.units[unit].cache.as_mut().expect("background refresh needs a cache");
-        cache.fetch_started();
-        match outcome {
-            Attempt::Sent(latency) => {
-                cache.lock_held = true;
-                cache.refreshing = Some(now);
-                q.schedule_in(latency, Event::BackgroundDone(unit as u32));
-            }
-            _ => self.release_lock(q, unit),
-        }
-    }
-
-    pub(super) fn on_background_done(&mut self, q: &mut EventQueue<Event>, unit: usize) {
-        let now = q.now();
-        self.stats.fetch_done(now);
-        let started = self.units[unit].cache.as_mut().and_then(|c| c.refreshing.take()).unwrap_or(now);
-        self.fill(now, unit, now.since(started));
-        self.schedule_background_refresh_of(q, unit);
-        self.release_lock(q, unit);
-    }
-
-    /// For `Background`: the refresh timers of every warm cache at start.
-    pub(super) fn schedule_background_refresh(&mut self, q: &mut EventQueue<Event>) {
-        for unit in 0..self.units.len() {
-            self.schedule_background_refresh_of(q, unit);
-        }
-    }
-
-    /// For `Background`: refresh `unit` `ahead` of its entry's expiry.
-    fn schedule_background_refresh_of(&mut self, q: &mut EventQueue<Event>, unit: usize) {
-        if let Refresh::Background { ahead } = self.refresh
-            && let Some(expires) = self.units[unit].cache.as_ref().and_then(|c| c.expires_at)
-        {
-            let at = crate::engine::SimTime(expires.0.saturating_sub(ahead.nanos()));
-            q.schedule_at(at, Event::BackgroundRefresh(unit as u32));
-        }
-    }
-
-    pub(super) fn on_background_refresh(&mut self, q: &mut EventQueue<Event>, unit: usize) {
-        let now = q.now();
-        let Refresh::Background { ahead } = self.refresh else { return };
-        let Some(cache) = self.units[unit].cache.as_ref() else { return };
-        // A timer made obsolete by a later fill, or a refresh under way.
-        let due = cache.expires_at.is_some_and(|e| now.after(ahead.0) >= e);
-        // The job stops with the workload: refreshes past it would only
-        // stretch the drain.
-        if due && !cache.lock_held && now <= self.arrivals_end {
-            self.start_background(q, unit);
         }
     }
 }

@@ -46,6 +46,8 @@ pub struct Request {
     pub lease: u64,
     /// `Lease`: it waited for another's lease at least once.
     pub lease_waited: bool,
+    /// A cache refresh no client waits for (see `background.rs`).
+    pub background: bool,
 }
 
 /// A command a request has sent to Redis.
@@ -83,6 +85,7 @@ impl Request {
             db_node: 0,
             lease: 0,
             lease_waited: false,
+            background: false,
         }
     }
 }

@@ -48,8 +48,6 @@ pub enum Event {
     SlotFree(ReqId),
     /// Refresh job -> cache of a unit: time to refresh ahead of expiry.
     BackgroundRefresh(u32),
-    /// Backend -> cache of a unit: a background fetch completed.
-    BackgroundDone(u32),
     /// Worker -> Redis: the request's command arrives.
     RedisArrive(ReqId),
     /// Redis -> worker: the reply to the request's command arrives.
@@ -94,7 +92,7 @@ pub const MAX_IN_FLIGHT: u64 = 5_000_000;
 /// The simulated architecture.
 pub struct World {
     pub(super) units: Vec<Unit>,
-    workers: u32,
+    pub(super) workers: u32,
     server_in_flight: Vec<u32>,
     balancer: Balancer,
     balancer_rng: SimRng,
@@ -403,7 +401,6 @@ impl Model for World {
             Event::PoolTimeout(id) => self.on_pool_timeout(q, id),
             Event::SlotFree(id) => self.admit(q, id),
             Event::BackgroundRefresh(unit) => self.on_background_refresh(q, unit as usize),
-            Event::BackgroundDone(unit) => self.on_background_done(q, unit as usize),
             Event::RedisArrive(id) => self.on_redis_arrive(q, id),
             Event::RedisReply(id) => self.on_redis_reply(q, id),
             Event::LockRetry(id) => self.on_lock_retry(q, id),
@@ -431,7 +428,6 @@ impl Model for World {
             Event::PoolTimeout(id) => (5, id),
             Event::SlotFree(id) => (6, id),
             Event::BackgroundRefresh(u) => (7, u),
-            Event::BackgroundDone(u) => (8, u),
             Event::RedisArrive(id) => (9, id),
             Event::RedisReply(id) => (10, id),
             Event::LockRetry(id) => (11, id),

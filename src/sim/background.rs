@@ -1,0 +1,84 @@
+//! Refreshes that no client waits for: stale-while-revalidate's one
+//! background fetch, and `Background`'s timer ahead of expiry.
+//!
+//! A refresh is a request of its own, not a client's (it is in no request
+//! statistic), that takes a client's way to the data: through Redis when
+//! there is one (with its lock), retried under the backend's policy. It holds
+//! the cache's refresh lock while it runs; when it fails, the waiters fetch
+//! themselves.
+
+use crate::config::Refresh;
+use crate::engine::{EventQueue, SimDuration, SimTime};
+
+use super::request::{ReqId, Request};
+use super::world::{Event, World};
+
+impl World {
+    /// Starts a refresh of `unit`'s cache.
+    pub(super) fn start_background(&mut self, q: &mut EventQueue<Event>, unit: usize) {
+        let now = q.now();
+        let server = unit as u32 / self.workers;
+        let mut r = Request::new(now, unit as u32, server, false);
+        r.background = true;
+        let id = self.requests.insert(r);
+        let cache = self.units[unit].cache.as_mut().expect("background refresh needs a cache");
+        cache.lock_held = true;
+        cache.fetch_started();
+        if self.obtain(q, id).is_err() {
+            self.background_failed(q, id);
+        }
+    }
+
+    /// The refresh has the data: fill, plan the next one, let waiters go.
+    pub(super) fn background_obtained(
+        &mut self,
+        q: &mut EventQueue<Event>,
+        id: ReqId,
+        version: u64,
+        took: SimDuration,
+    ) {
+        let unit = self.requests.get(id).unit as usize;
+        self.requests.remove(id);
+        self.fill_with(q.now(), unit, version, took);
+        self.schedule_background_refresh_of(q, unit);
+        self.release_lock(q, unit);
+    }
+
+    /// The refresh failed (or gave up on the Redis lock): the cache keeps its
+    /// entry, and waiters fetch themselves.
+    pub(super) fn background_failed(&mut self, q: &mut EventQueue<Event>, id: ReqId) {
+        let unit = self.requests.get(id).unit as usize;
+        self.requests.remove(id);
+        self.release_lock(q, unit);
+    }
+
+    /// For `Background`: the refresh timers of every warm cache at start.
+    pub(super) fn schedule_background_refresh(&mut self, q: &mut EventQueue<Event>) {
+        for unit in 0..self.units.len() {
+            self.schedule_background_refresh_of(q, unit);
+        }
+    }
+
+    /// For `Background`: refresh `unit` `ahead` of its entry's expiry.
+    pub(super) fn schedule_background_refresh_of(&mut self, q: &mut EventQueue<Event>, unit: usize) {
+        if let Refresh::Background { ahead } = self.refresh
+            && let Some(expires) = self.units[unit].cache.as_ref().and_then(|c| c.expires_at)
+        {
+            let at = SimTime(expires.0.saturating_sub(ahead.nanos()));
+            q.schedule_at(at, Event::BackgroundRefresh(unit as u32));
+        }
+    }
+
+    pub(super) fn on_background_refresh(&mut self, q: &mut EventQueue<Event>, unit: usize) {
+        let now = q.now();
+        let Refresh::Background { ahead } = self.refresh else { return };
+        let Some(cache) = self.units[unit].cache.as_ref() else { return };
+        // A timer made obsolete by a later fill, or a refresh under way.
+        let due = cache.expires_at.is_some_and(|e| now.after(ahead.0) >= e);
+        // The job stops with the workload: refreshes past it would only
+        // stretch the drain.
+        if due && !cache.lock_held && now <= self.arrivals_end {
+            self.start_background(q, unit);
+        }
+    }
+}
