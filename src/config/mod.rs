@@ -32,6 +32,6 @@ pub use model::{
     Arrivals, Backend, Balancer, ClosedLoop, Cost, Fault, ModelSpec, Phase, Rate, RateLimit, Restart, Retry, Servers,
     WhenEmpty, Workload, Writes,
 };
-pub use redis::{GiveUp, Redis, RedisLock, WhenDown, Window};
+pub use redis::{GiveUp, Redis, RedisLock, SharedRefresh, WhenDown, Window};
 pub use response::ResponseCache;
 pub use suggest::did_you_mean;

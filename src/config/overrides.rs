@@ -31,10 +31,12 @@ pub fn set(spec: &ModelSpec, path: &str, value: &str) -> Result<ModelSpec, SetEr
     };
     match attempt(parsed.clone()) {
         Ok(spec) => Ok(spec),
-        // `None` over a string is a unit variant (`refresh=None`) or an
-        // absent optional value (`blocking_timeout=None`): try the other.
-        Err(e) if parsed == Value::String("None".into()) => {
-            attempt(Value::Null).map_err(|_| (format!("{path}: {e}"), None))
+        // `None` is a unit variant (`refresh=None`) or an absent optional
+        // value (`blocking_timeout=None`): whichever was tried first, try
+        // the other.
+        Err(e) if value.trim() == "None" => {
+            let other = if parsed.is_null() { Value::String("None".into()) } else { Value::Null };
+            attempt(other).map_err(|_| (format!("{path}: {e}"), None))
         }
         Err(e) => Err((format!("{path}: {e}"), None)),
     }

@@ -33,6 +33,50 @@ pub struct Redis {
     /// backend directly) or `Fail` (cause `redis_unavailable`).
     #[serde(default)]
     pub when_down: WhenDown,
+    /// What readers do about the shared entry's expiry (default `None`: a
+    /// reader that misses fetches, under the lock if there is one).
+    #[serde(default)]
+    pub refresh: SharedRefresh,
+    /// Spread each SETEX TTL uniformly over ±this fraction (default 0).
+    #[serde(default)]
+    pub ttl_jitter: f64,
+}
+
+/// Stampede mitigations at the shared entry.
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub enum SharedRefresh {
+    /// A reader that misses fetches (under the lock if there is one).
+    #[default]
+    None,
+    /// XFetch: a reader whose GET hits recomputes anyway if
+    /// `now − Δ·beta·ln(rand) ≥ expiry`, with Δ (the last fetch's duration)
+    /// stored beside the value; under the lock if there is one.
+    XFetch { beta: f64 },
+    /// The value outlives its TTL by `window`; the first reader past the TTL
+    /// is told to refresh it in the background (Redis marks the refresh for
+    /// up to 10 s), and every reader in the window is served it.
+    StaleWhileRevalidate { window: Dur },
+    /// memcache leases (Facebook, NSDI'13 §3.2.1) kept by the shared cache: a
+    /// GET that misses gets the key's token, at most one per `interval`, and
+    /// its reader fetches; the others are told to retry after `retry`, or
+    /// with `stale` get the expired value. A SET with a superseded token is
+    /// dropped.
+    Lease {
+        #[serde(default = "default_lease_interval")]
+        interval: Dur,
+        #[serde(default = "default_lease_retry")]
+        retry: Dur,
+        #[serde(default)]
+        stale: bool,
+    },
+}
+
+fn default_lease_interval() -> Dur {
+    Dur::secs(10)
+}
+fn default_lease_retry() -> Dur {
+    Dur::millis(10)
 }
 
 fn default_rtt() -> Latency {

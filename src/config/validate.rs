@@ -129,6 +129,35 @@ pub fn validate(m: &ModelSpec) -> Result<(), Invalid> {
         {
             return Err(invalid("redis.lock.sleep", "the lock's polling sleep must be at least 1ms"));
         }
+        if !(r.ttl_jitter.is_finite() && (0.0..1.0).contains(&r.ttl_jitter)) {
+            return Err(invalid(
+                "redis.ttl_jitter",
+                format!("the TTL jitter is a fraction from 0 to below 1, not {}", r.ttl_jitter),
+            ));
+        }
+        match r.refresh {
+            super::SharedRefresh::XFetch { beta } if !(beta.is_finite() && beta > 0.0) => {
+                return Err(invalid(
+                    "redis.refresh",
+                    format!("XFetch's beta must be a finite number above 0, not {beta}"),
+                ));
+            }
+            super::SharedRefresh::Lease { interval, retry, .. } if interval.is_zero() || retry.nanos() < 1_000_000 => {
+                return Err(invalid(
+                    "redis.refresh",
+                    format!(
+                        "a lease needs an interval above 0 and a retry of at least 1ms (got {interval} and {retry})"
+                    ),
+                ));
+            }
+            super::SharedRefresh::Lease { .. } if r.lock.is_some() => {
+                return Err(invalid(
+                    "redis.refresh",
+                    "leases and the lock both guard the refresh: keep one (remove `lock`, or set `refresh: None`)",
+                ));
+            }
+            _ => {}
+        }
     }
     for (i, f) in m.backend.faults.iter().enumerate() {
         let (from, to) = f.window();

@@ -1,5 +1,6 @@
 //! Refreshes that no client waits for: stale-while-revalidate's one
-//! background fetch, and `Background`'s timer ahead of expiry.
+//! background fetch (of a worker's cache, or of the Redis entry), and
+//! `Background`'s timer ahead of expiry.
 //!
 //! A refresh is a request of its own, not a client's (it is in no request
 //! statistic), that takes a client's way to the data: through Redis when
@@ -10,7 +11,7 @@
 use crate::config::Refresh;
 use crate::engine::{EventQueue, SimDuration, SimTime};
 
-use super::request::{ReqId, Request};
+use super::request::{Background, ReqId, Request};
 use super::world::{Event, World};
 
 impl World {
@@ -19,12 +20,24 @@ impl World {
         let now = q.now();
         let server = unit as u32 / self.workers;
         let mut r = Request::new(now, unit as u32, server, false);
-        r.background = true;
+        r.background = Background::Local;
         let id = self.requests.insert(r);
         let cache = self.units[unit].cache.as_mut().expect("background refresh needs a cache");
         cache.lock_held = true;
         cache.fetch_started();
         if self.obtain(q, id).is_err() {
+            self.background_failed(q, id);
+        }
+    }
+
+    /// Starts a refresh of the Redis entry, from `unit` (whose reader Redis
+    /// told to refresh it): straight to the backend, then SETEX.
+    pub(super) fn start_shared_refresh(&mut self, q: &mut EventQueue<Event>, unit: u32) {
+        let now = q.now();
+        let mut r = Request::new(now, unit, unit / self.workers, false);
+        r.background = Background::Shared;
+        let id = self.requests.insert(r);
+        if self.start_backend_fetch(q, id).is_err() {
             self.background_failed(q, id);
         }
     }
@@ -37,8 +50,12 @@ impl World {
         version: u64,
         took: SimDuration,
     ) {
-        let unit = self.requests.get(id).unit as usize;
+        let req = *self.requests.get(id);
+        let unit = req.unit as usize;
         self.requests.remove(id);
+        if req.background == Background::Shared {
+            return;
+        }
         self.fill_with(q.now(), unit, version, took);
         self.schedule_background_refresh_of(q, unit);
         self.release_lock(q, unit);
@@ -47,8 +64,13 @@ impl World {
     /// The refresh failed (or gave up on the Redis lock): the cache keeps its
     /// entry, and waiters fetch themselves.
     pub(super) fn background_failed(&mut self, q: &mut EventQueue<Event>, id: ReqId) {
-        let unit = self.requests.get(id).unit as usize;
+        let req = *self.requests.get(id);
+        let unit = req.unit as usize;
         self.requests.remove(id);
+        if req.background == Background::Shared {
+            // Redis's refresh mark lapses; a later reader tries again.
+            return;
+        }
         self.release_lock(q, unit);
     }
 

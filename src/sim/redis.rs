@@ -1,8 +1,12 @@
 //! The shared Redis: one entry (the dataset) with a TTL, one lock key, a
 //! single command thread that serves commands in arrival order, and outage
-//! windows. Commands are applied when they reach Redis.
+//! windows. Commands are applied when they reach Redis. The refresh policy
+//! at the entry (XFetch, stale-while-revalidate, leases) answers each GET
+//! with what its reader should do.
 
-use crate::config::{GiveUp, Redis, WhenDown};
+use rand::RngExt;
+
+use crate::config::{GiveUp, Redis, SharedRefresh, WhenDown};
 use crate::engine::{SimDuration, SimRng, SimTime};
 
 use super::sampler::Sampler;
@@ -14,8 +18,14 @@ pub struct RedisState {
     command: Sampler,
     command_rng: SimRng,
     ttl: SimDuration,
-    /// (expiry, version) of the shared entry.
-    entry: Option<(SimTime, u64)>,
+    jitter: f64,
+    jitter_rng: SimRng,
+    entry: Option<Entry>,
+    pub refresh: SharedRefresh,
+    /// Stale-while-revalidate: a refresh is under way until then.
+    refreshing_until: SimTime,
+    /// Leases: the outstanding token and when it was issued.
+    lease_token: Option<(u64, SimTime)>,
     /// (token, lease end) of the lock key.
     lock: Option<(u64, SimTime)>,
     pub lease: Option<SimDuration>,
@@ -40,7 +50,7 @@ pub struct RedisState {
 
 impl RedisState {
     /// Redis as a model describes it.
-    pub fn new(spec: &Redis, rtt_rng: SimRng, command_rng: SimRng) -> RedisState {
+    pub fn new(spec: &Redis, rtt_rng: SimRng, command_rng: SimRng, jitter_rng: SimRng) -> RedisState {
         let lock = spec.lock.as_ref();
         RedisState {
             rtt: Sampler::new(&spec.rtt),
@@ -48,7 +58,12 @@ impl RedisState {
             command: Sampler::new(&spec.command_time),
             command_rng,
             ttl: spec.ttl.0,
+            jitter: spec.ttl_jitter,
+            jitter_rng,
             entry: None,
+            refresh: spec.refresh,
+            refreshing_until: SimTime::ZERO,
+            lease_token: None,
             lock: None,
             lease: lock.and_then(|l| l.timeout.map(|d| d.0)),
             sleep: lock.map_or(SimDuration::ZERO, |l| l.sleep.0),
@@ -89,20 +104,72 @@ impl RedisState {
         self.busy_until
     }
 
-    /// GET: the entry's version if fresh at `now`.
-    pub fn get(&mut self, now: SimTime) -> Option<u64> {
+    /// GET at `now`: what the reader gets and should do. `early_u` is the
+    /// reader's uniform draw in (0, 1] for XFetch.
+    pub fn get(&mut self, now: SimTime, early_u: f64) -> GetReply {
         self.gets += 1;
-        let hit = self.entry.filter(|&(exp, _)| now < exp).map(|(_, v)| v);
-        if hit.is_some() {
+        let Some(e) = self.entry else { return self.miss(now, None) };
+        if now < e.expiry {
             self.hits += 1;
+            let early = match self.refresh {
+                SharedRefresh::XFetch { beta } => {
+                    now.as_secs_f64() - e.delta.as_secs_f64() * beta * early_u.ln() >= e.expiry.as_secs_f64()
+                }
+                _ => false,
+            };
+            let kind = if early { SharedGet::Early } else { SharedGet::Hit };
+            return GetReply { kind, version: e.version, token: 0 };
         }
-        hit
+        if let SharedRefresh::StaleWhileRevalidate { window } = self.refresh
+            && now < e.expiry.after(window.0)
+        {
+            let kind = if now >= self.refreshing_until {
+                self.refreshing_until = now.after(SWR_REFRESH_MARK);
+                SharedGet::StaleRefresh
+            } else {
+                SharedGet::Stale
+            };
+            return GetReply { kind, version: e.version, token: 0 };
+        }
+        self.miss(now, Some(e.version))
     }
 
-    /// SETEX: stores `version` for one TTL; returns the fetches counted in
-    /// the expiry span this closes, if one was open.
-    pub fn set(&mut self, now: SimTime, version: u64) -> Option<u64> {
-        self.entry = Some((now.after(self.ttl), version));
+    /// A GET that found no fresh entry (`stale`: the expired one's version).
+    fn miss(&mut self, now: SimTime, stale: Option<u64>) -> GetReply {
+        let SharedRefresh::Lease { interval, stale: serve_stale, .. } = self.refresh else {
+            return GetReply { kind: SharedGet::Miss, version: 0, token: 0 };
+        };
+        if self.lease_token.is_none_or(|(_, at)| now >= at.after(interval.0)) {
+            let token = self.next_token;
+            self.next_token += 1;
+            self.lease_token = Some((token, now));
+            return GetReply { kind: SharedGet::Token, version: 0, token };
+        }
+        match stale.filter(|_| serve_stale) {
+            Some(version) => GetReply { kind: SharedGet::Stale, version, token: 0 },
+            None => GetReply { kind: SharedGet::HotMiss, version: 0, token: 0 },
+        }
+    }
+
+    /// SETEX: stores `version`, fetched in `delta`, for one (jittered) TTL;
+    /// returns the fetches counted in the expiry span this closes, if one was
+    /// open. With leases a SET whose `token` is not the key's is dropped
+    /// (`None`, the span stays open).
+    pub fn set(&mut self, now: SimTime, version: u64, delta: SimDuration, token: u64) -> Option<u64> {
+        if matches!(self.refresh, SharedRefresh::Lease { .. }) {
+            if self.lease_token.is_none_or(|(t, _)| t != token) {
+                return None;
+            }
+            self.lease_token = None;
+        }
+        let ttl = if self.jitter == 0.0 {
+            self.ttl
+        } else {
+            let u: f64 = self.jitter_rng.random();
+            SimDuration::from_secs_f64(self.ttl.as_secs_f64() * (1.0 - self.jitter + 2.0 * self.jitter * u))
+        };
+        self.entry = Some(Entry { expiry: now.after(ttl), version, delta });
+        self.refreshing_until = SimTime::ZERO;
         self.open_expiry.take()
     }
 
@@ -132,4 +199,46 @@ impl RedisState {
             }
         }
     }
+}
+
+/// How long Redis marks a stale-while-revalidate refresh as under way (a
+/// refresher that fails is replaced after it).
+const SWR_REFRESH_MARK: SimDuration = SimDuration::from_secs(10);
+
+/// The shared entry.
+#[derive(Debug, Clone, Copy)]
+struct Entry {
+    expiry: SimTime,
+    version: u64,
+    /// How long the fetch behind it took (XFetch's Δ, stored with the value).
+    delta: SimDuration,
+}
+
+/// What a GET tells its reader.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SharedGet {
+    /// No fresh entry: fetch (under the lock if there is one).
+    #[default]
+    Miss,
+    /// A fresh entry.
+    Hit,
+    /// A fresh entry, but XFetch says recompute it now.
+    Early,
+    /// An expired entry to serve (stale-while-revalidate, or a lease's stale value).
+    Stale,
+    /// An expired entry to serve, and this reader refreshes it in the background.
+    StaleRefresh,
+    /// No entry, and the lease token: fetch and SET with it.
+    Token,
+    /// No entry and another reader holds the lease: look again shortly.
+    HotMiss,
+}
+
+/// A GET's reply.
+#[derive(Debug, Clone, Copy)]
+pub struct GetReply {
+    pub kind: SharedGet,
+    pub version: u64,
+    /// With `Token`: the lease token.
+    pub token: u64,
 }

@@ -17,7 +17,7 @@ use crate::engine::{EventQueue, SimDuration};
 use crate::metrics::Cause;
 
 use super::backend::Attempt;
-use super::request::ReqId;
+use super::request::{Background, ReqId};
 use super::world::{Event, World};
 
 impl World {
@@ -144,7 +144,8 @@ impl World {
     /// Starts a backend fetch for the request (counted in Redis's expiry
     /// span when there is Redis).
     pub(super) fn start_backend_fetch(&mut self, q: &mut EventQueue<Event>, id: ReqId) -> Result<(), Cause> {
-        self.requests.get_mut(id).retries = 0;
+        let req = self.requests.get_mut(id);
+        (req.retries, req.fetch_started) = (0, q.now());
         self.redis_counts_fetch(q.now());
         self.send_fetch(q, id)
     }
@@ -207,7 +208,7 @@ impl World {
     pub(super) fn obtained(&mut self, q: &mut EventQueue<Event>, id: ReqId, version: u64, took: SimDuration) {
         let now = q.now();
         let req = *self.requests.get(id);
-        if req.background {
+        if req.background != Background::No {
             return self.background_obtained(q, id, version, took);
         }
         let unit = req.unit as usize;
@@ -240,7 +241,7 @@ impl World {
     pub(super) fn served_stale_after_wait(&mut self, q: &mut EventQueue<Event>, id: ReqId, version: u64) {
         let now = q.now();
         let req = *self.requests.get(id);
-        if req.background {
+        if req.background != Background::No {
             return self.background_failed(q, id);
         }
         self.serve(now, id, version);
@@ -254,7 +255,7 @@ impl World {
         let req = *self.requests.get(id);
         let unit = req.unit as usize;
         self.release_redis_lock_at_once(q, id);
-        if req.background {
+        if req.background != Background::No {
             return self.background_failed(q, id);
         }
         self.finish(q, id, Err(cause));

@@ -47,7 +47,23 @@ pub struct Request {
     /// `Lease`: it waited for another's lease at least once.
     pub lease_waited: bool,
     /// A cache refresh no client waits for (see `background.rs`).
-    pub background: bool,
+    pub background: Background,
+    /// What Redis's GET told it to do.
+    pub shared: super::redis::SharedGet,
+    /// A Redis lease token it fetches under (0: none).
+    pub shared_token: u64,
+}
+
+/// Whether a request is a refresh no client waits for, and of what.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Background {
+    /// A client's request.
+    #[default]
+    No,
+    /// Refreshes its worker's in-memory cache.
+    Local,
+    /// Refreshes the Redis entry (stale-while-revalidate at Redis).
+    Shared,
 }
 
 /// A command a request has sent to Redis.
@@ -85,7 +101,9 @@ impl Request {
             db_node: 0,
             lease: 0,
             lease_waited: false,
-            background: false,
+            background: Background::No,
+            shared: super::redis::SharedGet::Miss,
+            shared_token: 0,
         }
     }
 }

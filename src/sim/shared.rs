@@ -8,10 +8,13 @@
 //!                                   `-> [recheck: GET hit -> release] -> filled
 //! ```
 
-use crate::config::{GiveUp, WhenDown};
+use rand::RngExt;
+
+use crate::config::{GiveUp, SharedRefresh, WhenDown};
 use crate::engine::{EventQueue, SimTime};
 use crate::metrics::Cause;
 
+use super::redis::SharedGet;
 use super::request::{RedisOp, ReqId};
 use super::world::{Event, World};
 
@@ -48,22 +51,36 @@ impl World {
         let done = redis.execute_at(now);
         let (ok, version, token) = match req.redis_op {
             RedisOp::Get => {
-                let hit = redis.get(done);
-                if hit.is_none() && redis.open_expiry.is_none() {
+                let u = match redis.refresh {
+                    SharedRefresh::XFetch { .. } => 1.0 - self.early_rng.random::<f64>(),
+                    _ => 1.0,
+                };
+                let reply = redis.get(done, u);
+                let refreshes = matches!(
+                    reply.kind,
+                    SharedGet::Miss | SharedGet::Early | SharedGet::Token | SharedGet::StaleRefresh
+                );
+                if refreshes && redis.open_expiry.is_none() {
                     redis.open_expiry = Some(0);
                 }
-                (hit.is_some(), hit.unwrap_or(req.version), req.lock_token)
+                let r = self.requests.get_mut(id);
+                (r.shared, r.shared_token) = (reply.kind, reply.token);
+                let served = matches!(reply.kind, SharedGet::Hit | SharedGet::Stale | SharedGet::StaleRefresh);
+                let has_value = served || reply.kind == SharedGet::Early;
+                (served, if has_value { reply.version } else { req.version }, req.lock_token)
             }
             RedisOp::LockTry => {
                 let token = redis.try_lock(done);
                 (token.is_some(), req.version, token)
             }
             RedisOp::Recheck => {
-                let hit = redis.get(done);
-                (hit.is_some(), hit.unwrap_or(req.version), req.lock_token)
+                let reply = redis.get(done, 1.0);
+                let hit = matches!(reply.kind, SharedGet::Hit | SharedGet::Early);
+                (hit, if hit { reply.version } else { req.version }, req.lock_token)
             }
             RedisOp::Set => {
-                if let Some(fetches) = redis.set(done, req.version) {
+                let delta = now.since(req.fetch_started);
+                if let Some(fetches) = redis.set(done, req.version, delta, req.shared_token) {
                     self.stats.expiry_closed(done, fetches);
                 }
                 (true, req.version, req.lock_token)
@@ -85,24 +102,43 @@ impl World {
         let now = q.now();
         let req = *self.requests.get(id);
         let result = match req.redis_op {
+            RedisOp::Get if req.shared == SharedGet::HotMiss => {
+                let SharedRefresh::Lease { retry, .. } = self.redis.as_ref().expect("Redis").refresh else {
+                    unreachable!("only leases answer a hot miss")
+                };
+                self.requests.get_mut(id).lease_waited = true;
+                q.schedule_in(retry.0, Event::SharedLeaseRetry(id));
+                Ok(())
+            }
             RedisOp::Get if req.redis_ok => {
                 if req.counted {
-                    // With no in-memory cache, Redis is the first cache looked at.
-                    if self.units[req.unit as usize].cache.is_none() {
+                    if req.shared != SharedGet::Hit {
+                        self.stats.stale_served += 1;
+                    } else if req.lease_waited {
+                        self.stats.coalesced += 1;
+                    } else if self.units[req.unit as usize].cache.is_none() {
+                        // With no in-memory cache, Redis is the first cache looked at.
                         self.stats.hits += 1;
                     } else {
                         self.stats.remote_hits += 1;
                     }
                 }
+                if req.shared == SharedGet::StaleRefresh {
+                    self.start_shared_refresh(q, req.unit);
+                }
                 return self.obtained(q, id, req.version, now.since(req.fetch_started));
             }
+            RedisOp::Get if req.shared == SharedGet::Token => self.start_backend_fetch(q, id),
             RedisOp::Get if self.redis.as_ref().is_some_and(|r| r.has_lock) => {
                 self.requests.get_mut(id).lock_since = now;
                 self.send(q, id, RedisOp::LockTry);
                 Ok(())
             }
             RedisOp::Get => self.start_backend_fetch(q, id),
-            RedisOp::LockTry if req.redis_ok && self.redis.as_ref().is_some_and(|r| r.recheck) => {
+            // An XFetch recompute is meant to replace a fresh value: no recheck.
+            RedisOp::LockTry
+                if req.redis_ok && req.shared != SharedGet::Early && self.redis.as_ref().is_some_and(|r| r.recheck) =>
+            {
                 self.send(q, id, RedisOp::Recheck);
                 Ok(())
             }
@@ -114,6 +150,15 @@ impl World {
                 Ok(())
             }
             RedisOp::Recheck => self.start_backend_fetch(q, id),
+            // XFetch under the lock: another holder recomputes already, and
+            // this reader has a fresh value.
+            RedisOp::LockTry if req.shared == SharedGet::Early => {
+                if req.counted {
+                    self.stats.hits += u64::from(self.units[req.unit as usize].cache.is_none());
+                    self.stats.remote_hits += u64::from(self.units[req.unit as usize].cache.is_some());
+                }
+                return self.obtained(q, id, req.version, now.since(req.fetch_started));
+            }
             RedisOp::LockTry => self.lock_wait(q, id),
             RedisOp::Set if req.lock_token.is_some() => {
                 self.send(q, id, RedisOp::Release);
@@ -158,6 +203,13 @@ impl World {
                     None => Err(Cause::LockTimeout),
                 }
             }
+        }
+    }
+
+    /// A reader told to wait for another's lease GETs again.
+    pub(super) fn on_shared_lease_retry(&mut self, q: &mut EventQueue<Event>, id: ReqId) {
+        if let Err(cause) = self.redis_get(q, id) {
+            self.fetch_failed(q, id, cause);
         }
     }
 

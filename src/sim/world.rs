@@ -68,6 +68,8 @@ pub enum Event {
     BouncerTimeout(ReqId),
     /// Lease waiter -> cache: the short wait is over; look again.
     LeaseRetry(ReqId),
+    /// Redis lease waiter -> Redis: the short wait is over; GET again.
+    SharedLeaseRetry(ReqId),
 }
 
 /// One worker process: its slots, cache and pool.
@@ -171,7 +173,10 @@ impl World {
             handler: Sampler::new(&spec.servers.handler),
             backend: BackendState::new(&spec.backend, rng("backend"), rng("backend.retry")),
             versions: Versions::new(spec.backend.writes.as_ref(), rng("backend.writes")),
-            redis: spec.redis.as_ref().map(|r| RedisState::new(r, rng("redis.rtt"), rng("redis.command"))),
+            redis: spec
+                .redis
+                .as_ref()
+                .map(|r| RedisState::new(r, rng("redis.rtt"), rng("redis.command"), rng("redis.ttl"))),
             db: spec.db.as_ref().map(|p| Database::new(p, seed, run)),
             arrivals: ArrivalStream::new(w, rng("arrivals")),
             think: w.closed.as_ref().map(|c| (Sampler::new(&c.think), rng("users"))),
@@ -411,6 +416,7 @@ impl Model for World {
             Event::EdgeReply(id) => self.on_edge_reply(q, id),
             Event::BouncerTimeout(id) => self.on_bouncer_timeout(q, id),
             Event::LeaseRetry(id) => self.reach_cache(q, id),
+            Event::SharedLeaseRetry(id) => self.on_shared_lease_retry(q, id),
         }
     }
 
@@ -438,6 +444,7 @@ impl Model for World {
             Event::EdgeReply(c) => (16, c),
             Event::BouncerTimeout(id) => (17, id),
             Event::LeaseRetry(id) => (18, id),
+            Event::SharedLeaseRetry(id) => (19, id),
         };
         (kind << 32) | u64::from(id)
     }

@@ -595,3 +595,21 @@ fn set_accepts_enum_values_inside_compound_values() {
         &["--set", "workload.duration=1m", "--set", r#"db=(query: Exponential(mean: "1ms"))"#],
     );
 }
+
+/// `None` names both a unit variant and an absent section, whatever the
+/// current value: a policy with fields set back to `None` (the reference's
+/// unlocked stampede: 1 + λδ fetches per expiry, far above XFetch's few), a
+/// section removed, and a struct variant given as `Name()` with defaults.
+#[test]
+fn set_none_works_over_variants_with_fields_and_sections() {
+    let xfetch = ["--set", "workload.duration=11m", "--set", "cache.refresh=XFetch(beta: 1.0)"];
+    let back = run_json(&seed_model("reference.ron"), &[&xfetch[..], &["--set", "cache.refresh=None"]].concat());
+    let plain = run_json(&seed_model("reference.ron"), &["--set", "workload.duration=11m"]);
+    assert_eq!(back["backend"], plain["backend"], "refresh=None after XFetch is the unlocked reference");
+    let no_cdn = run_json(&seed_model("scenario4.ron"), &["--set", "workload.duration=1m", "--set", "cdn=None"]);
+    assert_eq!(uint(&no_cdn, "cdn.origin_requests"), 0);
+    assert!(no_cdn["cache"]["layers"].get("cdn").is_none());
+    let lease =
+        run_json(&seed_model("reference.ron"), &["--set", "workload.duration=11m", "--set", "cache.refresh=Lease()"]);
+    assert_eq!(num(&lease, "backend.fetches_per_expiry_mean"), 1.0, "a lease lets one fetch through per expiry");
+}

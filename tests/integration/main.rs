@@ -23,6 +23,7 @@ mod database;
 mod determinism;
 mod distributed;
 mod limits;
+mod mitigations;
 mod queueing;
 mod redis;
 mod report;
