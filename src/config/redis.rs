@@ -40,6 +40,10 @@ pub struct Redis {
     /// Spread each SETEX TTL uniformly over ±this fraction (default 0).
     #[serde(default)]
     pub ttl_jitter: f64,
+    /// `Cold` (default: empty at start) or `Warm` (filled at time zero, as a
+    /// deploy's warming script does).
+    #[serde(default)]
+    pub start: super::CacheStart,
 }
 
 /// Stampede mitigations at the shared entry.
@@ -70,6 +74,10 @@ pub enum SharedRefresh {
         #[serde(default)]
         stale: bool,
     },
+    /// One job (not every worker) refreshes the entry `ahead` of its expiry,
+    /// so readers never miss after the first fill; it stops with the
+    /// workload.
+    Background { ahead: Dur },
 }
 
 fn default_lease_interval() -> Dur {

@@ -150,6 +150,12 @@ pub fn validate(m: &ModelSpec) -> Result<(), Invalid> {
                     ),
                 ));
             }
+            super::SharedRefresh::Background { ahead } if ahead >= r.ttl => {
+                return Err(invalid(
+                    "redis.refresh",
+                    format!("a background refresh {ahead} ahead of a {} TTL would refresh continuously", r.ttl),
+                ));
+            }
             super::SharedRefresh::Lease { .. } if r.lock.is_some() => {
                 return Err(invalid(
                     "redis.refresh",

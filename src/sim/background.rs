@@ -8,7 +8,7 @@
 //! the cache's refresh lock while it runs; when it fails, the waiters fetch
 //! themselves.
 
-use crate::config::Refresh;
+use crate::config::{Refresh, SharedRefresh};
 use crate::engine::{EventQueue, SimDuration, SimTime};
 
 use super::request::{Background, ReqId, Request};
@@ -101,6 +101,28 @@ impl World {
         // stretch the drain.
         if due && !cache.lock_held && now <= self.arrivals_end {
             self.start_background(q, unit);
+        }
+    }
+
+    /// For Redis's `Background`: the job's next run, `ahead` of the shared
+    /// entry's expiry (at once when the entry is empty).
+    pub(super) fn schedule_shared_refresh(&mut self, q: &mut EventQueue<Event>) {
+        if let Some(redis) = self.redis.as_ref()
+            && let SharedRefresh::Background { ahead } = redis.refresh
+        {
+            let at = redis.expiry().map_or(q.now(), |e| SimTime(e.0.saturating_sub(ahead.nanos())));
+            q.schedule_at(at.max(q.now()), Event::SharedRefreshDue);
+        }
+    }
+
+    pub(super) fn on_shared_refresh_due(&mut self, q: &mut EventQueue<Event>) {
+        let now = q.now();
+        let due = self.redis.as_mut().is_some_and(|r| r.background_due(now));
+        if due && now <= self.arrivals_end {
+            self.start_shared_refresh(q, 0);
+            // If this refresh fails, the job looks again when Redis's mark
+            // of it lapses (a success makes this a no-op).
+            q.schedule_in(SimDuration::from_secs(10), Event::SharedRefreshDue);
         }
     }
 }

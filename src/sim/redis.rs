@@ -6,7 +6,7 @@
 
 use rand::RngExt;
 
-use crate::config::{GiveUp, Redis, SharedRefresh, WhenDown};
+use crate::config::{CacheStart, GiveUp, Redis, SharedRefresh, WhenDown};
 use crate::engine::{SimDuration, SimRng, SimTime};
 
 use super::sampler::Sampler;
@@ -50,8 +50,19 @@ pub struct RedisState {
 
 impl RedisState {
     /// Redis as a model describes it.
-    pub fn new(spec: &Redis, rtt_rng: SimRng, command_rng: SimRng, jitter_rng: SimRng) -> RedisState {
+    pub fn new(
+        spec: &Redis,
+        rtt_rng: SimRng,
+        command_rng: SimRng,
+        jitter_rng: SimRng,
+        warm_fetch: SimDuration,
+    ) -> RedisState {
         let lock = spec.lock.as_ref();
+        let entry = (spec.start == CacheStart::Warm).then_some(Entry {
+            expiry: SimTime::ZERO.after(spec.ttl.0),
+            version: 0,
+            delta: warm_fetch,
+        });
         RedisState {
             rtt: Sampler::new(&spec.rtt),
             rtt_rng,
@@ -60,7 +71,7 @@ impl RedisState {
             ttl: spec.ttl.0,
             jitter: spec.ttl_jitter,
             jitter_rng,
-            entry: None,
+            entry,
             refresh: spec.refresh,
             refreshing_until: SimTime::ZERO,
             lease_token: None,
@@ -173,6 +184,24 @@ impl RedisState {
         self.open_expiry.take()
     }
 
+    /// When the entry expires, if there is one.
+    pub fn expiry(&self) -> Option<SimTime> {
+        self.entry.map(|e| e.expiry)
+    }
+
+    /// `Background`: whether the job should refresh now (the entry is due and
+    /// no refresh is under way); if so, marks the refresh as started.
+    pub fn background_due(&mut self, now: SimTime) -> bool {
+        let SharedRefresh::Background { ahead } = self.refresh else { return false };
+        let due = self.entry.is_none_or(|e| now.after(ahead.0) >= e.expiry);
+        if due && now >= self.refreshing_until {
+            self.refreshing_until = now.after(SWR_REFRESH_MARK);
+            true
+        } else {
+            false
+        }
+    }
+
     /// SET lock NX PX lease: a token if taken.
     pub fn try_lock(&mut self, now: SimTime) -> Option<u64> {
         let free = self.lock.is_none_or(|(_, until)| now >= until);
@@ -201,8 +230,8 @@ impl RedisState {
     }
 }
 
-/// How long Redis marks a stale-while-revalidate refresh as under way (a
-/// refresher that fails is replaced after it).
+/// How long Redis marks a stale-while-revalidate (or background) refresh as
+/// under way (a refresher that fails is replaced after it).
 const SWR_REFRESH_MARK: SimDuration = SimDuration::from_secs(10);
 
 /// The shared entry.

@@ -83,6 +83,10 @@ impl World {
                 if let Some(fetches) = redis.set(done, req.version, delta, req.shared_token) {
                     self.stats.expiry_closed(done, fetches);
                 }
+                if let SharedRefresh::Background { ahead } = redis.refresh {
+                    let at = SimTime(redis.expiry().expect("just set").0.saturating_sub(ahead.nanos()));
+                    q.schedule_at(at.max(done), Event::SharedRefreshDue);
+                }
                 (true, req.version, req.lock_token)
             }
             RedisOp::Release => {

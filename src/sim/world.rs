@@ -70,6 +70,8 @@ pub enum Event {
     LeaseRetry(ReqId),
     /// Redis lease waiter -> Redis: the short wait is over; GET again.
     SharedLeaseRetry(ReqId),
+    /// Refresh job -> Redis: time to refresh the shared entry ahead of expiry.
+    SharedRefreshDue,
 }
 
 /// One worker process: its slots, cache and pool.
@@ -176,7 +178,7 @@ impl World {
             redis: spec
                 .redis
                 .as_ref()
-                .map(|r| RedisState::new(r, rng("redis.rtt"), rng("redis.command"), rng("redis.ttl"))),
+                .map(|r| RedisState::new(r, rng("redis.rtt"), rng("redis.command"), rng("redis.ttl"), warm_fetch)),
             db: spec.db.as_ref().map(|p| Database::new(p, seed, run)),
             arrivals: ArrivalStream::new(w, rng("arrivals")),
             think: w.closed.as_ref().map(|c| (Sampler::new(&c.think), rng("users"))),
@@ -200,6 +202,7 @@ impl World {
             }
         }
         world.schedule_background_refresh(queue);
+        world.schedule_shared_refresh(queue);
         for r in &spec.servers.restarts {
             queue.schedule_at(SimTime(r.at.nanos()), Event::Restart(r.server));
         }
@@ -417,6 +420,7 @@ impl Model for World {
             Event::BouncerTimeout(id) => self.on_bouncer_timeout(q, id),
             Event::LeaseRetry(id) => self.reach_cache(q, id),
             Event::SharedLeaseRetry(id) => self.on_shared_lease_retry(q, id),
+            Event::SharedRefreshDue => self.on_shared_refresh_due(q),
         }
     }
 
@@ -445,6 +449,7 @@ impl Model for World {
             Event::BouncerTimeout(id) => (17, id),
             Event::LeaseRetry(id) => (18, id),
             Event::SharedLeaseRetry(id) => (19, id),
+            Event::SharedRefreshDue => (20, 0),
         };
         (kind << 32) | u64::from(id)
     }
