@@ -89,6 +89,137 @@ fn arb_model() -> impl Strategy<Value = String> {
     })
 }
 
+/// A valid model with the distributed parts: workers, every local and
+/// shared refresh policy, Redis (lock, recheck, outages), a CDN (shield,
+/// spread, lifetimes, stale-*), PgBouncer, replicas with writes, client
+/// limits, a response cache, data versions and closed-loop users.
+fn arb_distributed_model() -> impl Strategy<Value = String> {
+    let local = prop_oneof![
+        Just("None".to_string()),
+        Just("SingleFlight".to_string()),
+        (1u64..20).prop_map(|w| format!("StaleWhileRevalidate(window: \"{w}s\")")),
+        (1u32..30, any::<bool>()).prop_map(|(b, l)| format!("XFetch(beta: {}, lock: {l})", f64::from(b) / 10.0)),
+        (1u64..5).prop_map(|a| format!("Background(ahead: \"{a}s\")")),
+        (1u64..3000, 1u64..200, any::<bool>())
+            .prop_map(|(i, r, st)| format!("Lease(interval: \"{i}ms\", retry: \"{r}ms\", stale: {st})")),
+    ];
+    let cache = proptest::option::of((6u64..40, any::<bool>(), local, 0u32..5)).prop_map(|c| match c {
+        None => String::new(),
+        Some((ttl, warm, refresh, jitter)) => format!(
+            "cache: (ttl: \"{ttl}s\", start: {}, refresh: {refresh}, ttl_jitter: {}),",
+            if warm { "Warm" } else { "Cold" },
+            f64::from(jitter) / 10.0
+        ),
+    });
+    let shared = prop_oneof![
+        Just(("None".to_string(), true)),
+        (1u32..30).prop_map(|b| (format!("XFetch(beta: {})", f64::from(b) / 10.0), true)),
+        (1u64..20).prop_map(|w| (format!("StaleWhileRevalidate(window: \"{w}s\")"), true)),
+        (1u64..5).prop_map(|a| (format!("Background(ahead: \"{a}s\")"), true)),
+        (1u64..3000, 1u64..200, any::<bool>())
+            .prop_map(|(i, r, st)| (format!("Lease(interval: \"{i}ms\", retry: \"{r}ms\", stale: {st})"), false)),
+    ];
+    let redis = proptest::option::of((6u64..40, shared, any::<bool>(), any::<bool>(), any::<bool>(), any::<bool>()))
+        .prop_map(|r| match r {
+            None => String::new(),
+            Some((ttl, (refresh, lock_ok), lock, recheck, outage, warm)) => {
+                let lock = if lock && lock_ok {
+                    format!("lock: (timeout: \"2s\", blocking_timeout: \"1s\", on_give_up: FetchAnyway, recheck: {recheck}),")
+                } else {
+                    String::new()
+                };
+                let outage = if outage { "outages: [(from: \"3s\", to: \"5s\")]," } else { "" };
+                format!(
+                    "redis: (ttl: \"{ttl}s\", refresh: {refresh}, ttl_jitter: 0.2, start: {}, {lock} {outage}),",
+                    if warm { "Warm" } else { "Cold" }
+                )
+            }
+        });
+    let cdn = proptest::option::of((1u32..5, 0u64..10, 0u64..5, 0u64..5, any::<bool>(), any::<bool>(), any::<bool>()))
+        .prop_map(|c| match c {
+            None => String::new(),
+            Some((pops, age, swr, sie, collapse, revalidate, shield)) => format!(
+                "cdn: (pops: {pops}, spread: Zipf(1.0), s_maxage: \"{age}s\", stale_while_revalidate: \"{swr}s\", \
+                 stale_if_error: \"{sie}s\", collapse: {collapse}, revalidate: {revalidate}, {}),",
+                if shield { "shield: (collapse: true)" } else { "" }
+            ),
+        });
+    let db = proptest::option::of((1u32..6, any::<bool>(), 0u32..3, 1u64..500)).prop_map(|d| match d {
+        None => String::new(),
+        Some((size, bouncer, replicas, timeout_ms)) => {
+            let bouncer = if bouncer {
+                format!("pgbouncer: (default_pool_size: {size}, query_wait_timeout: \"{timeout_ms}ms\"),")
+            } else {
+                String::new()
+            };
+            let replicas = if replicas > 0 {
+                format!("replicas: (count: {replicas}, read_share: 0.7), writes: Poisson(2),")
+            } else {
+                String::new()
+            };
+            format!(
+                "db: (pool_size: {size}, max_overflow: 2, query: Exponential(mean: \"20ms\"), {bouncer} {replicas}),"
+            )
+        }
+    });
+    let extras =
+        (any::<bool>(), any::<bool>(), any::<bool>(), any::<bool>()).prop_map(|(limit, by_user, responses, writes)| {
+            let mut s = String::new();
+            if limit {
+                let key = if by_user { "User" } else { "RemoteAddress" };
+                s += &format!("client_limit: (limit: 20, per: \"10s\", users: 50, zipf: 0.8, key: {key}),");
+            }
+            if responses {
+                s += "response_cache: (ttl: \"5s\", keys: 20, capacity: 10),";
+            }
+            if writes {
+                s += "__writes__";
+            }
+            s
+        });
+    let workload = (1u32..60, any::<bool>()).prop_map(|(rate, closed)| {
+        let closed = if closed { "closed: (users: 20, think: Exponential(mean: \"200ms\"))," } else { "" };
+        format!("(rate: {rate}, duration: \"20s\", warmup: \"2s\", drain: \"30s\", {closed})")
+    });
+    (workload, 1u32..4, 1u32..3, cache, redis, cdn, db, extras).prop_map(|(w, n, workers, c, r, cdn, d, x)| {
+        let writes = if x.contains("__writes__") { "writes: Some(Poisson(0.5))," } else { "" };
+        let x = x.replace("__writes__", "");
+        format!(
+            "Model(workload: {w}, servers: (count: {n}, workers: {workers}, balancer: LeastConnections, handler: Constant(\"5ms\")), \
+             {c} {r} {cdn} {x} backend: (latency: Uniform(low: \"100ms\", high: \"1500ms\"), {writes} \
+             rate_limit: (rate: 5, burst: 5, when_empty: Retry, retry: (deadline: \"3s\"))), {d})"
+        )
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 120, ..ProptestConfig::default() })]
+
+    /// The same books for models with the distributed parts: conservation,
+    /// causes adding up, ordered percentiles, no panic, no clock going back
+    /// (checked by the simulator's debug assertions), and runs that finish.
+    #[test]
+    fn any_distributed_model_runs_and_keeps_its_books(text in arb_distributed_model(), seed in 0u64..1000) {
+        let spec: ModelSpec = parse_model(&text, "prop.ron", "prop").map_err(|e| TestCaseError::fail(format!("{e}\n{text}")))?;
+        let r = simulate(&spec, seed, 0, RunOptions::default());
+        let q = &r.requests;
+        prop_assert_eq!(q.arrived, q.ok + q.failed + q.in_flight_at_end, "conservation in {}", text);
+        prop_assert_eq!(q.failed, q.errors.values().sum::<u64>());
+        prop_assert!(!r.engine.truncated, "{:?} in {}", r.engine.stop_reason, text);
+        if let (Some(p50), Some(p99), Some(max)) = (r.latency_s.p50, r.latency_s.p99, r.latency_s.max) {
+            prop_assert!(0.0 <= p50 && p50 <= p99 && p99 <= max * 1.001 + 1e-6, "{:?}", r.latency_s);
+        }
+        for (name, layer) in &r.cache.layers {
+            prop_assert!((0.0..=1.0).contains(&layer.hit_ratio), "layer {} hit ratio {}", name, layer.hit_ratio);
+        }
+        prop_assert!((0.0..=1.0).contains(&r.cache.served_from_cache_ratio));
+        prop_assert!(r.db.stale_reads <= r.db.replica_reads && r.db.replica_reads <= r.db.queries);
+        // The same model and seed give the same trace.
+        let again = simulate(&spec, seed, 0, RunOptions::default());
+        prop_assert_eq!(&again.fingerprint.trace, &r.fingerprint.trace);
+    }
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 120, ..ProptestConfig::default() })]
 
