@@ -148,6 +148,7 @@ impl Database {
     }
 
     /// The node a query goes to: a replica, uniformly, with `read_share`.
+    #[inline]
     fn route(&mut self) -> usize {
         let replicas = self.nodes.len() - 1;
         if replicas == 0 || self.read_share <= 0.0 {
@@ -198,6 +199,7 @@ impl World {
 
     /// The request has a pool connection: through PgBouncer, its query
     /// needs a server connection too, and may wait for one.
+    #[inline]
     fn start_query(&mut self, q: &mut EventQueue<Event>, id: ReqId) {
         let now = q.now();
         let node = self.requests.get(id).db_node as usize;
@@ -216,6 +218,7 @@ impl World {
 
     /// The query runs on its node; a replica read that misses the newest
     /// write is counted stale.
+    #[inline]
     fn run_query(&mut self, q: &mut EventQueue<Event>, id: ReqId) {
         let now = q.now();
         let req = *self.requests.get(id);
@@ -264,6 +267,7 @@ impl World {
 
     /// The request gives its pool connection back: the pool's first waiter
     /// gets it.
+    #[inline]
     fn return_connection(&mut self, q: &mut EventQueue<Event>, id: ReqId) {
         let now = q.now();
         let req = *self.requests.get(id);

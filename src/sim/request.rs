@@ -1,7 +1,7 @@
 //! Requests in flight, kept in a slab indexed by [`ReqId`] so that events
 //! carry a small integer instead of a pointer or an allocation.
 
-use crate::engine::SimTime;
+use crate::engine::{SimDuration, SimTime};
 
 /// Index of a request in the [`Slab`].
 pub type ReqId = u32;
@@ -52,6 +52,8 @@ pub struct Request {
     pub shared: super::redis::SharedGet,
     /// A Redis lease token it fetches under (0: none).
     pub shared_token: u64,
+    /// How long its backend fetch took (stored in Redis as XFetch's Δ).
+    pub fetched_in: SimDuration,
 }
 
 /// Whether a request is a refresh no client waits for, and of what.
@@ -104,6 +106,7 @@ impl Request {
             background: Background::No,
             shared: super::redis::SharedGet::Miss,
             shared_token: 0,
+            fetched_in: SimDuration::ZERO,
         }
     }
 }

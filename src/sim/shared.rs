@@ -79,8 +79,7 @@ impl World {
                 (hit, if hit { reply.version } else { req.version }, req.lock_token)
             }
             RedisOp::Set => {
-                let delta = now.since(req.fetch_started);
-                if let Some(fetches) = redis.set(done, req.version, delta, req.shared_token) {
+                if let Some(fetches) = redis.set(done, req.version, req.fetched_in, req.shared_token) {
                     self.stats.expiry_closed(done, fetches);
                 }
                 if let SharedRefresh::Background { ahead } = redis.refresh {
@@ -223,7 +222,11 @@ impl World {
 
     /// A backend fetch made on Redis's behalf completed: store it with SETEX.
     pub(super) fn redis_store(&mut self, q: &mut EventQueue<Event>, id: ReqId, version: u64) {
-        self.requests.get_mut(id).version = version;
+        let now = q.now();
+        let req = self.requests.get_mut(id);
+        // XFetch's Δ, stored with the value: the recompute as the worker
+        // timed it.
+        (req.version, req.fetched_in) = (version, now.since(req.fetch_started));
         self.send(q, id, RedisOp::Set);
     }
 

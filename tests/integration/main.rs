@@ -28,5 +28,6 @@ mod queueing;
 mod redis;
 mod report;
 mod robustness;
+mod shared_refresh;
 mod support;
 mod sweep;
