@@ -100,9 +100,9 @@ pub enum Refresh {
     },
 }
 
-fn default_lease_interval() -> Dur {
+pub(super) fn default_lease_interval() -> Dur {
     Dur::secs(10)
 }
-fn default_lease_retry() -> Dur {
+pub(super) fn default_lease_retry() -> Dur {
     Dur::millis(10)
 }

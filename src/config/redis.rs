@@ -67,9 +67,9 @@ pub enum SharedRefresh {
     /// with `stale` get the expired value. A SET with a superseded token is
     /// dropped.
     Lease {
-        #[serde(default = "default_lease_interval")]
+        #[serde(default = "super::cache::default_lease_interval")]
         interval: Dur,
-        #[serde(default = "default_lease_retry")]
+        #[serde(default = "super::cache::default_lease_retry")]
         retry: Dur,
         #[serde(default)]
         stale: bool,
@@ -78,13 +78,6 @@ pub enum SharedRefresh {
     /// so readers never miss after the first fill; it stops with the
     /// workload.
     Background { ahead: Dur },
-}
-
-fn default_lease_interval() -> Dur {
-    Dur::secs(10)
-}
-fn default_lease_retry() -> Dur {
-    Dur::millis(10)
 }
 
 fn default_rtt() -> Latency {

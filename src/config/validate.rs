@@ -3,6 +3,7 @@
 //! position; these checks name the field by dotted path instead, and the
 //! loader finds its line in the file.
 
+use super::duration::Dur;
 use super::model::{ModelSpec, Phase};
 
 /// A rule broken by a model: the dotted path of the field and what is wrong.
@@ -85,35 +86,13 @@ pub fn validate(m: &ModelSpec) -> Result<(), Invalid> {
         }
     }
     if let Some(c) = &m.cache {
-        if !(c.ttl_jitter.is_finite() && (0.0..1.0).contains(&c.ttl_jitter)) {
-            return Err(invalid(
-                "cache.ttl_jitter",
-                format!("the TTL jitter is a fraction from 0 to below 1, not {}", c.ttl_jitter),
-            ));
-        }
-        match c.refresh {
-            super::Refresh::XFetch { beta, .. } if !(beta.is_finite() && beta > 0.0) => {
-                return Err(invalid(
-                    "cache.refresh",
-                    format!("XFetch's beta must be a finite number above 0, not {beta}"),
-                ));
-            }
-            super::Refresh::Lease { interval, retry, .. } if interval.is_zero() || retry.nanos() < 1_000_000 => {
-                return Err(invalid(
-                    "cache.refresh",
-                    format!(
-                        "a lease needs an interval above 0 and a retry of at least 1ms (got {interval} and {retry})"
-                    ),
-                ));
-            }
-            super::Refresh::Background { ahead } if ahead >= c.ttl => {
-                return Err(invalid(
-                    "cache.refresh",
-                    format!("a background refresh {ahead} ahead of a {} TTL would refresh continuously", c.ttl),
-                ));
-            }
-            _ => {}
-        }
+        let (beta, lease, ahead) = match c.refresh {
+            super::Refresh::XFetch { beta, .. } => (Some(beta), None, None),
+            super::Refresh::Lease { interval, retry, .. } => (None, Some((interval, retry)), None),
+            super::Refresh::Background { ahead } => (None, None, Some(ahead)),
+            _ => (None, None, None),
+        };
+        check_refresh("cache", c.ttl, c.ttl_jitter, beta, lease, ahead)?;
     }
     if let Some(r) = &m.redis {
         for (i, w) in r.outages.iter().enumerate() {
@@ -129,33 +108,14 @@ pub fn validate(m: &ModelSpec) -> Result<(), Invalid> {
         {
             return Err(invalid("redis.lock.sleep", "the lock's polling sleep must be at least 1ms"));
         }
-        if !(r.ttl_jitter.is_finite() && (0.0..1.0).contains(&r.ttl_jitter)) {
-            return Err(invalid(
-                "redis.ttl_jitter",
-                format!("the TTL jitter is a fraction from 0 to below 1, not {}", r.ttl_jitter),
-            ));
-        }
+        let (beta, lease, ahead) = match r.refresh {
+            super::SharedRefresh::XFetch { beta } => (Some(beta), None, None),
+            super::SharedRefresh::Lease { interval, retry, .. } => (None, Some((interval, retry)), None),
+            super::SharedRefresh::Background { ahead } => (None, None, Some(ahead)),
+            _ => (None, None, None),
+        };
+        check_refresh("redis", r.ttl, r.ttl_jitter, beta, lease, ahead)?;
         match r.refresh {
-            super::SharedRefresh::XFetch { beta } if !(beta.is_finite() && beta > 0.0) => {
-                return Err(invalid(
-                    "redis.refresh",
-                    format!("XFetch's beta must be a finite number above 0, not {beta}"),
-                ));
-            }
-            super::SharedRefresh::Lease { interval, retry, .. } if interval.is_zero() || retry.nanos() < 1_000_000 => {
-                return Err(invalid(
-                    "redis.refresh",
-                    format!(
-                        "a lease needs an interval above 0 and a retry of at least 1ms (got {interval} and {retry})"
-                    ),
-                ));
-            }
-            super::SharedRefresh::Background { ahead } if ahead >= r.ttl => {
-                return Err(invalid(
-                    "redis.refresh",
-                    format!("a background refresh {ahead} ahead of a {} TTL would refresh continuously", r.ttl),
-                ));
-            }
             super::SharedRefresh::Lease { .. } if r.lock.is_some() => {
                 return Err(invalid(
                     "redis.refresh",
@@ -320,6 +280,41 @@ fn validate_db(db: &super::Pool) -> Result<(), Invalid> {
         && period.nanos() < 1_000_000
     {
         return Err(invalid("db.writes", "writes at most every 1ms"));
+    }
+    Ok(())
+}
+
+/// The checks the workers' cache and Redis share: `section`'s TTL jitter,
+/// and its refresh policy's XFetch beta, lease timings or background lead.
+fn check_refresh(
+    section: &str,
+    ttl: Dur,
+    jitter: f64,
+    beta: Option<f64>,
+    lease: Option<(Dur, Dur)>,
+    ahead: Option<Dur>,
+) -> Result<(), Invalid> {
+    if !(jitter.is_finite() && (0.0..1.0).contains(&jitter)) {
+        return Err(invalid(
+            format!("{section}.ttl_jitter"),
+            format!("the TTL jitter is a fraction from 0 to below 1, not {jitter}"),
+        ));
+    }
+    let refresh = format!("{section}.refresh");
+    if let Some(beta) = beta.filter(|b| !(b.is_finite() && *b > 0.0)) {
+        return Err(invalid(refresh, format!("XFetch's beta must be a finite number above 0, not {beta}")));
+    }
+    if let Some((interval, retry)) = lease.filter(|(i, r)| i.is_zero() || r.nanos() < 1_000_000) {
+        return Err(invalid(
+            refresh,
+            format!("a lease needs an interval above 0 and a retry of at least 1ms (got {interval} and {retry})"),
+        ));
+    }
+    if let Some(ahead) = ahead.filter(|a| *a >= ttl) {
+        return Err(invalid(
+            refresh,
+            format!("a background refresh {ahead} ahead of a {ttl} TTL would refresh continuously"),
+        ));
     }
     Ok(())
 }

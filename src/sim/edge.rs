@@ -12,6 +12,7 @@ use crate::config::Cdn;
 use crate::engine::{SimDuration, SimRng, SimTime, stream};
 use crate::metrics::Cause;
 
+use super::request::Slab;
 use super::responses::ZipfKeys;
 use super::sampler::Sampler;
 
@@ -110,10 +111,8 @@ pub struct EdgeState {
     client_rtt: (Sampler, SimRng),
     origin_rtt: (Sampler, SimRng),
     shield_rtt: Option<(Sampler, SimRng)>,
-    clients: Vec<Client>,
-    free_clients: Vec<u32>,
-    fetches: Vec<Fetch>,
-    free_fetches: Vec<u32>,
+    clients: Slab<Client>,
+    fetches: Slab<Fetch>,
     pub counters: EdgeCounters,
 }
 
@@ -135,10 +134,8 @@ impl EdgeState {
             client_rtt: (Sampler::new(&spec.client_rtt), rng("cdn.client_rtt")),
             origin_rtt: (Sampler::new(&spec.origin_rtt), rng("cdn.origin_rtt")),
             shield_rtt: spec.shield.as_ref().map(|s| (Sampler::new(&s.rtt), rng("cdn.shield_rtt"))),
-            clients: Vec::new(),
-            free_clients: Vec::new(),
-            fetches: Vec::new(),
-            free_fetches: Vec::new(),
+            clients: Slab::default(),
+            fetches: Slab::default(),
             counters: EdgeCounters::default(),
         }
     }
@@ -186,49 +183,31 @@ impl EdgeState {
     }
 
     pub fn add_client(&mut self, c: Client) -> u32 {
-        match self.free_clients.pop() {
-            Some(id) => {
-                self.clients[id as usize] = c;
-                id
-            }
-            None => {
-                self.clients.push(c);
-                (self.clients.len() - 1) as u32
-            }
-        }
+        self.clients.insert(c)
     }
 
     pub fn client(&mut self, id: u32) -> &mut Client {
-        &mut self.clients[id as usize]
+        self.clients.get_mut(id)
     }
 
     /// Frees a client's slot and returns it.
     pub fn remove_client(&mut self, id: u32) -> Client {
-        self.free_clients.push(id);
-        self.clients[id as usize]
+        self.clients.remove(id);
+        *self.clients.get(id)
     }
 
     pub fn add_fetch(&mut self, f: Fetch) -> u32 {
-        match self.free_fetches.pop() {
-            Some(id) => {
-                self.fetches[id as usize] = f;
-                id
-            }
-            None => {
-                self.fetches.push(f);
-                (self.fetches.len() - 1) as u32
-            }
-        }
+        self.fetches.insert(f)
     }
 
     pub fn fetch(&mut self, id: u32) -> &mut Fetch {
-        &mut self.fetches[id as usize]
+        self.fetches.get_mut(id)
     }
 
     /// Frees a forward request's slot and returns it (with its waiters).
     pub fn remove_fetch(&mut self, id: u32) -> Fetch {
-        self.free_fetches.push(id);
-        let f = &mut self.fetches[id as usize];
+        self.fetches.remove(id);
+        let f = self.fetches.get_mut(id);
         Fetch { waiters: std::mem::take(&mut f.waiters), ..f.clone() }
     }
 }

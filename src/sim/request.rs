@@ -111,44 +111,51 @@ impl Request {
     }
 }
 
-/// A free-list arena of requests.
-#[derive(Debug, Default)]
-pub struct Slab {
-    items: Vec<Request>,
-    free: Vec<ReqId>,
+/// A free-list arena: items in flight are addressed by a small index that
+/// events can carry, and freed slots are reused.
+#[derive(Debug)]
+pub struct Slab<T> {
+    items: Vec<T>,
+    free: Vec<u32>,
 }
 
-impl Slab {
-    /// Stores `r`, reusing a free slot when there is one.
+impl<T> Default for Slab<T> {
+    fn default() -> Self {
+        Slab { items: Vec::new(), free: Vec::new() }
+    }
+}
+
+impl<T> Slab<T> {
+    /// Stores `item`, reusing a free slot when there is one.
     #[inline]
-    pub fn insert(&mut self, r: Request) -> ReqId {
+    pub fn insert(&mut self, item: T) -> u32 {
         match self.free.pop() {
             Some(id) => {
-                self.items[id as usize] = r;
+                self.items[id as usize] = item;
                 id
             }
             None => {
-                self.items.push(r);
-                (self.items.len() - 1) as ReqId
+                self.items.push(item);
+                (self.items.len() - 1) as u32
             }
         }
     }
 
-    /// Frees a slot.
+    /// Frees a slot (its item stays until the slot is reused).
     #[inline]
-    pub fn remove(&mut self, id: ReqId) {
+    pub fn remove(&mut self, id: u32) {
         self.free.push(id);
     }
 
-    /// The request at `id`.
+    /// The item at `id`.
     #[inline]
-    pub fn get(&self, id: ReqId) -> &Request {
+    pub fn get(&self, id: u32) -> &T {
         &self.items[id as usize]
     }
 
-    /// The request at `id`, mutably.
+    /// The item at `id`, mutably.
     #[inline]
-    pub fn get_mut(&mut self, id: ReqId) -> &mut Request {
+    pub fn get_mut(&mut self, id: u32) -> &mut T {
         &mut self.items[id as usize]
     }
 }

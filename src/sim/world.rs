@@ -119,7 +119,7 @@ pub struct World {
     limit_by_peer: bool,
     shared_limits: Option<LimitStore>,
     pub(super) arrivals_end: SimTime,
-    pub(super) requests: Slab,
+    pub(super) requests: Slab<Request>,
     /// The CDN in front of everything, if any.
     pub(super) edge: Option<EdgeState>,
     pub stats: Recorder,

@@ -355,29 +355,14 @@ fn the_client_spread_sets_each_pops_refill_rate() {
 /// stdout, and stderr names `cdn.spread` and says what is wrong.
 #[test]
 fn a_spread_with_the_wrong_number_of_shares_is_rejected() {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let path = dir.path().join("bad_spread.ron");
-    std::fs::write(
-        &path,
-        r#"Model(
+    let text = r#"Model(
     workload: (rate: 10, duration: "1m"),
     backend: (latency: Constant("100ms")),
     cdn: (pops: 4, spread: Shares([0.5, 0.3, 0.2])),
 )
-"#,
-    )
-    .expect("write model");
-    let out = assert_cmd::cargo::cargo_bin_cmd!("cachesim")
-        .arg("run")
-        .arg(&path)
-        .arg("--json")
-        .output()
-        .expect("cachesim starts");
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(!stderr.contains("panicked"), "cachesim panicked:\n{stderr}");
-    assert_eq!(out.status.code(), Some(2), "stderr:\n{stderr}");
-    assert!(out.stdout.is_empty(), "a rejected model printed a report");
-    assert!(stderr.contains("cdn.spread"), "stderr does not name `cdn.spread`:\n{stderr}");
+"#;
+    let (out, _, _dir) = run_model_text("bad_spread.ron", text, &[]);
+    let stderr = assert_rejected(&out, "cdn.spread");
     assert!(stderr.contains("3 shares for 4 PoPs"), "stderr does not say what is wrong:\n{stderr}");
 }
 

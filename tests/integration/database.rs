@@ -26,25 +26,6 @@ fn db_model(workload: &str, servers: &str, db: &str) -> String {
     )
 }
 
-/// Erlang B by the stable recursion B(k) = a·B(k−1) / (k + a·B(k−1)), B(0) = 1.
-fn erlang_b(c: u32, a: f64) -> f64 {
-    (1..=c).fold(1.0, |b, k| a * b / (k as f64 + a * b))
-}
-
-/// Erlang C, the M/M/c probability of waiting (a < c): C = c·B / (c − a·(1 − B)).
-fn erlang_c(c: u32, a: f64) -> f64 {
-    let b = erlang_b(c, a);
-    c as f64 * b / (c as f64 - a * (1.0 - b))
-}
-
-#[test]
-fn the_erlang_oracles_match_the_published_test_vectors() {
-    // DOMAIN.md A3 test vectors.
-    approx::assert_abs_diff_eq!(erlang_c(15, 10.0), 0.102042, epsilon = 1e-6);
-    approx::assert_abs_diff_eq!(erlang_c(5, 4.0), 0.554113, epsilon = 1e-6);
-    approx::assert_abs_diff_eq!(erlang_c(2, 1.0), 1.0 / 3.0, epsilon = 1e-12);
-}
-
 /// (1) PgBouncer's server connections are an M/M/c queue. λ = 40/s Poisson
 /// queries of Exp(mean 0.1 s) (μ = 10/s) share c = `default_pool_size` = 5
 /// server connections: a = λ/μ = 4. The app pools never bind: 2 servers × 2
@@ -275,19 +256,9 @@ fn without_replicas_nothing_is_read_stale() {
     assert_eq!(r.db.stale_lag_mean_s, None);
 }
 
-/// Runs `cachesim run` on `db` written into a model file and returns (exit
-/// code, stdout, stderr).
-fn run_db_model(db: &str) -> (Option<i32>, Vec<u8>, String) {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let path = dir.path().join("db.ron");
-    std::fs::write(&path, db_model(r#"rate: 10, duration: "10s""#, "", db)).expect("write model");
-    let out = assert_cmd::cargo::cargo_bin_cmd!("cachesim")
-        .arg("run")
-        .arg(&path)
-        .arg("--json")
-        .output()
-        .expect("cachesim starts");
-    (out.status.code(), out.stdout, String::from_utf8_lossy(&out.stderr).into_owned())
+/// Runs `cachesim run` on `db` written into a model file.
+fn run_db_model(db: &str) -> std::process::Output {
+    run_model_text("db.ron", &db_model(r#"rate: 10, duration: "10s""#, "", db), &[]).0
 }
 
 /// (8) Bad database settings are bad input: exit code 2, nothing on stdout,
@@ -296,16 +267,12 @@ fn run_db_model(db: &str) -> (Option<i32>, Vec<u8>, String) {
 /// does not); a read share is a probability (1.5 is not).
 #[test]
 fn bad_database_settings_are_rejected_naming_the_field() {
-    let (code, _, stderr) = run_db_model(r#"query: Constant("1ms"), pgbouncer: (default_pool_size: 97)"#);
-    assert_eq!(code, Some(0), "default_pool_size 97 is the limit and valid:\n{stderr}");
+    let out = run_db_model(r#"query: Constant("1ms"), pgbouncer: (default_pool_size: 97)"#);
+    assert_eq!(out.status.code(), Some(0), "default_pool_size 97 is the limit and valid");
     for (db, field) in [
         (r#"query: Constant("1ms"), pgbouncer: (default_pool_size: 98)"#, "db.pgbouncer.default_pool_size"),
         (r#"query: Constant("1ms"), replicas: (read_share: 1.5)"#, "db.replicas.read_share"),
     ] {
-        let (code, stdout, stderr) = run_db_model(db);
-        assert!(!stderr.contains("panicked"), "cachesim panicked:\n{stderr}");
-        assert_eq!(code, Some(2), "`{db}` was not rejected as bad input:\n{stderr}");
-        assert!(stdout.is_empty(), "a rejected model printed a report");
-        assert!(stderr.contains(field), "stderr does not name `{field}`:\n{stderr}");
+        assert_rejected(&run_db_model(db), field);
     }
 }

@@ -379,22 +379,8 @@ fn the_limit_key_behind_a_cdn() {
 #[test]
 fn a_lease_without_interval_or_retry_is_rejected() {
     let reference = Path::new(env!("CARGO_MANIFEST_DIR")).join("models/seed/reference.ron");
-    let check = |out: std::process::Output, names: &str| -> String {
-        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-        assert!(!stderr.contains("panicked"), "cachesim panicked:\n{stderr}");
-        assert_eq!(out.status.code(), Some(2), "expected exit code 2; stderr:\n{stderr}");
-        assert!(out.stdout.is_empty(), "a rejected run printed to stdout");
-        assert!(stderr.contains(names), "stderr does not name {names:?}:\n{stderr}");
-        stderr
-    };
     for bad in [r#"Lease(interval: "0s")"#, r#"Lease(retry: "0s")"#, r#"Lease(retry: "500us")"#] {
-        let out = assert_cmd::cargo::cargo_bin_cmd!("cachesim")
-            .arg("run")
-            .arg(&reference)
-            .args(["--json", "--set", &format!("cache.refresh={bad}")])
-            .output()
-            .expect("cachesim starts");
-        check(out, "cache.refresh");
+        assert_rejected(&run_cli(&reference, &["--set", &format!("cache.refresh={bad}")]), "cache.refresh");
     }
     let src = r#"Model(
     workload: (rate: 1, duration: "10s"),
@@ -402,16 +388,8 @@ fn a_lease_without_interval_or_retry_is_rejected() {
     backend: (latency: Constant("1s")),
 )
 "#;
-    let dir = tempfile::tempdir().expect("temp dir");
-    let path = dir.path().join("lease.ron");
-    std::fs::write(&path, src).expect("write model");
-    let out = assert_cmd::cargo::cargo_bin_cmd!("cachesim")
-        .arg("run")
-        .arg(&path)
-        .arg("--json")
-        .output()
-        .expect("cachesim starts");
-    let stderr = check(out, "cache.refresh");
+    let (out, path, _dir) = run_model_text("lease.ron", src, &[]);
+    let stderr = assert_rejected(&out, "cache.refresh");
     let (line, _) = position(&stderr, &path.display().to_string());
     assert_eq!(line, line_of(src, "refresh:"), "reported on the wrong line:\n{stderr}");
 }

@@ -21,17 +21,6 @@ fn queue_model(extra: &str) -> String {
     )
 }
 
-/// Erlang B by the stable recursion B(k) = a·B(k−1) / (k + a·B(k−1)).
-fn erlang_b(c: u32, a: f64) -> f64 {
-    (1..=c).fold(1.0, |b, k| a * b / (k as f64 + a * b))
-}
-
-/// Erlang C from Erlang B: C = c·B / (c − a·(1 − B)).
-fn erlang_c(c: u32, a: f64) -> f64 {
-    let b = erlang_b(c, a);
-    c as f64 * b / (c as f64 - a * (1.0 - b))
-}
-
 #[test]
 fn the_oracles_match_the_published_test_vectors() {
     // DOMAIN.md A3 test vectors, so that the oracles themselves are right.

@@ -421,18 +421,7 @@ fn a_lease_with_a_lock_is_rejected() {
         (seed("redis.ron"), &["--set", "redis.refresh=Lease(stale: true)", "--set", r#"redis.lock=(sleep: "100ms")"#]),
     ];
     for (file, args) in cases {
-        let out = assert_cmd::cargo::cargo_bin_cmd!("cachesim")
-            .arg("run")
-            .arg(&file)
-            .arg("--json")
-            .args(args)
-            .output()
-            .expect("cachesim starts");
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        assert!(!stderr.contains("panicked"), "cachesim panicked:\n{stderr}");
-        assert_eq!(out.status.code(), Some(2), "{args:?}: expected exit code 2; stderr:\n{stderr}");
-        assert!(out.stdout.is_empty(), "a rejected run printed to stdout");
-        assert!(stderr.contains("redis.refresh"), "stderr does not name redis.refresh:\n{stderr}");
+        assert_rejected(&run_cli(&file, args), "redis.refresh");
     }
 }
 

@@ -62,3 +62,49 @@ pub fn position(stderr: &str, path: &str) -> (usize, usize) {
         _ => panic!("no `{path}:LINE:COL:` position in stderr:\n{stderr}"),
     }
 }
+
+/// Runs `cachesim run FILE --json ARGS...`.
+pub fn run_cli(file: &std::path::Path, args: &[&str]) -> std::process::Output {
+    assert_cmd::cargo::cargo_bin_cmd!("cachesim")
+        .arg("run")
+        .arg(file)
+        .arg("--json")
+        .args(args)
+        .output()
+        .expect("cachesim starts")
+}
+
+/// Writes `text` as `name` in a fresh temporary directory (kept alive by
+/// the returned guard) and runs it as [`run_cli`] does.
+pub fn run_model_text(
+    name: &str,
+    text: &str,
+    args: &[&str],
+) -> (std::process::Output, std::path::PathBuf, tempfile::TempDir) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join(name);
+    std::fs::write(&path, text).expect("write model");
+    (run_cli(&path, args), path, dir)
+}
+
+/// Asserts that a run was refused as bad input: exit code 2, nothing on
+/// stdout, no panic, and stderr naming `names`. Returns stderr.
+pub fn assert_rejected(out: &std::process::Output, names: &str) -> String {
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(!stderr.contains("panicked"), "cachesim panicked:\n{stderr}");
+    assert_eq!(out.status.code(), Some(2), "expected exit code 2 (bad input); stderr:\n{stderr}");
+    assert!(out.stdout.is_empty(), "a rejected run printed to stdout");
+    assert!(stderr.contains(names), "stderr does not name {names:?}:\n{stderr}");
+    stderr
+}
+
+/// Erlang B by the stable recursion B(k) = a·B(k−1) / (k + a·B(k−1)), B(0) = 1.
+pub fn erlang_b(c: u32, a: f64) -> f64 {
+    (1..=c).fold(1.0, |b, k| a * b / (k as f64 + a * b))
+}
+
+/// Erlang C, the M/M/c probability of waiting (a < c): C = c·B / (c − a·(1 − B)).
+pub fn erlang_c(c: u32, a: f64) -> f64 {
+    let b = erlang_b(c, a);
+    c as f64 * b / (c as f64 - a * (1.0 - b))
+}
