@@ -128,6 +128,10 @@ pub struct CdnStats {
     /// Expired entries served (stale-while-revalidate, stale-if-error), to
     /// clients by the PoPs and to PoPs by the shield together.
     pub stale_served: u64,
+    /// Spans during which the PoPs holding the most popular URL hold
+    /// different versions of it (clients of different regions see different
+    /// data).
+    pub divergence: DivergenceStats,
 }
 
 /// Queries on the database nodes (measured requests).

@@ -151,13 +151,14 @@ fn optional_rows(r: &RunReport) -> Vec<(&'static str, String)> {
         rows.push((
             "cdn",
             format!(
-                "origin requests {} ({:.3}/s)   304s {}   full responses {}   collapsed {}   stale served {}",
+                "origin requests {} ({:.3}/s)   304s {}   full responses {}   collapsed {}   stale served {}   PoPs diverged {}",
                 count(c.origin_requests),
                 c.origin_rps,
                 count(c.not_modified),
                 count(c.full_responses),
                 count(c.collapsed),
-                count(c.stale_served)
+                count(c.stale_served),
+                pct(c.divergence.share)
             ),
         ));
     }

@@ -178,6 +178,9 @@ impl World {
                 let held = n.entries.get(&f.url);
                 if held.is_none_or(|h| h.born <= e.born) {
                     n.entries.insert(f.url, e);
+                    if let (NodeRef::Pop(p), 0) = (f.node, f.url) {
+                        edge.divergence.filled(p as usize, e.version, now, self.stats.warmup);
+                    }
                 }
                 Ok(e)
             }

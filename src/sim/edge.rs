@@ -10,7 +10,7 @@ use std::collections::HashMap;
 
 use crate::config::Cdn;
 use crate::engine::{SimDuration, SimRng, SimTime, stream};
-use crate::metrics::Cause;
+use crate::metrics::{Cause, Divergence};
 
 use super::request::Slab;
 use super::responses::ZipfKeys;
@@ -114,6 +114,9 @@ pub struct EdgeState {
     clients: Slab<Client>,
     fetches: Slab<Fetch>,
     pub counters: EdgeCounters,
+    /// Versions the PoPs hold of the most popular URL (0), and the spans
+    /// during which they differ.
+    pub divergence: Divergence,
 }
 
 impl EdgeState {
@@ -137,6 +140,7 @@ impl EdgeState {
             clients: Slab::default(),
             fetches: Slab::default(),
             counters: EdgeCounters::default(),
+            divergence: Divergence::default(),
         }
     }
 

@@ -103,6 +103,16 @@ pub fn model_fingerprint(spec: &ModelSpec) -> String {
     format!("{:016x}", crate::engine::rng::fnv1a(json.as_bytes()))
 }
 
+/// Divergence windows as reported, with their share of the measured span.
+fn divergence_stats(d: &crate::metrics::Divergence, measured_span: f64) -> DivergenceStats {
+    DivergenceStats {
+        windows: d.windows,
+        max_window_s: d.longest_ns as f64 / 1e9,
+        total_s: d.total_ns as f64 / 1e9,
+        share: if measured_span > 0.0 { d.total_ns as f64 / 1e9 / measured_span } else { 0.0 },
+    }
+}
+
 fn ratio(a: u64, b: u64) -> f64 {
     if b == 0 { 0.0 } else { a as f64 / b as f64 }
 }
@@ -124,6 +134,14 @@ fn report(
     let db_peak = world.db.as_ref().map_or(0, |d| d.peak_connections());
     let dbc = world.db.as_ref().map(|d| d.counters.clone()).unwrap_or_default();
     let edge = world.edge.as_ref().map(|e| e.counters.clone()).unwrap_or_default();
+    let measured_span = end.since(world.stats.warmup).as_secs_f64();
+    let cdn_divergence = match world.edge.as_mut() {
+        Some(e) => {
+            e.divergence.finish(end, world.stats.warmup);
+            divergence_stats(&e.divergence, measured_span)
+        }
+        None => divergence_stats(&crate::metrics::Divergence::default(), measured_span),
+    };
     let s: &mut Recorder = &mut world.stats;
     let failed: u64 = s.errors.iter().sum();
     let errors: BTreeMap<&'static str, u64> = Cause::ALL.iter().map(|&c| (c.key(), s.errors[c as usize])).collect();
@@ -140,7 +158,6 @@ fn report(
     let in_flight_at_end = s.counted_in_flight();
     let in_flight_mean = s.in_flight_mean(end);
     s.divergence.finish(end, s.warmup);
-    let measured_span = end.since(s.warmup).as_secs_f64();
     let served = s.staleness_us.len();
     let any_checkout = s.checkouts > 0;
     RunReport {
@@ -233,12 +250,7 @@ fn report(
             timeouts: s.pool_timeouts,
             db_peak_connections: u64::from(db_peak),
         },
-        divergence: DivergenceStats {
-            windows: s.divergence.windows,
-            max_window_s: s.divergence.longest_ns as f64 / 1e9,
-            total_s: s.divergence.total_ns as f64 / 1e9,
-            share: if measured_span > 0.0 { s.divergence.total_ns as f64 / 1e9 / measured_span } else { 0.0 },
-        },
+        divergence: divergence_stats(&s.divergence, measured_span),
         staleness_s: StalenessStats {
             mean: (served > 0).then(|| s.staleness_sum_ns as f64 / served as f64 / 1e9),
             p99: (served > 0).then(|| secs_us(s.staleness_us.value_at_quantile(0.99))),
@@ -254,6 +266,7 @@ fn report(
             full_responses: edge.full_responses,
             collapsed: edge.collapsed,
             stale_served: edge.stale_served,
+            divergence: cdn_divergence,
         },
         db: DbStats {
             queries: dbc.queries,

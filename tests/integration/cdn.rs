@@ -392,3 +392,64 @@ fn cdn_runs_are_deterministic() {
     assert!(first == second, "two runs with seed 77 differ:\n{first}\n---\n{second}");
     assert_ne!(json(78).1, trace, "seeds 77 and 78 gave the same event trace");
 }
+
+/// `cdn.divergence`: the spans during which PoPs hold different versions of
+/// the URL. Two PoPs, no shield, λ = 4/s spread evenly (λ_p = 2/s),
+/// s-maxage 1 s, origin RTT 20 ms (up 10 ms), no data cache, a 10 ms
+/// backend and a 5 ms handler; the data changes every 10 s.
+///
+/// Each PoP's origin answers are a renewal process with cycle C = a +
+/// Exp(λ_p), a = T + up + backend + handler = 1.025 s (module comment), and a
+/// PoP takes a new version at the first fetch that completes at the origin
+/// after the write; both PoPs then need the same handler, way back and body
+/// transfer to store it. So a write opens one window whose length is
+/// |D₁ − D₂|, D the residual life of each PoP's process at the write:
+/// E|D₁ − D₂| = 2∫F(1 − F) with the stationary residual CDF F(r) =
+/// ∫₀ʳ P(C > u) du / E[C] (computed below). Stationary and independent: the
+/// PoPs start together, but their phase difference is a random walk with
+/// steps of standard deviation √2/λ_p = 0.71 s per cycle, so after the 60 s
+/// warm-up (about 40 cycles, 4.5 s of spread against a 1.5 s cycle) it is
+/// uniform. (At a high λ_p the PoPs would stay in step for the whole run and
+/// this oracle would not apply.) Each replication's mean window (36 windows)
+/// is compared by the 95% CI over 40 replications, allowance 0. The last
+/// write (410 s) is followed by 5 s of arrivals, and P(D > 5 s) = e^{−8}
+/// per PoP, so windows are not cut at the end.
+#[test]
+fn pops_diverge_for_the_expected_gap_between_their_refreshes() {
+    let spec = model(
+        r#"Model(
+            workload: (rate: 4, duration: "415s", warmup: "60s"),
+            servers: (handler: Constant("5ms")),
+            backend: (latency: Constant("10ms"), writes: Every("10s")),
+            cdn: (pops: 2, s_maxage: "1s", origin_rtt: Constant("20ms"), client_rtt: Constant("10ms")),
+        )"#,
+    );
+    let (a, lambda) = (1.025, 2.0);
+    let mean_cycle = a + 1.0 / lambda;
+    let residual_cdf = |r: f64| {
+        if r <= a { r / mean_cycle } else { (a + (1.0 - (-lambda * (r - a)).exp()) / lambda) / mean_cycle }
+    };
+    let (steps, top) = (200_000, a + 40.0 / lambda);
+    let h = top / steps as f64;
+    let expected = 2.0
+        * h
+        * (0..steps)
+            .map(|i| {
+                let f = residual_cdf((i as f64 + 0.5) * h);
+                f * (1.0 - f)
+            })
+            .sum::<f64>();
+    let runs = replicate(&spec, 81, 40);
+    let mean_window: Vec<f64> = runs
+        .iter()
+        .map(|r| {
+            let d = &r.cdn.divergence;
+            assert_eq!(d.windows, 36, "one window per write in (60 s, 415 s]");
+            d.total_s / d.windows as f64
+        })
+        .collect();
+    assert_covers("PoP divergence window", &mean_window, expected, 0.0);
+    // One PoP never diverges from itself.
+    let one = replicate(&with(&spec, &["cdn.pops=1"]), 81, 1).remove(0);
+    assert_eq!(one.cdn.divergence.windows, 0);
+}
