@@ -82,7 +82,8 @@ pub struct PgBouncer {
     /// pool's new connection is refused (`too_many_connections`).
     #[serde(default = "default_max_client_conn")]
     pub max_client_conn: u32,
-    /// Longest a query waits for a server connection (default 120s).
+    /// Longest a query waits for a server connection (default 120s; 0s
+    /// waits forever, as in PgBouncer).
     #[serde(default = "default_query_wait_timeout")]
     pub query_wait_timeout: Dur,
 }

@@ -195,17 +195,6 @@ pub fn validate(m: &ModelSpec) -> Result<(), Invalid> {
     {
         return Err(invalid("backend.writes", "writes at most every 1ms"));
     }
-    if let Some(db) = &m.db
-        && db.reserved_connections >= db.max_connections
-    {
-        return Err(invalid(
-            "db.max_connections",
-            format!(
-                "max_connections ({}) must exceed the reserved connections ({})",
-                db.max_connections, db.reserved_connections
-            ),
-        ));
-    }
     let prices = std::iter::once(("per_server".to_string(), m.cost.per_server)).chain(m.cost.parts.iter().cloned());
     for (part, price) in prices {
         if !(price.is_finite() && price >= 0.0) {
@@ -253,6 +242,15 @@ fn validate_cdn(c: &super::Cdn) -> Result<(), Invalid> {
 }
 
 fn validate_db(db: &super::Pool) -> Result<(), Invalid> {
+    if db.reserved_connections >= db.max_connections {
+        return Err(invalid(
+            "db.max_connections",
+            format!(
+                "max_connections ({}) must exceed the reserved connections ({})",
+                db.max_connections, db.reserved_connections
+            ),
+        ));
+    }
     let usable = db.max_connections.saturating_sub(db.reserved_connections);
     if let Some(b) = &db.pgbouncer {
         if b.default_pool_size == 0 || b.default_pool_size > usable {

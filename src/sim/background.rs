@@ -14,6 +14,9 @@ use crate::engine::{EventQueue, SimDuration, SimTime};
 use super::request::{Background, ReqId, Request};
 use super::world::{Event, World};
 
+/// How long the Redis refresh job waits after a failed refresh.
+const JOB_RETRY: SimDuration = SimDuration::from_secs(1);
+
 impl World {
     /// Starts a refresh of `unit`'s cache.
     pub(super) fn start_background(&mut self, q: &mut EventQueue<Event>, unit: usize) {
@@ -68,7 +71,12 @@ impl World {
         let unit = req.unit as usize;
         self.requests.remove(id);
         if req.background == Background::Shared {
-            // Redis's refresh mark lapses; a later reader tries again.
+            // A later reader tries again, or the job after a pause.
+            let redis = self.redis.as_mut().expect("a Redis refresh needs Redis");
+            redis.refresh_failed();
+            if matches!(redis.refresh, SharedRefresh::Background { .. }) {
+                q.schedule_in(JOB_RETRY, Event::SharedRefreshDue);
+            }
             return;
         }
         self.release_lock(q, unit);
@@ -120,9 +128,6 @@ impl World {
         let due = self.redis.as_mut().is_some_and(|r| r.background_due(now));
         if due && now <= self.arrivals_end {
             self.start_shared_refresh(q, 0);
-            // If this refresh fails, the job looks again when Redis's mark
-            // of it lapses (a success makes this a no-op).
-            q.schedule_in(SimDuration::from_secs(10), Event::SharedRefreshDue);
         }
     }
 }

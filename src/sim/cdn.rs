@@ -25,7 +25,13 @@ impl World {
         let url = self.draw_key().unwrap_or(0);
         let edge = self.edge.as_mut().expect("a CDN");
         let pop = edge.pick_pop();
-        let id = edge.add_client(Client { arrived: now, counted, user, result: Err(Cause::BackendUnavailable) });
+        let id = edge.add_client(Client {
+            arrived: now,
+            counted,
+            user,
+            result: Err(Cause::BackendUnavailable),
+            forwarded: false,
+        });
         if counted {
             edge.counters.pop_lookups += 1;
         }
@@ -57,8 +63,11 @@ impl World {
                 return;
             }
         }
+        // An uncacheable response (lifetime 0) cannot be shared: no collapsing
+        // (Fastly's hit-for-pass).
+        let cacheable = edge.lifetime.0 > 0;
         let n = edge.node(node);
-        if let Some(&fid) = n.inflight.get(&url).filter(|_| n.collapse) {
+        if let Some(&fid) = n.inflight.get(&url).filter(|_| n.collapse && cacheable) {
             edge.counters.collapsed += u64::from(counted);
             return edge.fetch(fid).waiters.push(waiter);
         }
@@ -90,6 +99,9 @@ impl World {
             result: Err(Cause::BackendUnavailable),
         };
         let background = waiter.is_none();
+        if let Some(Waiter::Client(c)) = waiter {
+            edge.client(c).forwarded = true;
+        }
         let id = edge.add_fetch(fetch);
         let n = edge.node(node);
         if n.collapse || background {
@@ -162,7 +174,11 @@ impl World {
     }
 
     /// The answer to forward request `id` is back at its node: store it
-    /// (a 304 renews the entry held), then answer everyone who waited.
+    /// (a 304 renews the entry held), then answer everyone who waited. An
+    /// answer that is not fresh on arrival, or an error with no stale entry
+    /// to use instead, goes to the request it was sent for only; the others
+    /// that joined it are each sent upstream on their own (as Fastly does
+    /// with a response it cannot cache).
     pub(super) fn on_edge_back(&mut self, q: &mut EventQueue<Event>, id: u32) {
         let now = q.now();
         let edge = self.edge.as_mut().expect("a CDN");
@@ -185,18 +201,34 @@ impl World {
                 Ok(e)
             }
             Err(cause) => {
-                // stale-if-error: an expired entry answers instead.
-                let held = n.entries.get(&f.url).copied();
+                // stale-if-error (server errors, not a 429): an expired entry
+                // answers instead.
+                let held = n.entries.get(&f.url).copied().filter(|_| cause != Cause::TooManyRequests);
                 match held.filter(|e| edge.usable_stale(e, now, edge.stale_if_error)) {
                     Some(e) => {
                         edge.counters.stale_served += f.waiters.len() as u64 * u64::from(f.counted);
-                        Ok(e)
+                        return self.edge_answer_all(q, f.waiters, Ok(e));
                     }
                     None => Err(cause),
                 }
             }
         };
-        for w in f.waiters {
+        let shareable = result.is_ok_and(|e| edge.fresh(&e, now));
+        if shareable {
+            return self.edge_answer_all(q, f.waiters, result);
+        }
+        let mut waiters = f.waiters.into_iter();
+        if let Some(first) = waiters.next() {
+            self.edge_answer(q, first, result);
+        }
+        for w in waiters {
+            let held = self.edge.as_mut().expect("a CDN").node(f.node).entries.get(&f.url).copied();
+            self.edge_forward(q, f.node, f.url, Some(w), held, f.counted);
+        }
+    }
+
+    fn edge_answer_all(&mut self, q: &mut EventQueue<Event>, waiters: Vec<Waiter>, result: Result<Entry, Cause>) {
+        for w in waiters {
             self.edge_answer(q, w, result);
         }
     }
@@ -204,7 +236,11 @@ impl World {
     /// The response reaches the client.
     pub(super) fn on_edge_reply(&mut self, q: &mut EventQueue<Event>, id: u32) {
         let now = q.now();
-        let c = self.edge.as_mut().expect("a CDN").remove_client(id);
+        let edge = self.edge.as_mut().expect("a CDN");
+        let c = edge.remove_client(id);
+        if c.counted && c.result.is_ok() && !c.forwarded {
+            edge.counters.answered_at_edge += 1;
+        }
         self.stats.request_left(now, c.counted, c.result.map(|_| now.since(c.arrived)));
         if let Ok(version) = c.result {
             let staleness = self.versions.staleness(version, now);

@@ -206,7 +206,8 @@ impl World {
         let db = self.db.as_mut().expect("a query needs a database");
         if let Some(b) = db.nodes[node].bouncer.as_mut() {
             if b.busy == b.size {
-                let timeout = Some(q.schedule_in(b.wait_timeout, Event::BouncerTimeout(id)));
+                // PgBouncer: a query_wait_timeout of 0 waits forever.
+                let timeout = (b.wait_timeout.0 > 0).then(|| q.schedule_in(b.wait_timeout, Event::BouncerTimeout(id)));
                 b.waiters.push_back(Waiter { req: id, since: now, timeout });
                 return;
             }

@@ -58,6 +58,8 @@ pub struct Client {
     pub user: u32,
     /// What it was answered: the version served, or why it failed.
     pub result: Result<u64, Cause>,
+    /// It sent a forward request of its own (it was not answered by a cache).
+    pub forwarded: bool,
 }
 
 /// A request a node forwards upstream (to the shield or the origin).
@@ -95,6 +97,9 @@ pub struct EdgeCounters {
     pub not_modified: u64,
     /// Upstream answers with a body (all tiers).
     pub full_responses: u64,
+    /// Client requests answered without a forward request of their own (a
+    /// fresh or stale entry, or another's shared forward).
+    pub answered_at_edge: u64,
 }
 
 /// The whole edge.

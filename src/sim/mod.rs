@@ -178,18 +178,13 @@ fn report(
         cache: CacheStats {
             // The first cache looked at: the PoP when there is a CDN.
             hit_ratio: if spec.cdn.is_some() { ratio(edge.pop_hits, s.arrived) } else { ratio(s.hits, s.arrived) },
-            // Client requests the origin never saw, plus origin requests its
-            // caches answered (without a CDN the first term is zero).
-            served_from_cache_ratio: ratio(
-                s.arrived.saturating_sub(s.origin_arrived)
-                    + s.hits
-                    + s.coalesced
-                    + s.stale_served
-                    + s.remote_hits
-                    + s.response_hits,
-                s.arrived,
-            )
-            .min(1.0),
+            // Behind a CDN: the client requests the edge answered without a
+            // forward of their own (the origin's caches are in the layers).
+            served_from_cache_ratio: if spec.cdn.is_some() {
+                ratio(edge.answered_at_edge, s.arrived)
+            } else {
+                ratio(s.hits + s.coalesced + s.stale_served + s.remote_hits + s.response_hits, s.arrived)
+            },
             coalesced: s.coalesced,
             fills: s.fills,
             stale_served: s.stale_served,

@@ -22,8 +22,9 @@ pub struct RedisState {
     jitter_rng: SimRng,
     entry: Option<Entry>,
     pub refresh: SharedRefresh,
-    /// Stale-while-revalidate: a refresh is under way until then.
-    refreshing_until: SimTime,
+    /// Stale-while-revalidate and `Background`: a refresh is under way (until
+    /// it SETs, or its refresher reports that it failed).
+    refreshing: bool,
     /// Leases: the outstanding token and when it was issued.
     lease_token: Option<(u64, SimTime)>,
     /// (token, lease end) of the lock key.
@@ -73,7 +74,7 @@ impl RedisState {
             jitter_rng,
             entry,
             refresh: spec.refresh,
-            refreshing_until: SimTime::ZERO,
+            refreshing: false,
             lease_token: None,
             lock: None,
             lease: lock.and_then(|l| l.timeout.map(|d| d.0)),
@@ -134,8 +135,8 @@ impl RedisState {
         if let SharedRefresh::StaleWhileRevalidate { window } = self.refresh
             && now < e.expiry.after(window.0)
         {
-            let kind = if now >= self.refreshing_until {
-                self.refreshing_until = now.after(SWR_REFRESH_MARK);
+            let kind = if !self.refreshing {
+                self.refreshing = true;
                 SharedGet::StaleRefresh
             } else {
                 SharedGet::Stale
@@ -180,8 +181,14 @@ impl RedisState {
             SimDuration::from_secs_f64(self.ttl.as_secs_f64() * (1.0 - self.jitter + 2.0 * self.jitter * u))
         };
         self.entry = Some(Entry { expiry: now.after(ttl), version, delta });
-        self.refreshing_until = SimTime::ZERO;
+        self.refreshing = false;
         self.open_expiry.take()
+    }
+
+    /// The refresher of a stale-while-revalidate or `Background` refresh
+    /// failed: the next reader (or the job's next run) tries again.
+    pub fn refresh_failed(&mut self) {
+        self.refreshing = false;
     }
 
     /// When the entry expires, if there is one.
@@ -194,8 +201,8 @@ impl RedisState {
     pub fn background_due(&mut self, now: SimTime) -> bool {
         let SharedRefresh::Background { ahead } = self.refresh else { return false };
         let due = self.entry.is_none_or(|e| now.after(ahead.0) >= e.expiry);
-        if due && now >= self.refreshing_until {
-            self.refreshing_until = now.after(SWR_REFRESH_MARK);
+        if due && !self.refreshing {
+            self.refreshing = true;
             true
         } else {
             false
@@ -229,10 +236,6 @@ impl RedisState {
         }
     }
 }
-
-/// How long Redis marks a stale-while-revalidate (or background) refresh as
-/// under way (a refresher that fails is replaced after it).
-const SWR_REFRESH_MARK: SimDuration = SimDuration::from_secs(10);
 
 /// The shared entry.
 #[derive(Debug, Clone, Copy)]

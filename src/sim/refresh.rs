@@ -258,6 +258,13 @@ impl World {
         if req.background != Background::No {
             return self.background_failed(q, id);
         }
+        // A local lease holder whose fetch failed gives its token back.
+        if req.lease != 0
+            && let Some(cache) = self.units[unit].cache.as_mut()
+            && cache.lease.is_some_and(|(t, _)| t == req.lease)
+        {
+            cache.lease = None;
+        }
         self.finish(q, id, Err(cause));
         if self.locks() && self.units[unit].cache.is_some() {
             self.release_lock(q, unit);

@@ -54,6 +54,8 @@ pub struct Request {
     pub shared_token: u64,
     /// How long its backend fetch took (stored in Redis as XFetch's Δ).
     pub fetched_in: SimDuration,
+    /// Its Redis command arrived during an outage.
+    pub redis_down: bool,
 }
 
 /// Whether a request is a refresh no client waits for, and of what.
@@ -107,6 +109,7 @@ impl Request {
             shared: super::redis::SharedGet::Miss,
             shared_token: 0,
             fetched_in: SimDuration::ZERO,
+            redis_down: false,
         }
     }
 }

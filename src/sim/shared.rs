@@ -48,6 +48,14 @@ impl World {
         let now = q.now();
         let req = *self.requests.get(id);
         let redis = self.redis.as_mut().expect("Redis");
+        // Sent before an outage began: the connection fails, and the reply
+        // says so.
+        if redis.is_down(now) {
+            let back = redis.half_rtt();
+            self.requests.get_mut(id).redis_down = true;
+            q.schedule_in(back, Event::RedisReply(id));
+            return;
+        }
         let done = redis.execute_at(now);
         let (ok, version, token) = match req.redis_op {
             RedisOp::Get => {
@@ -104,6 +112,10 @@ impl World {
     pub(super) fn on_redis_reply(&mut self, q: &mut EventQueue<Event>, id: ReqId) {
         let now = q.now();
         let req = *self.requests.get(id);
+        if req.redis_down {
+            self.requests.get_mut(id).redis_down = false;
+            return self.redis_command_failed(q, id);
+        }
         let result = match req.redis_op {
             RedisOp::Get if req.shared == SharedGet::HotMiss => {
                 let SharedRefresh::Lease { retry, .. } = self.redis.as_ref().expect("Redis").refresh else {
@@ -171,6 +183,28 @@ impl World {
             RedisOp::Release if req.redis_ok => return self.obtained(q, id, req.version, now.since(req.fetch_started)),
             RedisOp::Release => Err(Cause::LockNotOwned),
             RedisOp::None => unreachable!("a command was sent"),
+        };
+        if let Err(cause) = result {
+            self.fetch_failed(q, id, cause);
+        }
+    }
+
+    /// A command found Redis down. With `when_down: Backend` the request
+    /// carries on without Redis (a lookup or lock becomes a backend fetch, a
+    /// store or release is skipped); with `Fail` it fails.
+    fn redis_command_failed(&mut self, q: &mut EventQueue<Event>, id: ReqId) {
+        let now = q.now();
+        let req = *self.requests.get(id);
+        let result = match self.redis.as_ref().expect("Redis").when_down {
+            WhenDown::Fail => Err(Cause::RedisUnavailable),
+            WhenDown::Backend => match req.redis_op {
+                RedisOp::Get | RedisOp::LockTry | RedisOp::Recheck => self.start_backend_fetch(q, id),
+                RedisOp::Set | RedisOp::Release => {
+                    self.requests.get_mut(id).lock_token = None;
+                    return self.obtained(q, id, req.version, now.since(req.fetch_started));
+                }
+                RedisOp::None => unreachable!("a command was sent"),
+            },
         };
         if let Err(cause) = result {
             self.fetch_failed(q, id, cause);

@@ -453,3 +453,48 @@ fn pops_diverge_for_the_expected_gap_between_their_refreshes() {
     let one = replicate(&with(&spec, &["cdn.pops=1"]), 81, 1).remove(0);
     assert_eq!(one.cdn.divergence.windows, 0);
 }
+
+/// A response the edge may not cache (`max_age: "0s"`, Cloudflare's default
+/// for JSON) is never shared: with collapsing on, every client request still
+/// goes to the origin (Fastly's hit-for-pass), none is counted as collapsed
+/// or served from cache. Exact counts.
+#[test]
+fn an_uncacheable_response_is_not_collapsed() {
+    let spec = model(
+        r#"Model(
+            workload: (rate: 500, duration: "20s"),
+            servers: (handler: Constant("5ms")),
+            backend: (latency: Constant("200ms")),
+            cdn: (pops: 1, max_age: "0s", collapse: true, client_rtt: Constant("10ms"), origin_rtt: Constant("20ms")),
+        )"#,
+    );
+    let r = replicate(&spec, 82, 1).remove(0);
+    assert_eq!(r.cdn.origin_requests, r.requests.arrived);
+    assert_eq!((r.cdn.collapsed, r.cdn.pop_hit_ratio), (0, 0.0));
+    assert_eq!(r.cache.served_from_cache_ratio, 0.0);
+    // Cacheable (1 s), the same load collapses onto one forward per cycle
+    // and most clients are answered by the edge.
+    let cached = replicate(&with(&spec, &["cdn.max_age=1s"]), 82, 1).remove(0);
+    assert!(cached.cdn.collapsed > 0 && cached.cdn.origin_requests < cached.requests.arrived / 100);
+    assert!(cached.cache.served_from_cache_ratio > 0.99, "{}", cached.cache.served_from_cache_ratio);
+}
+
+/// A 429 from the origin (its client limit, keyed by the PoP's address) is
+/// no server error: `stale_if_error` does not answer it with the expired
+/// entry, so the clients see the 429s.
+#[test]
+fn stale_if_error_does_not_hide_a_429() {
+    let spec = model(
+        r#"Model(
+            workload: (rate: 50, duration: "30s"),
+            servers: (handler: Constant("5ms")),
+            backend: (latency: Constant("10ms")),
+            client_limit: (limit: 5, per: "1m"),
+            cdn: (pops: 1, s_maxage: "100ms", stale_if_error: "1h", collapse: false,
+                  client_rtt: Constant("10ms"), origin_rtt: Constant("20ms")),
+        )"#,
+    );
+    let r = replicate(&spec, 83, 1).remove(0);
+    assert!(r.requests.errors["too_many_requests"] > 0, "{:?}", r.requests.errors);
+    assert_eq!(r.cdn.stale_served, 0);
+}

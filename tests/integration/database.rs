@@ -276,3 +276,28 @@ fn bad_database_settings_are_rejected_naming_the_field() {
         assert_rejected(&run_db_model(db), field);
     }
 }
+
+/// PgBouncer's `query_wait_timeout = 0` disables the timeout. Two server
+/// connections, 20 ms queries, 90 queries/s (ρ = 0.9, M/D/2): many queries
+/// wait (Erlang-C-like, well over a third) and some wait past 50 ms, so a
+/// 50 ms timeout cancels queries while 0 cancels none. The app pool (50
+/// connections) never binds.
+#[test]
+fn a_zero_query_wait_timeout_waits_forever() {
+    let spec = model(
+        r#"Model(
+            workload: (rate: 90, duration: "60s"),
+            servers: (handler: Constant("1ms")),
+            backend: (latency: Constant("1ms")),
+            db: (pool_size: 50, max_overflow: 0, query: Constant("20ms"),
+                 pgbouncer: (default_pool_size: 2, query_wait_timeout: "0s")),
+        )"#,
+    );
+    let r = replicate(&spec, 109, 1).remove(0);
+    assert_eq!(r.requests.failed, 0);
+    assert_eq!(r.db.bouncer_timeouts, 0);
+    assert!(r.db.bouncer_waits > r.db.queries / 3, "{} of {} waited", r.db.bouncer_waits, r.db.queries);
+    let short = replicate(&with(&spec, &[r#"db.pgbouncer.query_wait_timeout="50ms""#]), 109, 1).remove(0);
+    assert!(short.db.bouncer_timeouts > 0);
+    assert_eq!(short.requests.errors["query_wait_timeout"], short.db.bouncer_timeouts);
+}

@@ -425,3 +425,23 @@ fn a_redis_background_job_refreshes_ahead_and_no_reader_misses() {
     assert_eq!(warm.cache.hit_ratio, 1.0, "a warm Redis with a refresh job never misses");
     assert!(warm.latency_s.max.unwrap() < 0.01, "nobody waits for the backend: {:?}", warm.latency_s.max);
 }
+
+/// A lease holder whose fetch fails (a 2 s backend outage over the expiry)
+/// gives its token back at once, so the next request takes the lease and
+/// waiters do not poll out the 10 s interval: the slowest request waits
+/// about the outage plus one fetch, not the interval.
+#[test]
+fn a_failed_lease_holder_gives_its_token_back() {
+    let spec = model(
+        r#"Model(
+            workload: (rate: 100, duration: "120s"),
+            servers: (handler: Constant("5ms")),
+            cache: (ttl: "30s", refresh: Lease()),
+            backend: (latency: Constant("200ms"), faults: [Outage(from: "29s", to: "31s")]),
+        )"#,
+    );
+    let r = replicate(&spec, 72, 1).remove(0);
+    assert!(r.requests.errors["backend_unavailable"] > 0);
+    let max = r.latency_s.max.unwrap();
+    assert!(max < 2.5, "a waiter waited {max} s: the failed holder's lease was kept");
+}

@@ -484,3 +484,51 @@ fn worker_caches_in_front_of_redis_call_the_backend_per_redis_expiry() {
     let estimate = 11.0 * (delta + 2.0 * H) / (tl + 1.0 / lambda_u + 2.0 * H);
     assert_covers("with Redis: extra calls per Redis expiry", &extra, estimate, 0.1 * estimate);
 }
+
+/// Redis marks a stale-while-revalidate refresh as under way until it is
+/// stored, however long the fetch: with a 15 s fetch (the seed's uncached
+/// figure) and a 60 s window, each expiry still has exactly one fetch, so
+/// the backend calls equal the expiries. Exact.
+#[test]
+fn a_slow_shared_refresh_is_not_duplicated() {
+    let spec = model(
+        r#"Model(
+            workload: (rate: 50, duration: "10m"),
+            servers: (count: 2, handler: Constant("5ms")),
+            backend: (latency: Constant("15s")),
+            redis: (ttl: "60s", start: Warm, refresh: StaleWhileRevalidate(window: "60s")),
+        )"#,
+    );
+    let r = replicate(&spec, 313, 1).remove(0);
+    assert_eq!(r.backend.fetches_per_expiry_mean, Some(1.0));
+    assert_eq!(r.backend.calls, r.backend.expiries);
+    assert_eq!(r.backend.peak_concurrent, 1);
+    // The refresh job, 30 s ahead with a 25 s fetch: one refresh at a time,
+    // and no reader ever misses (so no reader fetches).
+    let job = with(&spec, &[r#"redis.refresh=Background(ahead: "30s")"#, r#"backend.latency=Constant("25s")"#]);
+    let j = replicate(&job, 313, 1).remove(0);
+    assert_eq!(j.backend.peak_concurrent, 1, "one job, one refresh at a time");
+    assert_eq!(j.redis.hit_ratio, 1.0);
+}
+
+/// Redis down for commands sent just before the outage: with `when_down:
+/// Backend` a lock attempt or store that finds Redis down is skipped and the
+/// request carries on (no failure); with `Fail` it fails with
+/// `redis_unavailable`. Nothing is stored while Redis is down, so the first
+/// reader after the outage misses.
+#[test]
+fn commands_during_a_redis_outage_fail_or_fall_back() {
+    let spec = model(
+        r#"Model(
+            workload: (rate: 20, duration: "60s"),
+            servers: (handler: Constant("5ms")),
+            backend: (latency: Constant("500ms")),
+            redis: (ttl: "5s", lock: (sleep: "100ms"), outages: [(from: "10s", to: "20s")]),
+        )"#,
+    );
+    let fallback = replicate(&spec, 314, 1).remove(0);
+    assert_eq!(fallback.requests.failed, 0);
+    let fail = replicate(&with(&spec, &["redis.when_down=Fail"]), 314, 1).remove(0);
+    assert!(fail.requests.errors["redis_unavailable"] > 0);
+    assert_eq!(fail.requests.failed, fail.requests.errors["redis_unavailable"]);
+}
