@@ -308,10 +308,14 @@ fn check_refresh(
             format!("a lease needs an interval above 0 and a retry of at least 1ms (got {interval} and {retry})"),
         ));
     }
-    if let Some(ahead) = ahead.filter(|a| *a >= ttl) {
+    // The shortest TTL a fill may draw, jitter included.
+    let shortest = Dur(crate::engine::SimDuration::from_secs_f64(ttl.0.as_secs_f64() * (1.0 - jitter)));
+    if let Some(ahead) = ahead.filter(|a| *a >= shortest) {
         return Err(invalid(
             refresh,
-            format!("a background refresh {ahead} ahead of a {ttl} TTL would refresh continuously"),
+            format!(
+                "a background refresh {ahead} ahead of a TTL that can be as short as {shortest} would refresh continuously"
+            ),
         ));
     }
     Ok(())
