@@ -16,6 +16,7 @@ if [ ! -x "$venv/bin/python" ] || ! cmp -s notebooks/requirements.txt "$venv/req
 fi
 "$bin" sweep experiments/seed_matrix.ron --out results/seed_matrix --quiet > /dev/null
 "$bin" sweep experiments/pool_sizing.ron --out results/pool_sizing --quiet > /dev/null
+"$bin" sweep experiments/cdn_edge.ron --out results/cdn_edge --quiet > /dev/null
 "$bin" run models/seed/reference.ron --plot results/stampede/unlocked > /dev/null
 "$bin" run models/seed/reference_locked.ron --plot results/stampede/locked > /dev/null
 MPLBACKEND=Agg "$venv/bin/python" notebooks/execute.py notebooks/*.ipynb

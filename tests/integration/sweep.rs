@@ -841,4 +841,10 @@ fn shipped_experiments_load() {
     assert_eq!(matrix.runs().len(), 6 * 6 * 10);
     let bench = cachesim::experiment::load_experiment(&root.join("experiments/bench_sweep.ron"), &[]).unwrap();
     assert_eq!((bench.points.len(), bench.spec.replications), (60, 10));
+    for name in ["pool_sizing.ron", "regression.ron"] {
+        let e = cachesim::experiment::load_experiment(&root.join("experiments").join(name), &[]);
+        assert!(e.is_ok(), "{name} does not load: {:?}", e.err());
+    }
+    let cdn = cachesim::experiment::load_experiment(&root.join("experiments/cdn_edge.ron"), &[]).unwrap();
+    assert_eq!(cdn.points.len(), 4 * 2);
 }
