@@ -613,3 +613,53 @@ fn set_none_works_over_variants_with_fields_and_sections() {
         run_json(&seed_model("reference.ron"), &["--set", "workload.duration=11m", "--set", "cache.refresh=Lease()"]);
     assert_eq!(num(&lease, "backend.fetches_per_expiry_mean"), 1.0, "a lease lets one fetch through per expiry");
 }
+
+/// Every field of the model schema is documented: each key of a model with
+/// every section filled in (Scenario 4, plus the sections it lacks) appears
+/// in docs/models.md as `name`.
+#[test]
+fn every_model_field_is_documented() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let docs = std::fs::read_to_string(root.join("docs/models.md")).unwrap();
+    let text = std::fs::read_to_string(root.join("models/seed/scenario4.ron")).unwrap();
+    let spec = cachesim::config::parse_model(&text, "scenario4.ron", "scenario4").unwrap();
+    let sets = [
+        r#"cache=(refresh: Lease())"#,
+        r#"response_cache=(keys: 10, capacity: 5)"#,
+        r#"cdn.shield=(collapse: true)"#,
+        r#"cdn.s_maxage="1m""#,
+        r#"backend.rate_limit=(rate: 1, burst: 1, when_empty: Retry)"#,
+        r#"backend.writes=Poisson(1)"#,
+        r#"backend.faults=[Outage(from: "1s", to: "2s"), Slow(from: "3s", to: "4s", factor: 2)]"#,
+        r#"servers.concurrency=4"#,
+        r#"servers.restarts=[(at: "5m", server: 0)]"#,
+        r#"redis.outages=[(from: "1s", to: "2s")]"#,
+        r#"redis.lock.timeout="10s""#,
+        r#"db.writes=Poisson(1)"#,
+        r#"workload.closed=(users: 10, think: Constant("1s"))"#,
+        r#"workload.phases=[Step(at: "1m", rate: 5)]"#,
+    ];
+    let spec = cachesim::config::apply_overrides(spec, &sets.map(String::from)).unwrap();
+    fn keys(v: &serde_json::Value, out: &mut std::collections::BTreeSet<String>) {
+        match v {
+            serde_json::Value::Object(m) => {
+                for (k, child) in m {
+                    out.insert(k.clone());
+                    keys(child, out);
+                }
+            }
+            serde_json::Value::Array(a) => a.iter().for_each(|c| keys(c, out)),
+            _ => {}
+        }
+    }
+    let mut all = std::collections::BTreeSet::new();
+    keys(&serde_json::to_value(&spec).unwrap(), &mut all);
+    // A field is documented as `name` (in a table or text) or inside a
+    // documented form such as `LogNormal(median: "1s", p99: "2s")`.
+    let missing: Vec<&String> = all
+        .iter()
+        .filter(|k| [format!("`{k}"), format!("({k}:"), format!(", {k}:")].iter().all(|f| !docs.contains(f)))
+        .collect();
+    assert!(missing.is_empty(), "fields not in docs/models.md: {missing:?}");
+    assert!(all.len() > 80, "the model covered only {} fields", all.len());
+}
