@@ -2,6 +2,7 @@
 //! before a run starts, from the model alone.
 
 use super::arrivals::RateProfile;
+use super::sampler::Sampler;
 use crate::config::ModelSpec;
 
 /// Events a run may be expected to simulate unless `--max-events` says
@@ -30,16 +31,20 @@ pub fn expected_requests(spec: &ModelSpec) -> f64 {
 pub fn check_size(spec: &ModelSpec, budget: Option<u64>) -> Result<(), String> {
     let requests = expected_requests(spec);
     // Poisson writes are kept in memory (8 bytes each).
-    if let Some(crate::config::Writes::Poisson(rate)) = &spec.backend.writes {
-        let writes = rate.0 * spec.workload.duration.as_secs_f64();
-        if writes > 1e8 {
-            return Err(format!(
-                "`{}` would make about {writes:.2e} backend writes; at most 1e8 fit in memory",
-                spec.name
-            ));
+    let histories =
+        [("backend", spec.backend.writes.as_ref()), ("database", spec.db.as_ref().and_then(|d| d.writes.as_ref()))];
+    for (part, writes) in histories {
+        if let Some(crate::config::Writes::Poisson(rate)) = writes {
+            let writes = rate.0 * spec.workload.duration.as_secs_f64();
+            if writes > 1e8 {
+                return Err(format!(
+                    "`{}` would make about {writes:.2e} {part} writes; at most 1e8 fit in memory",
+                    spec.name
+                ));
+            }
         }
     }
-    let events = requests * EVENTS_PER_REQUEST;
+    let events = requests * (EVENTS_PER_REQUEST + lease_polls_per_request(spec));
     let limit = budget.unwrap_or(DEFAULT_EVENT_BUDGET);
     if events.is_finite() && events <= limit as f64 {
         return Ok(());
@@ -49,6 +54,29 @@ pub fn check_size(spec: &ModelSpec, budget: Option<u64>) -> Result<(), String> {
          shorten workload.duration or lower the rate, or pass --max-events N to run anyway and stop after N events",
         spec.name, requests, events, limit as f64
     ))
+}
+
+/// Lease waiters look again every `retry` while a fetch runs: about
+/// δ/(T + δ) of the requests arrive during a fetch (δ the backend's mean
+/// latency, T the TTL), and each polls about δ/retry times.
+fn lease_polls_per_request(spec: &ModelSpec) -> f64 {
+    let fetch = Sampler::new(&spec.backend.latency).mean_secs();
+    let local = spec.cache.as_ref().and_then(|c| match c.refresh {
+        crate::config::Refresh::Lease { retry, .. } => Some((c.ttl, retry)),
+        _ => None,
+    });
+    let shared = spec.redis.as_ref().and_then(|r| match r.refresh {
+        crate::config::SharedRefresh::Lease { retry, .. } => Some((r.ttl, retry)),
+        _ => None,
+    });
+    [local, shared]
+        .into_iter()
+        .flatten()
+        .map(|(ttl, retry)| {
+            let waiting = fetch / (ttl.0.as_secs_f64() + fetch).max(1e-9);
+            waiting * fetch / retry.0.as_secs_f64().max(1e-3)
+        })
+        .sum()
 }
 
 #[cfg(test)]
@@ -74,5 +102,23 @@ mod tests {
         // An explicit budget replaces the default both ways.
         assert!(check_size(&m("1e9", "1h"), Some(u64::MAX)).is_ok());
         assert!(check_size(&m("500", "1h"), Some(1000)).is_err());
+    }
+
+    /// Lease waiters poll: with a 1 s fetch, a 2 s TTL and a 1 ms retry,
+    /// a third of the requests wait and each polls about 1000 times, so a
+    /// load the default budget allows without leases is refused with them.
+    #[test]
+    fn lease_polling_counts_in_the_budget() {
+        let text = |refresh: &str| {
+            format!(
+                r#"Model(workload: (rate: 10000, duration: "1h"), cache: (ttl: "2s", refresh: {refresh}),
+                         backend: (latency: Constant("1s")))"#
+            )
+        };
+        let plain = parse_model(&text("SingleFlight"), "t", "t").unwrap();
+        assert!(check_size(&plain, None).is_ok());
+        let leased = parse_model(&text(r#"Lease(retry: "1ms")"#), "t", "t").unwrap();
+        assert!((lease_polls_per_request(&leased) - 1000.0 / 3.0).abs() < 1.0);
+        assert!(check_size(&leased, None).is_err());
     }
 }
