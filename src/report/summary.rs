@@ -162,6 +162,22 @@ fn optional_rows(r: &RunReport) -> Vec<(&'static str, String)> {
             ),
         ));
     }
+    let d = &r.db;
+    if d.replica_reads > 0 || d.bouncer_waits > 0 || d.bouncer_timeouts > 0 {
+        rows.push((
+            "db",
+            format!(
+                "queries {}   on replicas {} (stale {}, behind by {} on average)   PgBouncer waits {} (mean {})   timeouts {}",
+                count(d.queries),
+                count(d.replica_reads),
+                pct(d.stale_read_share),
+                secs(d.stale_lag_mean_s),
+                count(d.bouncer_waits),
+                secs(d.bouncer_wait_mean_s),
+                count(d.bouncer_timeouts)
+            ),
+        ));
+    }
     if r.staleness_s.max.is_some_and(|m| m > 0.0) || r.divergence.windows > 0 {
         let d = &r.divergence;
         rows.push((

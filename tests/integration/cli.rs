@@ -663,3 +663,28 @@ fn every_model_field_is_documented() {
     assert!(missing.is_empty(), "fields not in docs/models.md: {missing:?}");
     assert!(all.len() > 80, "the model covered only {} fields", all.len());
 }
+
+/// The text summary shows the parts a model has: the CDN's row, the cache
+/// layers, and the database's replicas and PgBouncer (Scenario 4 with
+/// writes on the primary, so some replica reads are stale).
+#[test]
+fn the_summary_shows_the_cdn_and_database_rows() {
+    let out = cachesim()
+        .arg("run")
+        .arg(seed_model("scenario4.ron"))
+        .args(["--set", "workload.duration=2m", "--set", "db.writes=Poisson(5)", "--set", "cdn.max_age=1s"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    let row = |label: &str| {
+        text.lines().find(|l| l.starts_with(label)).unwrap_or_else(|| panic!("no `{label}` row:\n{text}"))
+    };
+    assert!(row("cdn ").contains("origin requests"));
+    assert!(row("layers ").contains("cdn"));
+    assert!(row("db ").contains("on replicas"));
+    // The plain reference has none of these rows.
+    let plain = cachesim().arg("run").arg(seed_model("reference.ron")).output().unwrap();
+    let plain = String::from_utf8(plain.stdout).unwrap();
+    assert!(!plain.lines().any(|l| l.starts_with("cdn ") || l.starts_with("db ")), "{plain}");
+}
