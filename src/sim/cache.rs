@@ -94,6 +94,16 @@ impl CacheState {
         *self.open_expiry.get_or_insert(0) += 1;
     }
 
+    /// `Lease`: gives back the key's token if `token` is still it (tokens
+    /// start at 1, so 0 never is); returns whether it was.
+    pub fn return_lease(&mut self, token: u64) -> bool {
+        let current = self.lease.is_some_and(|(t, _)| t == token);
+        if current {
+            self.lease = None;
+        }
+        current
+    }
+
     /// Stores a completed fetch of `version` that took `took`; returns the
     /// fetch count of the expiry span this fill closes, if one was open.
     pub fn fill(&mut self, now: SimTime, version: u64, took: SimDuration) -> Option<u64> {

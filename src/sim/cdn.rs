@@ -120,10 +120,10 @@ impl World {
             return self.edge_lookup(q, NodeRef::Shield, url, Waiter::Fetch(id), counted);
         }
         edge.counters.origin_requests += u64::from(counted);
-        // The origin's TCP peer: the PoP, or the shield (after the PoPs).
+        // The origin's TCP peer: the PoP, or the shield (numbered after the PoPs).
         let peer = match node {
-            NodeRef::Pop(p) if !edge.goes_to_shield(node) => p,
-            _ => edge.pops.len() as u32,
+            NodeRef::Pop(p) => p,
+            NodeRef::Shield => edge.pops.len() as u32,
         };
         let key = if self.has_keys() { url } else { u32::MAX };
         self.enter_origin(q, u32::MAX, key, id, peer);
@@ -221,8 +221,8 @@ impl World {
         if let Some(first) = waiters.next() {
             self.edge_answer(q, first, result);
         }
+        let held = self.edge.as_mut().expect("a CDN").node(f.node).entries.get(&f.url).copied();
         for w in waiters {
-            let held = self.edge.as_mut().expect("a CDN").node(f.node).entries.get(&f.url).copied();
             self.edge_forward(q, f.node, f.url, Some(w), held, f.counted);
         }
     }

@@ -229,12 +229,7 @@ impl World {
         if !matches!(self.refresh, Refresh::Lease { .. }) {
             return true;
         }
-        let Some(cache) = self.units[unit].cache.as_mut() else { return true };
-        let current = cache.lease.is_some_and(|(t, _)| t == token);
-        if current {
-            cache.lease = None;
-        }
-        current
+        self.units[unit].cache.as_mut().is_none_or(|c| c.return_lease(token))
     }
 
     /// A lock waiter that gave up is served the worker's expired entry.
@@ -259,11 +254,8 @@ impl World {
             return self.background_failed(q, id);
         }
         // A local lease holder whose fetch failed gives its token back.
-        if req.lease != 0
-            && let Some(cache) = self.units[unit].cache.as_mut()
-            && cache.lease.is_some_and(|(t, _)| t == req.lease)
-        {
-            cache.lease = None;
+        if let Some(cache) = self.units[unit].cache.as_mut() {
+            cache.return_lease(req.lease);
         }
         self.finish(q, id, Err(cause));
         if self.locks() && self.units[unit].cache.is_some() {

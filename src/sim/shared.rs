@@ -131,17 +131,14 @@ impl World {
                         self.stats.stale_served += 1;
                     } else if req.lease_waited {
                         self.stats.coalesced += 1;
-                    } else if self.units[req.unit as usize].cache.is_none() {
-                        // With no in-memory cache, Redis is the first cache looked at.
-                        self.stats.hits += 1;
                     } else {
-                        self.stats.remote_hits += 1;
+                        self.count_redis_hit(req.unit);
                     }
                 }
                 if req.shared == SharedGet::StaleRefresh {
                     self.start_shared_refresh(q, req.unit);
                 }
-                return self.obtained(q, id, req.version, now.since(req.fetch_started));
+                return self.obtained_via_redis(q, id);
             }
             RedisOp::Get if req.shared == SharedGet::Token => self.start_backend_fetch(q, id),
             RedisOp::Get if self.redis.as_ref().is_some_and(|r| r.has_lock) => {
@@ -169,18 +166,17 @@ impl World {
             // this reader has a fresh value.
             RedisOp::LockTry if req.shared == SharedGet::Early => {
                 if req.counted {
-                    self.stats.hits += u64::from(self.units[req.unit as usize].cache.is_none());
-                    self.stats.remote_hits += u64::from(self.units[req.unit as usize].cache.is_some());
+                    self.count_redis_hit(req.unit);
                 }
-                return self.obtained(q, id, req.version, now.since(req.fetch_started));
+                return self.obtained_via_redis(q, id);
             }
             RedisOp::LockTry => self.lock_wait(q, id),
             RedisOp::Set if req.lock_token.is_some() => {
                 self.send(q, id, RedisOp::Release);
                 Ok(())
             }
-            RedisOp::Set => return self.obtained(q, id, req.version, now.since(req.fetch_started)),
-            RedisOp::Release if req.redis_ok => return self.obtained(q, id, req.version, now.since(req.fetch_started)),
+            RedisOp::Set => return self.obtained_via_redis(q, id),
+            RedisOp::Release if req.redis_ok => return self.obtained_via_redis(q, id),
             RedisOp::Release => Err(Cause::LockNotOwned),
             RedisOp::None => unreachable!("a command was sent"),
         };
@@ -189,11 +185,28 @@ impl World {
         }
     }
 
+    /// The request has the version its Redis exchange left it
+    /// (`req.version`), since it started getting the data.
+    fn obtained_via_redis(&mut self, q: &mut EventQueue<Event>, id: ReqId) {
+        let req = self.requests.get(id);
+        let (version, took) = (req.version, q.now().since(req.fetch_started));
+        self.obtained(q, id, version, took);
+    }
+
+    /// A measured Redis hit: the first cache's hit when the worker has no
+    /// in-memory cache, else a hit behind it.
+    fn count_redis_hit(&mut self, unit: u32) {
+        if self.units[unit as usize].cache.is_none() {
+            self.stats.hits += 1;
+        } else {
+            self.stats.remote_hits += 1;
+        }
+    }
+
     /// A command found Redis down. With `when_down: Backend` the request
     /// carries on without Redis (a lookup or lock becomes a backend fetch, a
     /// store or release is skipped); with `Fail` it fails.
     fn redis_command_failed(&mut self, q: &mut EventQueue<Event>, id: ReqId) {
-        let now = q.now();
         let req = *self.requests.get(id);
         let result = match self.redis.as_ref().expect("Redis").when_down {
             WhenDown::Fail => Err(Cause::RedisUnavailable),
@@ -201,7 +214,7 @@ impl World {
                 RedisOp::Get | RedisOp::LockTry | RedisOp::Recheck => self.start_backend_fetch(q, id),
                 RedisOp::Set | RedisOp::Release => {
                     self.requests.get_mut(id).lock_token = None;
-                    return self.obtained(q, id, req.version, now.since(req.fetch_started));
+                    return self.obtained_via_redis(q, id);
                 }
                 RedisOp::None => unreachable!("a command was sent"),
             },
