@@ -65,6 +65,13 @@ fn default_pool_timeout() -> Dur {
     Dur::secs(30)
 }
 
+impl Pool {
+    /// Database nodes: the primary and each replica.
+    pub fn nodes(&self) -> u32 {
+        1 + self.replicas.as_ref().map_or(0, |r| r.count)
+    }
+}
+
 /// PgBouncer in transaction pooling, one in front of each database node (`pool_mode = transaction`): the pools'
 /// connections go to PgBouncer, which lends one of its `default_pool_size`
 /// server connections to each query for the length of its transaction. A

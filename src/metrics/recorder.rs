@@ -134,8 +134,9 @@ impl Recorder {
         }
     }
 
+    /// Whether `now` is past the warm-up (what happens then is counted).
     #[inline]
-    fn measuring(&self, now: SimTime) -> bool {
+    pub fn measuring(&self, now: SimTime) -> bool {
         now >= self.warmup
     }
 

@@ -20,7 +20,7 @@ impl World {
     /// A client request reaches its PoP.
     pub(super) fn edge_enter(&mut self, q: &mut EventQueue<Event>, user: u32) {
         let now = q.now();
-        let counted = now >= self.stats.warmup;
+        let counted = self.stats.measuring(now);
         self.stats.request_entered(now, counted);
         let url = self.draw_key().unwrap_or(0);
         let edge = self.edge.as_mut().expect("a CDN");

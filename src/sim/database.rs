@@ -112,12 +112,11 @@ pub struct Database {
 
 impl Database {
     pub fn new(spec: &Pool, seed: u64, run: u64) -> Database {
-        let replicas = spec.replicas.as_ref().map_or(0, |r| r.count);
         let limit = match &spec.pgbouncer {
             Some(b) => b.max_client_conn,
             None => spec.max_connections.saturating_sub(spec.reserved_connections),
         };
-        let nodes = (0..=replicas)
+        let nodes = (0..spec.nodes())
             .map(|i| DbNode {
                 conns: DbServer { limit, open: 0, peak: 0 },
                 bouncer: spec.pgbouncer.as_ref().map(|b| Bouncer {

@@ -148,8 +148,7 @@ impl World {
                     queue: VecDeque::new(),
                     cache: spec.cache.as_ref().map(|c| CacheState::new(c, rng(&format!("{name}.cache")), warm_fetch)),
                     pools: spec.db.as_ref().map_or(Vec::new(), |p| {
-                        let nodes = 1 + p.replicas.as_ref().map_or(0, |r| r.count);
-                        (0..nodes).map(|_| PoolState::new(p.pool_size, p.max_overflow, p.pool_timeout.0)).collect()
+                        (0..p.nodes()).map(|_| PoolState::new(p.pool_size, p.max_overflow, p.pool_timeout.0)).collect()
                     }),
                     handler_rng: rng(&format!("{name}.handler")),
                     query_rng: rng(&format!("{name}.db")),
@@ -270,7 +269,7 @@ impl World {
         if self.edge.is_some() {
             return self.edge_enter(q, user);
         }
-        self.stats.request_entered(now, now >= self.stats.warmup);
+        self.stats.request_entered(now, self.stats.measuring(now));
         let key = self.draw_key().unwrap_or(u32::MAX);
         self.enter_origin(q, user, key, u32::MAX, u32::MAX);
     }
@@ -295,7 +294,7 @@ impl World {
         let worker = if self.workers > 1 { self.balancer_rng.random_range(0..self.workers) } else { 0 };
         let unit = server * self.workers + worker;
         self.server_in_flight[server as usize] += 1;
-        let counted = now >= self.stats.warmup;
+        let counted = self.stats.measuring(now);
         let mut request = Request::new(now, unit, server, counted);
         (request.user, request.key, request.edge) = (user, key, edge);
         if let Some((users, rng)) = self.clients.as_mut() {
