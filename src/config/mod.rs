@@ -30,7 +30,7 @@ pub use load::{apply_overrides, load_model, parse_model, parse_ron, read_text};
 pub use locate::{locate, locate_nth_after};
 pub use model::{
     Arrivals, Backend, Balancer, ClosedLoop, Cost, Fault, ModelSpec, Phase, Rate, RateLimit, Restart, Retry, Servers,
-    WhenEmpty, Workload, Writes,
+    Snapshot, WhenEmpty, Workload, Writes,
 };
 pub use redis::{GiveUp, Redis, RedisLock, SharedRefresh, WhenDown, Window};
 pub use response::ResponseCache;

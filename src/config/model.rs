@@ -208,7 +208,8 @@ pub enum Balancer {
     RoundRobin,
     /// A uniformly random server for each request.
     Random,
-    /// The server with the fewest requests in flight (the first on a tie).
+    /// The server with the fewest requests in flight; round robin among
+    /// ties, as nginx `least_conn` and HAProxy `leastconn` do.
     LeastConnections,
 }
 
@@ -229,6 +230,23 @@ pub struct Backend {
     /// Windows when the backend is down or slow.
     #[serde(default)]
     pub faults: Vec<Fault>,
+    /// Which version of the data a fetch returns: the one current when its
+    /// (successful) call starts, or when it completes.
+    #[serde(default)]
+    pub snapshot: Snapshot,
+}
+
+/// When a fetch reads the data it returns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub enum Snapshot {
+    /// At the start of the call (default): a Firestore read, like a
+    /// PostgreSQL statement, reads one snapshot chosen when it runs, so what
+    /// it returns is already as old as its own latency when it lands.
+    #[default]
+    AtStart,
+    /// At completion: the newest version when the answer arrives (a best
+    /// case, for comparison).
+    AtEnd,
 }
 
 /// A backend fault over a window of time.

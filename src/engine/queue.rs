@@ -6,22 +6,32 @@
 //!   that wakes hundreds of waiters) go to a FIFO deque, not the heap: O(1)
 //!   each, and still in (time, sequence) order, because every heap entry at the
 //!   current instant was scheduled before any deque entry;
-//! - cancellation is lazy: a cancelled key is remembered and its event skipped
-//!   when it surfaces, so timers that rarely fire (pool-wait timeouts) cost one
-//!   set insert to cancel.
+//! - cancellation is O(1) and hash-free: a cancellable event holds a slot in a
+//!   small slab, and its key is (slot, generation). Cancelling marks the slot;
+//!   the event is dropped when it surfaces, *without moving the clock* and
+//!   without ever counting as pending. When an event runs or is dropped its slot's
+//!   generation moves on, so cancelling a key whose event already ran finds a
+//!   newer generation and leaves nothing behind.
 
 use std::cmp::Ordering;
-use std::collections::{BinaryHeap, HashSet, VecDeque};
+use std::collections::{BinaryHeap, VecDeque};
 
 use super::time::{SimDuration, SimTime};
 
-/// Identifies one scheduled event, for [`EventQueue::cancel`].
+/// Identifies one cancellable event, for [`EventQueue::cancel`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct EventKey(u64);
+pub struct EventKey {
+    slot: u32,
+    generation: u32,
+}
+
+/// The slot of an event that cannot be cancelled.
+const NO_SLOT: u32 = u32::MAX;
 
 struct Entry<E> {
     time: SimTime,
     seq: u64,
+    slot: u32,
     event: E,
 }
 
@@ -43,14 +53,24 @@ impl<E> Ord for Entry<E> {
     }
 }
 
+/// One cancellable event's slot: its generation, and whether it was cancelled.
+#[derive(Clone, Copy, Default)]
+struct Slot {
+    generation: u32,
+    cancelled: bool,
+}
+
 /// A deterministic future-event list with a simulated clock.
 pub struct EventQueue<E> {
     now: SimTime,
     next_seq: u64,
     heap: BinaryHeap<Entry<E>>,
-    /// Events scheduled for `now` while the clock stood at `now`.
-    current: VecDeque<(u64, E)>,
-    cancelled: HashSet<u64>,
+    /// Events scheduled for `now` while the clock stood at `now`, with their slots.
+    current: VecDeque<(u32, E)>,
+    slots: Vec<Slot>,
+    free_slots: Vec<u32>,
+    /// Cancelled events still in the heap or the deque.
+    cancelled: usize,
     popped: u64,
 }
 
@@ -68,63 +88,115 @@ impl<E> EventQueue<E> {
             next_seq: 0,
             heap: BinaryHeap::with_capacity(1024),
             current: VecDeque::with_capacity(256),
-            cancelled: HashSet::new(),
+            slots: Vec::new(),
+            free_slots: Vec::new(),
+            cancelled: 0,
             popped: 0,
         }
     }
 
-    /// The simulated clock: the time of the event last popped.
+    /// The simulated clock: the time of the event last run.
     #[inline]
     pub fn now(&self) -> SimTime {
         self.now
     }
 
-    /// How many events have been popped (cancelled ones not counted).
+    /// How many events have run (cancelled ones not counted).
     pub fn events_processed(&self) -> u64 {
         self.popped
     }
 
-    /// Events waiting, including cancelled ones not yet skipped.
+    /// Events still to run; cancelled ones are not counted.
     pub fn pending(&self) -> usize {
-        self.heap.len() + self.current.len()
+        self.heap.len() + self.current.len() - self.cancelled
+    }
+
+    #[inline]
+    fn push(&mut self, time: SimTime, slot: u32, event: E) {
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        if time <= self.now {
+            self.current.push_back((slot, event));
+        } else {
+            self.heap.push(Entry { time, seq, slot, event });
+        }
     }
 
     /// Schedules `event` at `time`. A time in the past is treated as now: the
     /// clock never goes back.
     #[inline]
-    pub fn schedule_at(&mut self, time: SimTime, event: E) -> EventKey {
-        let seq = self.next_seq;
-        self.next_seq += 1;
-        if time <= self.now {
-            self.current.push_back((seq, event));
-        } else {
-            self.heap.push(Entry { time, seq, event });
-        }
-        EventKey(seq)
+    pub fn schedule_at(&mut self, time: SimTime, event: E) {
+        self.push(time, NO_SLOT, event);
     }
 
     /// Schedules `event` after `delay`.
     #[inline]
-    pub fn schedule_in(&mut self, delay: SimDuration, event: E) -> EventKey {
+    pub fn schedule_in(&mut self, delay: SimDuration, event: E) {
         self.schedule_at(self.now.after(delay), event)
     }
 
-    /// Cancels an event. Cancelling one that already ran is a no-op.
+    /// Schedules `event` at `time`, returning a key that can cancel it.
+    pub fn schedule_cancellable_at(&mut self, time: SimTime, event: E) -> EventKey {
+        let slot = match self.free_slots.pop() {
+            Some(slot) => slot,
+            None => {
+                // More live timers than u32 slots cannot exist within the
+                // memory guard's bound on requests in flight.
+                let slot = u32::try_from(self.slots.len()).expect("fewer than 2^32 live timers");
+                self.slots.push(Slot::default());
+                slot
+            }
+        };
+        let generation = self.slots[slot as usize].generation;
+        self.push(time, slot, event);
+        EventKey { slot, generation }
+    }
+
+    /// Schedules `event` after `delay`, returning a key that can cancel it.
+    pub fn schedule_cancellable_in(&mut self, delay: SimDuration, event: E) -> EventKey {
+        self.schedule_cancellable_at(self.now.after(delay), event)
+    }
+
+    /// Cancels an event: it will not run, will not move the clock and no
+    /// longer counts as pending. Cancelling one that already ran, or was
+    /// already cancelled, does nothing.
     pub fn cancel(&mut self, key: EventKey) {
-        if key.0 < self.next_seq {
-            self.cancelled.insert(key.0);
+        if let Some(s) = self.slots.get_mut(key.slot as usize)
+            && s.generation == key.generation
+            && !s.cancelled
+        {
+            s.cancelled = true;
+            self.cancelled += 1;
         }
+    }
+
+    /// Frees the slot of an event leaving the queue; true if it was cancelled.
+    #[inline]
+    fn leaves(&mut self, slot: u32) -> bool {
+        if slot == NO_SLOT {
+            return false;
+        }
+        let s = &mut self.slots[slot as usize];
+        let was_cancelled = s.cancelled;
+        s.cancelled = false;
+        s.generation = s.generation.wrapping_add(1);
+        self.free_slots.push(slot);
+        if was_cancelled {
+            self.cancelled -= 1;
+        }
+        was_cancelled
     }
 
     /// Pops the next event at or before `limit`, advancing the clock to it.
     /// Returns `None` (and leaves the clock alone) when none remains by then.
+    /// Cancelled events are dropped on the way and never move the clock.
     #[inline]
     pub fn pop_until(&mut self, limit: SimTime) -> Option<(SimTime, E)> {
         loop {
-            let (seq, event) = if self.heap.peek().is_some_and(|e| e.time <= self.now) {
+            let (slot, event) = if self.heap.peek().is_some_and(|e| e.time <= self.now) {
                 // Heap entries at the current instant predate the deque's.
                 let e = self.heap.pop().expect("peeked");
-                (e.seq, e.event)
+                (e.slot, e.event)
             } else if let Some(item) = self.current.pop_front() {
                 item
             } else {
@@ -133,10 +205,14 @@ impl<E> EventQueue<E> {
                     return None;
                 }
                 let e = self.heap.pop().expect("peeked");
+                if self.leaves(e.slot) {
+                    continue;
+                }
                 self.now = e.time;
-                (e.seq, e.event)
+                self.popped += 1;
+                return Some((self.now, e.event));
             };
-            if !self.cancelled.is_empty() && self.cancelled.remove(&seq) {
+            if self.leaves(slot) {
                 continue;
             }
             self.popped += 1;
@@ -192,11 +268,74 @@ mod tests {
     #[test]
     fn cancelled_events_are_skipped_and_not_counted() {
         let mut q = EventQueue::new();
-        let a = q.schedule_at(SimTime(1), 1);
+        let a = q.schedule_cancellable_at(SimTime(1), 1);
         q.schedule_at(SimTime(2), 2);
         q.cancel(a);
+        assert_eq!(q.pending(), 1);
         assert_eq!(drain(&mut q), vec![(2, 2)]);
         assert_eq!(q.events_processed(), 1);
+    }
+
+    #[test]
+    fn a_cancelled_event_never_moves_the_clock() {
+        let mut q = EventQueue::new();
+        q.schedule_at(SimTime(5), 1);
+        let late = q.schedule_cancellable_at(SimTime(1_000), 2);
+        q.cancel(late);
+        assert_eq!(q.pop(), Some((SimTime(5), 1)));
+        assert_eq!(q.pending(), 0);
+        assert_eq!(q.pop(), None);
+        assert_eq!(q.now(), SimTime(5), "the clock stays at the last real event");
+    }
+
+    #[test]
+    fn a_cancelled_event_at_the_current_instant_is_dropped() {
+        let mut q = EventQueue::new();
+        q.schedule_at(SimTime(3), 1);
+        assert_eq!(q.pop(), Some((SimTime(3), 1)));
+        let now = q.schedule_cancellable_in(SimDuration::ZERO, 2);
+        q.schedule_in(SimDuration::ZERO, 3);
+        q.cancel(now);
+        assert_eq!(drain(&mut q), vec![(3, 3)]);
+    }
+
+    #[test]
+    fn cancelling_an_event_that_already_ran_leaves_nothing_behind() {
+        let mut q = EventQueue::new();
+        let a = q.schedule_cancellable_at(SimTime(1), 1);
+        assert_eq!(q.pop(), Some((SimTime(1), 1)));
+        // The slot is reused by a new timer; the stale key must not cancel it.
+        let b = q.schedule_cancellable_at(SimTime(2), 2);
+        q.cancel(a);
+        q.cancel(a);
+        assert_eq!(q.pending(), 1);
+        assert_eq!(drain(&mut q), vec![(2, 2)]);
+        q.cancel(b);
+        assert_eq!(q.pending(), 0);
+        assert_eq!(q.slots.len(), 1, "one slot served both timers");
+    }
+
+    #[test]
+    fn cancelling_twice_counts_once() {
+        let mut q = EventQueue::new();
+        let a = q.schedule_cancellable_at(SimTime(1), 1);
+        q.schedule_at(SimTime(2), 2);
+        q.cancel(a);
+        q.cancel(a);
+        assert_eq!(q.pending(), 1);
+        assert_eq!(drain(&mut q), vec![(2, 2)]);
+        assert_eq!(q.pending(), 0);
+    }
+
+    #[test]
+    fn pop_until_drops_cancelled_events_before_the_limit_without_moving_the_clock() {
+        let mut q = EventQueue::new();
+        let a = q.schedule_cancellable_at(SimTime(10), 1);
+        q.schedule_at(SimTime(100), 2);
+        q.cancel(a);
+        assert_eq!(q.pop_until(SimTime(50)), None);
+        assert_eq!(q.now(), SimTime(0));
+        assert_eq!(q.pending(), 1);
     }
 
     #[test]

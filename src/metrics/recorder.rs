@@ -39,6 +39,8 @@ pub struct Recorder {
     pub latency_us: Histogram<u64>,
     pub latency_sum_ns: u128,
     pub latency_max_ns: u64,
+    /// Time in the system of every measured request that left, failures included.
+    pub sojourn_sum_ns: u128,
     pub hits: u64,
     pub coalesced: u64,
     pub fills: u64,
@@ -96,6 +98,7 @@ impl Recorder {
             latency_us: histogram(),
             latency_sum_ns: 0,
             latency_max_ns: 0,
+            sojourn_sum_ns: 0,
             hits: 0,
             coalesced: 0,
             fills: 0,
@@ -167,8 +170,9 @@ impl Recorder {
         }
     }
 
-    /// A request left the system, successfully after `latency` or with `cause`.
-    pub fn request_left(&mut self, now: SimTime, counted: bool, outcome: Result<SimDuration, Cause>) {
+    /// A request left the system after `sojourn`, successfully or with a cause.
+    pub fn request_left(&mut self, now: SimTime, counted: bool, sojourn: SimDuration, outcome: Result<(), Cause>) {
+        let outcome = outcome.map(|()| sojourn);
         self.integrate(now);
         self.in_flight -= 1;
         if let Some(s) = &mut self.series {
@@ -186,6 +190,7 @@ impl Recorder {
             return;
         }
         self.counted_in_flight -= 1;
+        self.sojourn_sum_ns += u128::from(sojourn.0);
         match outcome {
             Ok(latency) => {
                 self.ok += 1;

@@ -210,6 +210,9 @@ pub struct RequestStats {
     pub throughput_rps: f64,
     /// Time-average number of requests in the system (for Little's law).
     pub in_flight_mean: f64,
+    /// Mean time in the system of the requests that left, failures
+    /// included, seconds (Little's law: in_flight_mean = arrival rate × this).
+    pub sojourn_mean_s: f64,
     /// Most requests in the system at once.
     pub in_flight_peak: u64,
 }

@@ -3,7 +3,7 @@
 
 use rand::RngExt;
 
-use crate::config::{Backend, Fault, WhenEmpty};
+use crate::config::{Backend, Fault, Snapshot, WhenEmpty};
 use crate::engine::{SimDuration, SimRng, SimTime};
 
 use super::sampler::Sampler;
@@ -35,6 +35,8 @@ pub enum Attempt {
 
 /// The shared backend.
 pub struct BackendState {
+    /// When a fetch reads the version it returns.
+    pub snapshot: Snapshot,
     /// Whether the last attempt found the backend down (not rate-limited).
     pub last_attempt_down: bool,
     /// (from, to) of outages, and (from, to, factor) of slow-downs.
@@ -75,6 +77,7 @@ impl BackendState {
             })
             .collect();
         BackendState {
+            snapshot: spec.snapshot,
             last_attempt_down: false,
             outages,
             slow,

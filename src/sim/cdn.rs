@@ -241,7 +241,7 @@ impl World {
         if c.counted && c.result.is_ok() && !c.forwarded {
             edge.counters.answered_at_edge += 1;
         }
-        self.stats.request_left(now, c.counted, c.result.map(|_| now.since(c.arrived)));
+        self.stats.request_left(now, c.counted, now.since(c.arrived), c.result.map(|_| ()));
         if let Ok(version) = c.result {
             let staleness = self.versions.staleness(version, now);
             self.stats.served(c.counted, staleness);

@@ -190,7 +190,7 @@ impl World {
                 self.finish(q, id, Err(Cause::PoolTimeout));
             }
             Checkout::Wait => {
-                let timeout = Some(q.schedule_in(pool.timeout, Event::PoolTimeout(id)));
+                let timeout = Some(q.schedule_cancellable_in(pool.timeout, Event::PoolTimeout(id)));
                 pool.waiters.push_back(Waiter { req: id, since: now, timeout });
             }
         }
@@ -206,7 +206,8 @@ impl World {
         if let Some(b) = db.nodes[node].bouncer.as_mut() {
             if b.busy == b.size {
                 // PgBouncer: a query_wait_timeout of 0 waits forever.
-                let timeout = (b.wait_timeout.0 > 0).then(|| q.schedule_in(b.wait_timeout, Event::BouncerTimeout(id)));
+                let timeout = (b.wait_timeout.0 > 0)
+                    .then(|| q.schedule_cancellable_in(b.wait_timeout, Event::BouncerTimeout(id)));
                 b.waiters.push_back(Waiter { req: id, since: now, timeout });
                 return;
             }

@@ -5,6 +5,7 @@
 mod arrivals;
 mod backend;
 mod background;
+mod balancer;
 mod cache;
 mod cdn;
 mod client_limit;
@@ -172,6 +173,10 @@ fn report(
             error_rate: ratio(failed, s.arrived),
             throughput_rps: s.ok as f64 / measured_s,
             in_flight_mean,
+            sojourn_mean_s: {
+                let left = s.ok + failed;
+                if left == 0 { 0.0 } else { s.sojourn_sum_ns as f64 / left as f64 / 1e9 }
+            },
             in_flight_peak: s.in_flight_peak,
         },
         latency_s,

@@ -12,7 +12,7 @@
 
 use rand::RngExt;
 
-use crate::config::Refresh;
+use crate::config::{Refresh, Snapshot};
 use crate::engine::{EventQueue, SimDuration};
 use crate::metrics::Cause;
 
@@ -165,6 +165,9 @@ impl World {
         self.stats.fetch_attempt(now, matches!(outcome, Attempt::Sent(_)), !self.backend.last_attempt_down);
         match outcome {
             Attempt::Sent(latency) => {
+                if self.backend.snapshot == Snapshot::AtStart {
+                    self.requests.get_mut(id).version = self.versions.current(now);
+                }
                 q.schedule_in(latency, Event::FetchDone(id));
                 Ok(())
             }
@@ -195,7 +198,10 @@ impl World {
     pub(super) fn on_fetch_done(&mut self, q: &mut EventQueue<Event>, id: ReqId) {
         let now = q.now();
         self.stats.fetch_done(now);
-        let version = self.versions.current(now);
+        let version = match self.backend.snapshot {
+            Snapshot::AtStart => self.requests.get(id).version,
+            Snapshot::AtEnd => self.versions.current(now),
+        };
         if self.redis.is_some() {
             return self.redis_store(q, id, version);
         }

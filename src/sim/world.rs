@@ -10,14 +10,13 @@
 
 use std::collections::VecDeque;
 
-use rand::RngExt;
-
-use crate::config::{Balancer, LimitKey, LimitStorage, ModelSpec, Refresh};
+use crate::config::{LimitKey, LimitStorage, ModelSpec, Refresh};
 use crate::engine::{EventQueue, Model, SimDuration, SimRng, SimTime, stream};
 use crate::metrics::{Cause, Recorder};
 
 use super::arrivals::ArrivalStream;
 use super::backend::BackendState;
+use super::balancer::LoadBalancer;
 use super::cache::CacheState;
 use super::client_limit::LimitStore;
 use super::database::Database;
@@ -97,10 +96,7 @@ pub const MAX_IN_FLIGHT: u64 = 5_000_000;
 pub struct World {
     pub(super) units: Vec<Unit>,
     pub(super) workers: u32,
-    server_in_flight: Vec<u32>,
-    balancer: Balancer,
-    balancer_rng: SimRng,
-    next_server: u32,
+    balancer: LoadBalancer,
     pub(super) refresh: Refresh,
     pub(super) early_rng: SimRng,
     handler: Sampler,
@@ -165,10 +161,7 @@ impl World {
         let mut world = World {
             units,
             workers,
-            server_in_flight: vec![0; spec.servers.count.get() as usize],
-            balancer: spec.servers.balancer,
-            balancer_rng: rng("balancer"),
-            next_server: 0,
+            balancer: LoadBalancer::new(spec.servers.balancer, spec.servers.count.get(), rng("balancer")),
             refresh: spec.cache.as_ref().map_or(Refresh::None, |c| c.refresh),
             early_rng: rng("xfetch"),
             handler: Sampler::new(&spec.servers.handler),
@@ -231,23 +224,6 @@ impl World {
         }
     }
 
-    fn pick_server(&mut self) -> u32 {
-        let n = self.server_in_flight.len() as u32;
-        match self.balancer {
-            Balancer::RoundRobin => {
-                let s = self.next_server;
-                self.next_server = (s + 1) % n;
-                s
-            }
-            Balancer::Random => self.balancer_rng.random_range(0..n),
-            Balancer::LeastConnections => {
-                let (best, _) =
-                    self.server_in_flight.iter().enumerate().min_by_key(|&(_, c)| *c).expect("at least one server");
-                best as u32
-            }
-        }
-    }
-
     fn on_arrival(&mut self, q: &mut EventQueue<Event>) {
         let next = self.arrivals.next_arrival();
         if next <= self.arrivals_end {
@@ -289,11 +265,10 @@ impl World {
     /// edge node `peer` (its address, for a limit by remote address).
     pub(super) fn enter_origin(&mut self, q: &mut EventQueue<Event>, user: u32, key: u32, edge: u32, peer: u32) {
         let now = q.now();
-        let server = self.pick_server();
+        let server = self.balancer.pick();
         // The kernel hands the connection to one of the server's workers.
-        let worker = if self.workers > 1 { self.balancer_rng.random_range(0..self.workers) } else { 0 };
+        let worker = self.balancer.pick_worker(self.workers);
         let unit = server * self.workers + worker;
-        self.server_in_flight[server as usize] += 1;
         let counted = self.stats.measuring(now);
         let mut request = Request::new(now, unit, server, counted);
         (request.user, request.key, request.edge) = (user, key, edge);
@@ -366,10 +341,10 @@ impl World {
         let req = *self.requests.get(id);
         debug_assert!(now >= req.arrived, "a request finished before it arrived");
         if req.edge == u32::MAX {
-            self.stats.request_left(now, req.counted, outcome.map(|()| now.since(req.arrived)));
+            self.stats.request_left(now, req.counted, now.since(req.arrived), outcome);
         }
         self.requests.remove(id);
-        self.server_in_flight[req.server as usize] -= 1;
+        self.balancer.closed(req.server);
         if outcome.is_ok()
             && req.key != u32::MAX
             && let Some(responses) = self.units[req.unit as usize].responses.as_mut()

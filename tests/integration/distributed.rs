@@ -160,6 +160,35 @@ fn least_connections_beats_round_robin_beats_random() {
     assert!(rr.0 + rr.1 < rnd.0 - rnd.1, "round robin {rr:?} vs random {rnd:?}");
 }
 
+/// Least connections at low load: with instant handlers and fetches every
+/// request finds all 3 servers idle, so the tie-break alone decides. nginx
+/// `least_conn` and HAProxy `leastconn` rotate among tied servers, so the
+/// servers take equal shares in turn and the backend sees round robin's N
+/// caches: N/(T + (N+1)/(2λ) + δ) = 3/(10 + 1 + 0) at λ = 2/s, T = 10 s,
+/// δ = 0 (10 replications, 95% interval, no allowance). Taking the first
+/// server on a tie would give one cache's 1/(T + 1/λ) = 0.095/s. The run is
+/// also the same, event for event, as round robin's.
+#[test]
+fn least_connections_rotates_ties_so_low_load_sees_round_robins_caches() {
+    let spec = |balancer: &str| {
+        cached(
+            2.0,
+            &format!("(count: 3, balancer: {balancer}, handler: Constant(\"0s\"))"),
+            "(ttl: \"10s\", refresh: SingleFlight)",
+            "(latency: Constant(\"0s\"))",
+            3000,
+        )
+    };
+    let lc = replicate(&spec("LeastConnections"), 38, 10);
+    let rate: Vec<f64> = lc.iter().map(|r| r.backend.calls_per_s).collect();
+    assert_covers("backend rate, least connections over 3 idle servers", &rate, 3.0 / 11.0, 0.0);
+    let rr = replicate(&spec("RoundRobin"), 38, 10);
+    for (a, b) in lc.iter().zip(&rr) {
+        assert_eq!(a.backend.calls, b.backend.calls);
+        assert_eq!(a.fingerprint.trace, b.fingerprint.trace, "least connections over idle servers is round robin");
+    }
+}
+
 /// Divergence, exactly: two servers take alternate requests every 0.5 s
 /// (each server one per second, at .5 and .0), TTL 10 s, instant fetches, so
 /// server 0 fills at 0.5 + 10k s and server 1 at 1.0 + 10k s. The backend
@@ -360,4 +389,71 @@ fn a_fixed_window_admits_twice_the_limit_across_its_end() {
     // The moving window lets through only the limit per trailing minute, plus
     // the two early hits leaving it at 60.5 s and 61.0 s.
     assert!(m.requests.ok <= 12, "{}", m.requests.ok);
+}
+
+/// The exact construction for one cache with a lock, constant arrivals
+/// every `gap`, a constant fetch `delta`, a TTL `ttl` from each fill and a
+/// write every `period` (all in ns): a request finding the cache fresh is
+/// served its version; one finding it expired starts a fetch (or waits for
+/// the one in flight) and is served the fetched version when it lands. The
+/// fetch reads version `t / period` at its start `t` (`AtStart`) or at its
+/// end. Returns every served request's staleness, in seconds: how long its
+/// version had been superseded.
+fn exact_staleness(at_start: bool, gap: u64, delta: u64, ttl: u64, period: u64, end: u64) -> Vec<f64> {
+    let stale = |v: u64, s: u64| if s / period <= v { 0.0 } else { (s - (v + 1) * period) as f64 / 1e9 };
+    let (mut out, mut cached, mut expires, mut in_flight) = (Vec::new(), 0u64, 0u64, None::<(u64, u64)>);
+    let mut waiting = 0usize;
+    let mut t = gap;
+    while t <= end {
+        if let Some((done, v)) = in_flight.filter(|&(done, _)| done <= t) {
+            out.extend(std::iter::repeat_n(stale(v, done), waiting));
+            (cached, expires, in_flight, waiting) = (v, done + ttl, None, 0);
+        }
+        if t < expires {
+            out.push(stale(cached, t));
+        } else {
+            if in_flight.is_none() {
+                let v = if at_start { t / period } else { (t + delta) / period };
+                in_flight = Some((t + delta, v));
+            }
+            waiting += 1;
+        }
+        t += gap;
+    }
+    if let Some((done, v)) = in_flight {
+        out.extend(std::iter::repeat_n(stale(v, done), waiting));
+    }
+    out
+}
+
+/// When a fetch reads its data: with `AtStart` (a snapshot read, the
+/// default) served data is up to T + δ old, as theory says; with `AtEnd` up
+/// to T. Mean and max match the exact construction above to the
+/// nanosecond; p99 to the histogram's precision (3 significant digits).
+#[test]
+fn staleness_follows_the_snapshot_a_fetch_reads() {
+    let (gap, delta, ttl, period, end) =
+        (100_000_000u64, 2_250_000_000, 10_000_000_000, 3_730_000_000, 600_000_000_000);
+    for (snapshot, at_start) in [("AtStart", true), ("AtEnd", false)] {
+        let spec = model(&format!(
+            r#"Model(
+                workload: (arrivals: Constant, rate: 10, duration: "600s", warmup: "0s"),
+                servers: (count: 1, handler: Constant("0s")),
+                cache: (ttl: "10s", refresh: SingleFlight),
+                backend: (latency: Constant("2.25s"), writes: Every("3.73s"), snapshot: {snapshot}),
+            )"#
+        ));
+        let r = replicate(&spec, 7, 1).remove(0);
+        let mut exact = exact_staleness(at_start, gap, delta, ttl, period, end);
+        let mean = exact.iter().sum::<f64>() / exact.len() as f64;
+        exact.sort_by(f64::total_cmp);
+        let max = *exact.last().unwrap();
+        let p99 = exact[(exact.len() as f64 * 0.99).ceil() as usize - 1];
+        assert_eq!(r.requests.ok as usize, exact.len(), "{snapshot}: every request served once");
+        approx::assert_abs_diff_eq!(r.staleness_s.mean.unwrap(), mean, epsilon = 1e-6);
+        approx::assert_abs_diff_eq!(r.staleness_s.max.unwrap(), max, epsilon = 1e-6);
+        approx::assert_relative_eq!(r.staleness_s.p99.unwrap(), p99, max_relative = 2e-3);
+        let bound = if at_start { 12.25 } else { 10.0 };
+        assert!(max <= bound && max > bound - 0.5, "{snapshot}: max {max} reaches its bound {bound}");
+    }
 }

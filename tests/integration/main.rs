@@ -1,6 +1,7 @@
 //! All integration tests, in one binary (one link step, one process).
 //!
 //! Where new tests go:
+//! - `clock`: the engine's clock and cancelled timers, through Little's law.
 //! - `cli`: the command line as a user runs it: output, exit codes, errors.
 //! - `determinism`: same seed, same bytes; different seeds differ.
 //! - `distributed`: workers, balancers, versions and divergence, stampede mitigations.
@@ -19,6 +20,7 @@ mod caching;
 mod cdn;
 mod check;
 mod cli;
+mod clock;
 mod database;
 mod determinism;
 mod distributed;
