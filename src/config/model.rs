@@ -112,6 +112,13 @@ pub struct ClosedLoop {
     pub users: NonZeroU32,
     /// Pause before each request.
     pub think: Latency,
+    /// The users start one after another, evenly over this span: user `u`
+    /// begins its first think at `u · start_spread / users`, as locust
+    /// spawns `users / start_spread` users per second (default 0s: all at
+    /// time zero, as wrk does). With constant think times a spread keeps
+    /// the users from sending in lock step.
+    #[serde(default)]
+    pub start_spread: Dur,
 }
 
 fn default_drain() -> Dur {

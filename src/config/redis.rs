@@ -116,6 +116,13 @@ pub struct RedisLock {
     /// false, as the seed note's code, which fetches again).
     #[serde(default)]
     pub recheck: bool,
+    /// At the blocking timeout, GET the entry once more before giving up
+    /// (before `on_give_up` fails, fetches or serves stale), as careful
+    /// redis-py code does: a waiter whose holder filled Redis meanwhile is
+    /// served that (default false, as the seed note's code). With `recheck`
+    /// as well, this is both re-reads.
+    #[serde(default)]
+    pub recheck_on_give_up: bool,
 }
 
 fn default_sleep() -> Dur {

@@ -54,12 +54,17 @@ pub struct Recorder {
     pub backend_peak_per_second: u64,
     pub expiries: u64,
     pub expiry_fetches: u64,
+    pub expiry_refused: u64,
     pub largest_burst: u64,
     pub checkouts: u64,
     pub waited: u64,
     pub pool_wait_us: Histogram<u64>,
     pub pool_wait_sum_ns: u128,
+    /// Most connections in use at once, all pools together, and in any one.
     pub pool_peak: u64,
+    pub pool_peak_per_pool: u64,
+    /// Connections in use now, all pools together.
+    pool_in_use: u64,
     pub pool_timeouts: u64,
     in_flight: u64,
     /// Requests in the system that arrived after the warm-up.
@@ -77,6 +82,8 @@ pub struct Recorder {
     pub staleness_max_ns: u64,
     /// Requests served an expired entry (stale-while-revalidate).
     pub stale_served: u64,
+    pub misses: u64,
+    pub early_recomputes: u64,
     /// Redis lock waiters that gave up.
     pub lock_timeouts: u64,
     /// Requests that missed in memory and were served by a Redis hit.
@@ -112,12 +119,15 @@ impl Recorder {
             backend_peak_per_second: 0,
             expiries: 0,
             expiry_fetches: 0,
+            expiry_refused: 0,
             largest_burst: 0,
             checkouts: 0,
             waited: 0,
             pool_wait_us: histogram(),
             pool_wait_sum_ns: 0,
             pool_peak: 0,
+            pool_peak_per_pool: 0,
+            pool_in_use: 0,
             pool_timeouts: 0,
             in_flight: 0,
             counted_in_flight: 0,
@@ -130,6 +140,8 @@ impl Recorder {
             staleness_sum_ns: 0,
             staleness_max_ns: 0,
             stale_served: 0,
+            misses: 0,
+            early_recomputes: 0,
             lock_timeouts: 0,
             remote_hits: 0,
             response_lookups: 0,
@@ -250,14 +262,13 @@ impl Recorder {
         }
     }
 
-    /// A cache's expiry span closed with `fetches` fetches started in it.
-    pub fn expiry_closed(&mut self, now: SimTime, fetches: u64) {
-        if self.measuring(now) {
-            self.fills += 1;
-            self.expiries += 1;
-            self.expiry_fetches += fetches;
-            self.largest_burst = self.largest_burst.max(fetches);
-        }
+    /// A measured expiry span is over: `reached` fetches it caused reached
+    /// the backend and `refused` attempts were refused.
+    pub fn expiry_counted(&mut self, reached: u64, refused: u64) {
+        self.expiries += 1;
+        self.expiry_fetches += reached;
+        self.expiry_refused += refused;
+        self.largest_burst = self.largest_burst.max(reached);
     }
 
     /// `cache` was filled with `version` (divergence and the time series).
@@ -277,8 +288,8 @@ impl Recorder {
         }
     }
 
-    /// A fill that closed no expiry span (a late fetch overwriting the entry).
-    pub fn refill(&mut self, now: SimTime) {
+    /// A cache (or Redis) was filled.
+    pub fn fill(&mut self, now: SimTime) {
         if self.measuring(now) {
             self.fills += 1;
         }
@@ -287,12 +298,14 @@ impl Recorder {
     /// A pool checkout succeeded after waiting `wait`, with `in_use`
     /// connections now checked out of that pool.
     pub fn checkout(&mut self, now: SimTime, counted: bool, wait: SimDuration, in_use: u64) {
+        self.pool_in_use += 1;
         if let Some(s) = &mut self.series {
             let b = s.at(now);
-            b.pool_in_use_max = b.pool_in_use_max.max(in_use);
+            b.pool_in_use_max = b.pool_in_use_max.max(self.pool_in_use);
         }
         if self.measuring(now) {
-            self.pool_peak = self.pool_peak.max(in_use);
+            self.pool_peak_per_pool = self.pool_peak_per_pool.max(in_use);
+            self.pool_peak = self.pool_peak.max(self.pool_in_use);
         }
         if counted {
             self.checkouts += 1;
@@ -302,6 +315,11 @@ impl Recorder {
             record(&mut self.pool_wait_us, micros(wait));
             self.pool_wait_sum_ns += u128::from(wait.0);
         }
+    }
+
+    /// A connection went back to its pool.
+    pub fn checkin(&mut self) {
+        self.pool_in_use -= 1;
     }
 
     /// A pool wait timed out (or found the pool full with no patience).

@@ -101,6 +101,12 @@ pub struct RedisStats {
     pub hit_ratio: f64,
     /// Lock releases that found the lease gone (LockNotOwnedError).
     pub lock_not_owned: u64,
+    /// Successful SET NX of the lock key (whole run).
+    pub lock_acquisitions: u64,
+    /// Acquisitions that overtook a holder whose lease ran out (whole run).
+    pub lease_takeovers: u64,
+    /// Backend fetches of waiters that gave up (`FetchAnyway`, whole run).
+    pub fallback_fetches: u64,
     /// Lock waiters that gave up at their blocking timeout (measured requests).
     pub lock_timeouts: u64,
     /// Longest a command waited for Redis's single thread, seconds.
@@ -243,6 +249,12 @@ pub struct CacheStats {
     pub fills: u64,
     /// Requests served an expired entry (stale-while-revalidate).
     pub stale_served: u64,
+    /// Requests that found no fresh entry in the first cache they looked at
+    /// (missing or expired; they fetched, waited or were served stale).
+    pub misses: u64,
+    /// XFetch: requests that found the entry fresh and recomputed it early
+    /// (not misses).
+    pub early_recomputes: u64,
     /// Each layer: `local` (the workers' in-memory caches), `redis`.
     pub layers: BTreeMap<&'static str, LayerStats>,
 }
@@ -263,11 +275,15 @@ pub struct BackendStats {
     /// Most fetches started within one second of simulated time.
     pub peak_per_second: u64,
     /// Stampedes: each span from a request finding a cache expired to that
-    /// cache's next fill, with the fetches started in it.
+    /// cache's next fill; the span counts every fetch its requests make, even
+    /// after the fill (a Redis lock waiter that fetches again).
     pub expiries: u64,
-    /// Mean fetches started per expiry (1 + λδ without protection).
+    /// Mean fetches per expiry that reached the backend (1 + λδ without
+    /// protection).
     pub fetches_per_expiry_mean: Option<f64>,
-    /// The largest burst of fetches around one expiry.
+    /// Mean attempts per expiry that the rate limit or an outage refused.
+    pub refused_per_expiry_mean: Option<f64>,
+    /// The most fetches one expiry sent to the backend.
     pub largest_burst: u64,
 }
 
@@ -276,8 +292,11 @@ pub struct BackendStats {
 pub struct PoolStats {
     /// Checkouts that got a connection.
     pub checkouts: u64,
-    /// Most connections in use at once in any one pool.
+    /// Most connections in use at once, all pools together.
     pub peak_in_use: u64,
+    /// Most connections in use at once in any one pool (a pool's own
+    /// `pool_size + max_overflow` bounds this one).
+    pub peak_in_use_per_pool: u64,
     /// Share of checkouts that had to wait (Erlang C's P(wait)).
     pub wait_probability: f64,
     /// Mean wait of checkouts that got a connection, zeros included, seconds.

@@ -22,7 +22,7 @@ pub struct Bucket {
     pub backend_calls: u64,
     /// Most requests in the system at once.
     pub in_flight_max: u64,
-    /// Most pool connections in use at once (any one pool).
+    /// Most pool connections in use at once, all pools together.
     pub pool_in_use_max: u64,
 }
 

@@ -93,11 +93,17 @@ fn rows(r: &RunReport) -> Vec<(&'static str, String)> {
         (
             "cache",
             format!(
-                "hit ratio {}   served from cache {}   coalesced waiters {}   fills {}",
+                "hit ratio {}   served from cache {}   misses {}   coalesced waiters {}   fills {}{}",
                 pct(r.cache.hit_ratio),
                 pct(r.cache.served_from_cache_ratio),
+                count(r.cache.misses),
                 count(r.cache.coalesced),
-                count(r.cache.fills)
+                count(r.cache.fills),
+                if r.cache.early_recomputes > 0 {
+                    format!("   early recomputes {}", count(r.cache.early_recomputes))
+                } else {
+                    String::new()
+                }
             ),
         ),
         (
@@ -113,19 +119,21 @@ fn rows(r: &RunReport) -> Vec<(&'static str, String)> {
         (
             "",
             format!(
-                "peak concurrent {}   peak per second {}   expiries {}   fetches per expiry {}   largest burst {}",
+                "peak concurrent {}   peak per second {}   expiries {}   fetches per expiry {} (refused {})   largest burst {}",
                 b.peak_concurrent,
                 b.peak_per_second,
                 b.expiries,
                 b.fetches_per_expiry_mean.map_or("-".into(), |m| format!("{m:.1}")),
+                b.refused_per_expiry_mean.map_or("-".into(), |m| format!("{m:.1}")),
                 b.largest_burst
             ),
         ),
         (
             "pool",
             format!(
-                "peak in use {}   waited {}   wait mean {}   wait p99 {}   timeouts {}",
+                "peak in use {} (one pool {})   waited {}   wait mean {}   wait p99 {}   timeouts {}",
                 p.peak_in_use,
+                p.peak_in_use_per_pool,
                 pct(p.wait_probability),
                 secs(p.wait_mean_s),
                 secs(p.wait_p99_s),
@@ -142,6 +150,22 @@ fn rows(r: &RunReport) -> Vec<(&'static str, String)> {
 /// versions.
 fn optional_rows(r: &RunReport) -> Vec<(&'static str, String)> {
     let mut rows = Vec::new();
+    let d = &r.redis;
+    if d.gets > 0 {
+        rows.push((
+            "redis",
+            format!(
+                "gets {}   hit ratio {}   lock acquisitions {}   lease takeovers {}   lock not owned {}   lock timeouts {}   fallback fetches {}",
+                count(d.gets),
+                pct(d.hit_ratio),
+                count(d.lock_acquisitions),
+                count(d.lease_takeovers),
+                count(d.lock_not_owned),
+                count(d.lock_timeouts),
+                count(d.fallback_fetches)
+            ),
+        ));
+    }
     if r.cache.layers.len() > 1 {
         let layers = r.cache.layers.iter().map(|(k, l)| format!("{k} {}", pct(l.hit_ratio))).collect::<Vec<_>>();
         rows.push(("layers", format!("hit ratio by layer: {}", layers.join("   "))));
@@ -237,6 +261,8 @@ pub fn comparison(a: &RunReport, b: &RunReport) -> String {
     out += &line("backend attempts", &|r| count(r.backend.attempts));
     out +=
         &line("fetches per expiry", &|r| r.backend.fetches_per_expiry_mean.map_or("-".into(), |m| format!("{m:.1}")));
+    out +=
+        &line("refused per expiry", &|r| r.backend.refused_per_expiry_mean.map_or("-".into(), |m| format!("{m:.1}")));
     out += &line("backend peak concurrent", &|r| r.backend.peak_concurrent.to_string());
     out += &line("pool peak in use", &|r| r.pool.peak_in_use.to_string());
     out += &line("pool wait p99", &|r| secs(r.pool.wait_p99_s));
@@ -249,9 +275,15 @@ pub fn comparison(a: &RunReport, b: &RunReport) -> String {
 
 /// One or two sentences that say what the difference between the runs means.
 fn verdict_line(a: &RunReport, b: &RunReport) -> String {
-    let burst = |r: &RunReport| r.backend.fetches_per_expiry_mean.unwrap_or(0.0);
+    let burst = |r: &RunReport| {
+        let sent = format!("{:.1}", r.backend.fetches_per_expiry_mean.unwrap_or(0.0));
+        match r.backend.refused_per_expiry_mean.filter(|&m| m > 0.0) {
+            Some(m) => format!("{sent} (and {m:.1} attempts the rate limit or an outage refused)"),
+            None => sent,
+        }
+    };
     let mut s = format!(
-        "What it means: {} starts {:.1} backend fetches per cache expiry (largest burst {}) against {:.1} for {}; ",
+        "What it means: {} sends {} backend fetches per cache expiry (largest burst {}) against {} for {}; ",
         a.model,
         burst(a),
         a.backend.largest_burst,

@@ -27,7 +27,7 @@ impl World {
         let id = self.requests.insert(r);
         let cache = self.units[unit].cache.as_mut().expect("background refresh needs a cache");
         cache.lock_held = true;
-        cache.fetch_started();
+        self.join_local_expiry(unit, id);
         if self.obtain(q, id).is_err() {
             self.background_failed(q, id);
         }
@@ -40,6 +40,10 @@ impl World {
         let mut r = Request::new(now, unit, unit / self.workers, false);
         r.background = Background::Shared;
         let id = self.requests.insert(r);
+        // The reader that saw the entry due sent it: same expiry.
+        if let Some(span) = self.redis.as_ref().and_then(|r| r.open_expiry) {
+            self.spans.enter(&mut self.requests.get_mut(id).span, span);
+        }
         if self.start_backend_fetch(q, id).is_err() {
             self.background_failed(q, id);
         }
@@ -56,6 +60,7 @@ impl World {
         let req = *self.requests.get(id);
         let unit = req.unit as usize;
         self.requests.remove(id);
+        self.spans.leave(req.span, &mut self.stats);
         if req.background == Background::Shared {
             return;
         }
@@ -70,6 +75,7 @@ impl World {
         let req = *self.requests.get(id);
         let unit = req.unit as usize;
         self.requests.remove(id);
+        self.spans.leave(req.span, &mut self.stats);
         if req.background == Background::Shared {
             // A later reader tries again, or the job after a pause.
             let redis = self.redis.as_mut().expect("a Redis refresh needs Redis");

@@ -33,7 +33,7 @@ pub struct CacheState {
     pub waiters: VecDeque<ReqId>,
     /// Fetches started since a request found the entry expired (or decided
     /// to refresh it early), or `None` when no such span is open.
-    pub open_expiry: Option<u64>,
+    pub open_expiry: Option<u32>,
     /// `Lease`: the key's outstanding token and when it was issued.
     pub lease: Option<(u64, SimTime)>,
     /// `Lease`: the last token issued.
@@ -89,11 +89,6 @@ impl CacheState {
         }
     }
 
-    /// Counts a fetch started because the entry was found expired (or due).
-    pub fn fetch_started(&mut self) {
-        *self.open_expiry.get_or_insert(0) += 1;
-    }
-
     /// `Lease`: gives back the key's token if `token` is still it (tokens
     /// start at 1, so 0 never is); returns whether it was.
     pub fn return_lease(&mut self, token: u64) -> bool {
@@ -105,8 +100,8 @@ impl CacheState {
     }
 
     /// Stores a completed fetch of `version` that took `took`; returns the
-    /// fetch count of the expiry span this fill closes, if one was open.
-    pub fn fill(&mut self, now: SimTime, version: u64, took: SimDuration) -> Option<u64> {
+    /// expiry span this fill closes, if one was open.
+    pub fn fill(&mut self, now: SimTime, version: u64, took: SimDuration) -> Option<u32> {
         let ttl = self.next_ttl();
         self.expires_at = Some(now.after(ttl));
         self.version = version;

@@ -275,6 +275,7 @@ impl World {
         let node = req.db_node as usize;
         let db = self.db.as_mut().expect("a query needs a database");
         let pool = &mut self.units[req.unit as usize].pools[node];
+        self.stats.checkin();
         if let Some(w) = pool.checkin(&mut db.nodes[node].conns) {
             if let Some(key) = w.timeout {
                 q.cancel(key);

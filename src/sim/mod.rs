@@ -11,6 +11,7 @@ mod cdn;
 mod client_limit;
 mod database;
 mod edge;
+mod expiry;
 pub mod guard;
 mod pool;
 mod redis;
@@ -143,6 +144,7 @@ fn report(
         }
         None => divergence_stats(&crate::metrics::Divergence::default(), measured_span),
     };
+    world.spans.finish(&mut world.stats);
     let s: &mut Recorder = &mut world.stats;
     let failed: u64 = s.errors.iter().sum();
     let errors: BTreeMap<&'static str, u64> = Cause::ALL.iter().map(|&c| (c.key(), s.errors[c as usize])).collect();
@@ -193,6 +195,8 @@ fn report(
             coalesced: s.coalesced,
             fills: s.fills,
             stale_served: s.stale_served,
+            misses: s.misses,
+            early_recomputes: s.early_recomputes,
             layers: {
                 let mut layers = BTreeMap::new();
                 if spec.cdn.is_some() {
@@ -227,6 +231,9 @@ fn report(
             gets: redis.map_or(0, |r| r.gets),
             hit_ratio: redis.map_or(0.0, |r| ratio(r.hits, r.gets)),
             lock_not_owned: redis.map_or(0, |r| r.lock_not_owned),
+            lock_acquisitions: redis.map_or(0, |r| r.lock_acquisitions),
+            lease_takeovers: redis.map_or(0, |r| r.lease_takeovers),
+            fallback_fetches: redis.map_or(0, |r| r.fallback_fetches),
             lock_timeouts: s.lock_timeouts,
             peak_queue_wait_s: redis.map_or(0.0, |r| r.peak_wait.as_secs_f64()),
         },
@@ -239,11 +246,13 @@ fn report(
             peak_per_second: s.backend_peak_per_second,
             expiries: s.expiries,
             fetches_per_expiry_mean: (s.expiries > 0).then(|| s.expiry_fetches as f64 / s.expiries as f64),
+            refused_per_expiry_mean: (s.expiries > 0).then(|| s.expiry_refused as f64 / s.expiries as f64),
             largest_burst: s.largest_burst,
         },
         pool: PoolStats {
             checkouts: s.checkouts,
             peak_in_use: s.pool_peak,
+            peak_in_use_per_pool: s.pool_peak_per_pool,
             wait_probability: ratio(s.waited, s.checkouts + s.pool_timeouts),
             wait_mean_s: any_checkout.then(|| s.pool_wait_sum_ns as f64 / s.checkouts as f64 / 1e9),
             wait_p99_s: any_checkout.then(|| secs_us(s.pool_wait_us.value_at_quantile(0.99))),

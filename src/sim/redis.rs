@@ -36,16 +36,26 @@ pub struct RedisState {
     pub has_lock: bool,
     /// The lock holder reads the entry again before fetching.
     pub recheck: bool,
+    /// A waiter reads the entry again at its blocking timeout.
+    pub recheck_on_give_up: bool,
     busy_until: SimTime,
     outages: Vec<(SimTime, SimTime)>,
     pub when_down: WhenDown,
     next_token: u64,
-    /// Backend fetches since a GET found the entry missing, while open.
-    pub open_expiry: Option<u64>,
+    /// The expiry span a GET that found the entry missing (or due) opened,
+    /// until the SETEX that ends it.
+    pub open_expiry: Option<u32>,
     pub gets: u64,
     pub hits: u64,
     pub commands: u64,
     pub lock_not_owned: u64,
+    /// Successful SET NX of the lock key.
+    pub lock_acquisitions: u64,
+    /// Acquisitions while the key still held a holder's token whose lease
+    /// had run out (that holder was overtaken).
+    pub lease_takeovers: u64,
+    /// Backend fetches of waiters that gave up (`on_give_up: FetchAnyway`).
+    pub fallback_fetches: u64,
     pub peak_wait: SimDuration,
 }
 
@@ -83,6 +93,7 @@ impl RedisState {
             on_give_up: lock.map_or(GiveUp::Fail, |l| l.on_give_up),
             has_lock: lock.is_some(),
             recheck: lock.is_some_and(|l| l.recheck),
+            recheck_on_give_up: lock.is_some_and(|l| l.recheck_on_give_up),
             busy_until: SimTime::ZERO,
             outages: spec.outages.iter().map(|w| (SimTime(w.from.nanos()), SimTime(w.to.nanos()))).collect(),
             when_down: spec.when_down,
@@ -92,6 +103,9 @@ impl RedisState {
             hits: 0,
             commands: 0,
             lock_not_owned: 0,
+            lock_acquisitions: 0,
+            lease_takeovers: 0,
+            fallback_fetches: 0,
             peak_wait: SimDuration::ZERO,
         }
     }
@@ -167,7 +181,7 @@ impl RedisState {
     /// returns the fetches counted in the expiry span this closes, if one was
     /// open. With leases a SET whose `token` is not the key's is dropped
     /// (`None`, the span stays open).
-    pub fn set(&mut self, now: SimTime, version: u64, delta: SimDuration, token: u64) -> Option<u64> {
+    pub fn set(&mut self, now: SimTime, version: u64, delta: SimDuration, token: u64) -> Option<u32> {
         if matches!(self.refresh, SharedRefresh::Lease { .. }) {
             if self.lease_token.is_none_or(|(t, _)| t != token) {
                 return None;
@@ -213,6 +227,8 @@ impl RedisState {
     pub fn try_lock(&mut self, now: SimTime) -> Option<u64> {
         let free = self.lock.is_none_or(|(_, until)| now >= until);
         free.then(|| {
+            self.lock_acquisitions += 1;
+            self.lease_takeovers += u64::from(self.lock.is_some());
             let token = self.next_token;
             self.next_token += 1;
             let until = self.lease.map_or(SimTime::MAX, |l| now.after(l));
@@ -228,6 +244,12 @@ impl RedisState {
             Some((t, until)) if t == token && now < until => {
                 self.lock = None;
                 true
+            }
+            // The lease ran out: the key expired and is gone.
+            Some((t, _)) if t == token => {
+                self.lock = None;
+                self.lock_not_owned += 1;
+                false
             }
             _ => {
                 self.lock_not_owned += 1;

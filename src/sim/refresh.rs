@@ -66,8 +66,12 @@ impl World {
             if locks {
                 cache.lock_held = true;
             }
-            cache.fetch_started();
+            self.stats.early_recomputes += u64::from(req.counted);
+            self.join_local_expiry(unit, id);
             return self.begin_fetch(q, id);
+        }
+        if req.counted && !req.lease_waited {
+            self.stats.misses += 1;
         }
         if let Refresh::StaleWhileRevalidate { window } = self.refresh
             && cache.expires_at.is_some_and(|e| now < e.after(window.0))
@@ -88,8 +92,8 @@ impl World {
                 cache.last_token += 1;
                 let token = cache.last_token;
                 cache.lease = Some((token, now));
-                cache.fetch_started();
                 self.requests.get_mut(id).lease = token;
+                self.join_local_expiry(unit, id);
                 return self.begin_fetch(q, id);
             }
             if stale && cache.expires_at.is_some() {
@@ -103,15 +107,28 @@ impl World {
             return;
         }
         if !locks {
-            cache.fetch_started();
+            self.join_local_expiry(unit, id);
             return self.begin_fetch(q, id);
         }
         if cache.lock_held {
             cache.waiters.push_back(id);
         } else {
             cache.lock_held = true;
-            cache.fetch_started();
+            self.join_local_expiry(unit, id);
             self.begin_fetch(q, id);
+        }
+    }
+
+    /// Request `id` fetches because `unit`'s entry expired (or is due): it
+    /// joins the cache's expiry span, opening one if none is open. With
+    /// Redis, expiries are counted at Redis instead (its backend fetches).
+    pub(super) fn join_local_expiry(&mut self, unit: usize, id: ReqId) {
+        if self.redis.is_some() {
+            return;
+        }
+        if let Some(cache) = self.units[unit].cache.as_mut() {
+            let span = *cache.open_expiry.get_or_insert_with(|| self.spans.open());
+            self.spans.enter(&mut self.requests.get_mut(id).span, span);
         }
     }
 
@@ -146,7 +163,6 @@ impl World {
     pub(super) fn start_backend_fetch(&mut self, q: &mut EventQueue<Event>, id: ReqId) -> Result<(), Cause> {
         let req = self.requests.get_mut(id);
         (req.retries, req.fetch_started) = (0, q.now());
-        self.redis_counts_fetch(q.now());
         self.send_fetch(q, id)
     }
 
@@ -163,6 +179,10 @@ impl World {
         let req = *self.requests.get(id);
         let outcome = self.backend.attempt(now, req.fetch_started, req.retries);
         self.stats.fetch_attempt(now, matches!(outcome, Attempt::Sent(_)), !self.backend.last_attempt_down);
+        match outcome {
+            Attempt::Sent(_) => self.spans.reached(req.span),
+            _ => self.spans.refused(req.span),
+        }
         match outcome {
             Attempt::Sent(latency) => {
                 if self.backend.snapshot == Snapshot::AtStart {
@@ -184,13 +204,11 @@ impl World {
 
     /// Stores `version`, obtained after `took`, in `unit`'s cache.
     pub(super) fn fill_with(&mut self, now: crate::engine::SimTime, unit: usize, version: u64, took: SimDuration) {
-        let spans_are_redis = self.redis.is_some();
         if let Some(cache) = self.units[unit].cache.as_mut() {
-            match cache.fill(now, version, took) {
-                // With Redis, stampedes are counted at Redis (backend fetches).
-                Some(fetches) if !spans_are_redis => self.stats.expiry_closed(now, fetches),
-                _ => self.stats.refill(now),
+            if let Some(span) = cache.fill(now, version, took) {
+                self.spans.close(span, self.stats.measuring(now), &mut self.stats);
             }
+            self.stats.fill(now);
             self.stats.cache_filled(unit, version, now);
         }
     }
@@ -299,7 +317,7 @@ impl World {
                 continue;
             }
             cache.lock_held = true;
-            cache.fetch_started();
+            self.join_local_expiry(unit, next);
             match self.obtain(q, next) {
                 Ok(()) => return,
                 // Refused at once: this waiter fails and the lock passes on.

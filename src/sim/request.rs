@@ -42,6 +42,9 @@ pub struct Request {
     pub edge: u32,
     /// The database node its query goes to (0: the primary).
     pub db_node: u32,
+    /// The expiry span whose fetches this request's count in
+    /// ([`super::expiry::NO_SPAN`] if none).
+    pub span: u32,
     /// `Lease`: the token it fetches under (0: none).
     pub lease: u64,
     /// `Lease`: it waited for another's lease at least once.
@@ -79,6 +82,8 @@ pub enum RedisOp {
     LockTry,
     /// The GET a lock holder sends before fetching (`recheck`).
     Recheck,
+    /// The GET a waiter sends at its blocking timeout (`recheck_on_give_up`).
+    GiveUpCheck,
     Set,
     Release,
 }
@@ -103,6 +108,7 @@ impl Request {
             client: 0,
             edge: u32::MAX,
             db_node: 0,
+            span: super::expiry::NO_SPAN,
             lease: 0,
             lease_waited: false,
             background: Background::No,

@@ -68,8 +68,9 @@ impl World {
                     reply.kind,
                     SharedGet::Miss | SharedGet::Early | SharedGet::Token | SharedGet::StaleRefresh
                 );
-                if refreshes && redis.open_expiry.is_none() {
-                    redis.open_expiry = Some(0);
+                if refreshes {
+                    let span = *redis.open_expiry.get_or_insert_with(|| self.spans.open());
+                    self.spans.enter(&mut self.requests.get_mut(id).span, span);
                 }
                 let r = self.requests.get_mut(id);
                 (r.shared, r.shared_token) = (reply.kind, reply.token);
@@ -81,14 +82,15 @@ impl World {
                 let token = redis.try_lock(done);
                 (token.is_some(), req.version, token)
             }
-            RedisOp::Recheck => {
+            RedisOp::Recheck | RedisOp::GiveUpCheck => {
                 let reply = redis.get(done, 1.0);
                 let hit = matches!(reply.kind, SharedGet::Hit | SharedGet::Early);
                 (hit, if hit { reply.version } else { req.version }, req.lock_token)
             }
             RedisOp::Set => {
-                if let Some(fetches) = redis.set(done, req.version, req.fetched_in, req.shared_token) {
-                    self.stats.expiry_closed(done, fetches);
+                if let Some(span) = redis.set(done, req.version, req.fetched_in, req.shared_token) {
+                    self.stats.fill(done);
+                    self.spans.close(span, self.stats.measuring(done), &mut self.stats);
                 }
                 if let SharedRefresh::Background { ahead } = redis.refresh {
                     let at = SimTime(redis.expiry().expect("just set").0.saturating_sub(ahead.nanos()));
@@ -115,6 +117,17 @@ impl World {
         if req.redis_down {
             self.requests.get_mut(id).redis_down = false;
             return self.redis_command_failed(q, id);
+        }
+        if req.redis_op == RedisOp::Get
+            && req.counted
+            && !req.lease_waited
+            && self.units[req.unit as usize].cache.is_none()
+        {
+            match req.shared {
+                SharedGet::Hit => {}
+                SharedGet::Early => self.stats.early_recomputes += 1,
+                _ => self.stats.misses += 1,
+            }
         }
         let result = match req.redis_op {
             RedisOp::Get if req.shared == SharedGet::HotMiss => {
@@ -162,6 +175,12 @@ impl World {
                 Ok(())
             }
             RedisOp::Recheck => self.start_backend_fetch(q, id),
+            // The holder filled Redis while this one waited: served that.
+            RedisOp::GiveUpCheck if req.redis_ok => {
+                self.stats.coalesced += u64::from(req.counted);
+                return self.obtained_via_redis(q, id);
+            }
+            RedisOp::GiveUpCheck => self.give_up(q, id),
             // XFetch under the lock: another holder recomputes already, and
             // this reader has a fresh value.
             RedisOp::LockTry if req.shared == SharedGet::Early => {
@@ -211,7 +230,9 @@ impl World {
         let result = match self.redis.as_ref().expect("Redis").when_down {
             WhenDown::Fail => Err(Cause::RedisUnavailable),
             WhenDown::Backend => match req.redis_op {
-                RedisOp::Get | RedisOp::LockTry | RedisOp::Recheck => self.start_backend_fetch(q, id),
+                RedisOp::Get | RedisOp::LockTry | RedisOp::Recheck | RedisOp::GiveUpCheck => {
+                    self.start_backend_fetch(q, id)
+                }
                 RedisOp::Set | RedisOp::Release => {
                     self.requests.get_mut(id).lock_token = None;
                     return self.obtained_via_redis(q, id);
@@ -236,9 +257,23 @@ impl World {
             return Ok(());
         }
         self.stats.lock_timeouts += u64::from(req.counted);
+        if redis.recheck_on_give_up {
+            self.send(q, id, RedisOp::GiveUpCheck);
+            return Ok(());
+        }
+        self.give_up(q, id)
+    }
+
+    /// The waiter gives up on the lock, as `on_give_up` says.
+    fn give_up(&mut self, q: &mut EventQueue<Event>, id: ReqId) -> Result<(), Cause> {
+        let req = *self.requests.get(id);
+        let redis = self.redis.as_mut().expect("Redis");
         match redis.on_give_up {
             GiveUp::Fail => Err(Cause::LockTimeout),
-            GiveUp::FetchAnyway => self.start_backend_fetch(q, id),
+            GiveUp::FetchAnyway => {
+                redis.fallback_fetches += 1;
+                self.start_backend_fetch(q, id)
+            }
             GiveUp::ServeStale => {
                 let unit = req.unit as usize;
                 let stale = self.units[unit].cache.as_ref().filter(|c| c.expires_at.is_some()).map(|c| c.version);
@@ -275,15 +310,5 @@ impl World {
         // timed it.
         (req.version, req.fetched_in) = (version, now.since(req.fetch_started));
         self.send(q, id, RedisOp::Set);
-    }
-
-    /// Whether a request at `now` should count its backend fetch in Redis's
-    /// expiry span.
-    pub(super) fn redis_counts_fetch(&mut self, _now: SimTime) {
-        if let Some(redis) = self.redis.as_mut()
-            && let Some(n) = redis.open_expiry.as_mut()
-        {
-            *n += 1;
-        }
     }
 }

@@ -21,6 +21,7 @@ use super::cache::CacheState;
 use super::client_limit::LimitStore;
 use super::database::Database;
 use super::edge::EdgeState;
+use super::expiry::ExpirySpans;
 use super::pool::PoolState;
 use super::redis::RedisState;
 use super::request::{ReqId, Request, Slab};
@@ -116,6 +117,8 @@ pub struct World {
     shared_limits: Option<LimitStore>,
     pub(super) arrivals_end: SimTime,
     pub(super) requests: Slab<Request>,
+    /// Which fetches each cache expiry caused.
+    pub(super) spans: ExpirySpans,
     /// The CDN in front of everything, if any.
     pub(super) edge: Option<EdgeState>,
     pub stats: Recorder,
@@ -184,6 +187,7 @@ impl World {
                 .map(|c| LimitStore::new(c.strategy, c.limit.get(), c.per.0)),
             arrivals_end: SimTime(w.duration.nanos()),
             requests: Slab::default(),
+            spans: ExpirySpans::default(),
             edge: spec.cdn.as_ref().map(|c| EdgeState::new(c, seed, run)),
             stats: Recorder::new(SimTime(w.warmup.nanos())),
             stop_reason: None,
@@ -199,10 +203,12 @@ impl World {
             queue.schedule_at(SimTime(r.at.nanos()), Event::Restart(r.server));
         }
         match &w.closed {
-            // Every user thinks before its first request, so they start apart.
+            // Every user thinks before its first request, from its start.
             Some(c) => {
-                for user in 0..c.users.get() {
-                    world.user_thinks(queue, user);
+                let (users, spread) = (c.users.get(), c.start_spread.nanos());
+                for user in 0..users {
+                    let start = (u128::from(spread) * u128::from(user) / u128::from(users)) as u64;
+                    world.user_thinks_from(queue, SimTime(start), user);
                 }
             }
             None => {
@@ -217,8 +223,13 @@ impl World {
 
     /// A closed-loop user pauses, then sends its next request.
     pub(super) fn user_thinks(&mut self, q: &mut EventQueue<Event>, user: u32) {
+        self.user_thinks_from(q, q.now(), user);
+    }
+
+    /// The user starts thinking at `from`.
+    fn user_thinks_from(&mut self, q: &mut EventQueue<Event>, from: SimTime, user: u32) {
         let (sampler, rng) = self.think.as_mut().expect("closed loop");
-        let at = q.now().after(sampler.sample(rng));
+        let at = from.after(sampler.sample(rng));
         if at <= self.arrivals_end {
             q.schedule_at(at, Event::UserRequest(user));
         }
@@ -344,6 +355,7 @@ impl World {
             self.stats.request_left(now, req.counted, now.since(req.arrived), outcome);
         }
         self.requests.remove(id);
+        self.spans.leave(req.span, &mut self.stats);
         self.balancer.closed(req.server);
         if outcome.is_ok()
             && req.key != u32::MAX

@@ -210,3 +210,27 @@ fn lru_response_cache_matches_che() {
     let hits: Vec<f64> = replicate(&spec, 28, 8).iter().map(|r| r.cache.layers["response"].hit_ratio).collect();
     assert_covers("LRU hit ratio (Che)", &hits, h, 0.001);
 }
+
+/// Expiry counters count what reached the backend. Constant arrivals every
+/// 10 ms, a 1.005 s fetch, no lock: 101 requests find each expiry (those
+/// before the first fill). The bucket (burst 5, 0.5 tokens/s) is full again
+/// after each 10 s TTL, so exactly 5 fetches reach the backend and 96
+/// attempts are refused, in every expiry. The cycles are 11.05 s long
+/// (fetch, 4 more fills 10 ms apart, TTL) from 0.01 s: nine fit in 95 s.
+#[test]
+fn expiry_counters_separate_fetches_that_reached_the_backend_from_refused_ones() {
+    let spec = model(
+        r#"Model(
+            workload: (arrivals: Constant, rate: 100, duration: "95s", warmup: "0s"),
+            servers: (count: 1, handler: Constant("0s")),
+            cache: (ttl: "10s", refresh: None),
+            backend: (latency: Constant("1.005s"), rate_limit: (rate: 0.5, burst: 5, when_empty: Fail)),
+        )"#,
+    );
+    let r = replicate(&spec, 47, 1).remove(0);
+    assert_eq!(r.backend.expiries, 9);
+    assert_eq!(r.backend.fetches_per_expiry_mean, Some(5.0));
+    assert_eq!(r.backend.refused_per_expiry_mean, Some(96.0));
+    assert_eq!(r.backend.largest_burst, 5);
+    assert_eq!(r.requests.errors["rate_limited"], r.backend.rate_limited);
+}

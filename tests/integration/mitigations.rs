@@ -261,9 +261,10 @@ fn leases_cut_backend_calls_across_many_worker_caches() {
 /// 0.4 s of the first fetch and poll until ≥ 5.6 s after it started; a
 /// release is taken within one poll (100 ms + an RTT), so each link of the
 /// chain is ≤ 1.1 s + a few RTTs and the 6th fetch is acquired by about
-/// 1 + 4·1.1 + 0.1 = 5.5 s < 5.6 s: at least 6 fetches per expiry. (The
-/// expiry spans close at the first SETEX, so `fetches_per_expiry_mean` does
-/// not count these later fetches: calls/expiries does.)
+/// 1 + 4·1.1 + 0.1 = 5.5 s < 5.6 s: at least 6 fetches per expiry. The
+/// later fetches belong to the expiry whose misses sent them, so
+/// `fetches_per_expiry_mean` counts them too (within one fetch of
+/// calls/expiries: a fetch still in flight at the end is sent, not done).
 ///
 /// With `recheck: true` each acquirer GETs again, hits and releases: exactly
 /// one fetch per expiry, and every other miss is coalesced (none times out:
@@ -287,6 +288,8 @@ fn a_redis_lock_recheck_coalesces_the_waiters() {
             6 * expiries <= calls && calls <= 7 * expiries,
             "without the re-check: {calls} calls over {expiries} expiries, expected 6 to 7 each"
         );
+        let per_expiry = r.backend.fetches_per_expiry_mean.unwrap() * expiries as f64;
+        assert!((per_expiry - calls as f64).abs() <= 1.0, "{per_expiry} fetches in expiries, {calls} calls");
         assert!(r.redis.lock_timeouts > 0, "the early waiters run out of their 5 s");
         assert_eq!(r.requests.errors["lock_timeout"], r.redis.lock_timeouts);
         assert_eq!((r.backend.rate_limited, r.redis.lock_not_owned), (0, 0));
@@ -444,4 +447,28 @@ fn a_failed_lease_holder_gives_its_token_back() {
     assert!(r.requests.errors["backend_unavailable"] > 0);
     let max = r.latency_s.max.unwrap();
     assert!(max < 2.5, "a waiter waited {max} s: the failed holder's lease was kept");
+}
+
+/// XFetch counts its early recomputes apart from its misses: every
+/// measured request is a hit, a miss or an early recompute, exactly. With
+/// β = 1, λ = 10/s and δ = 1 s, the early recomputes come before almost
+/// every expiry; with β = 1e-9 there are none, and every expiry is a miss.
+#[test]
+fn xfetch_counts_early_recomputes_apart_from_misses() {
+    let spec = model(
+        r#"Model(
+            workload: (arrivals: Poisson, rate: 10, duration: "600s", warmup: "0s"),
+            servers: (count: 1, handler: Constant("0s")),
+            cache: (ttl: "10s", refresh: XFetch(beta: 1.0, lock: false)),
+            backend: (latency: Constant("1s")),
+        )"#,
+    );
+    let eager = replicate(&spec, 48, 1).remove(0);
+    let c = &eager.cache;
+    let hits = (c.hit_ratio * eager.requests.arrived as f64).round() as u64;
+    assert_eq!(hits + c.misses + c.early_recomputes, eager.requests.arrived);
+    assert!(c.early_recomputes >= 40, "early recomputes {}", c.early_recomputes);
+    let lazy = replicate(&with(&spec, &["cache.refresh=XFetch(beta: 1e-9, lock: false)"]), 48, 1).remove(0);
+    assert_eq!(lazy.cache.early_recomputes, 0);
+    assert!(lazy.cache.misses >= lazy.backend.expiries, "each expiry is found by a miss");
 }

@@ -165,3 +165,43 @@ fn pools_share_the_databases_max_connections() {
     assert_eq!(r.requests.errors["too_many_connections"], 0);
     assert!(r.pool.db_peak_connections <= 45);
 }
+
+/// `pool.peak_in_use` is all pools together, `peak_in_use_per_pool` the
+/// largest one: three servers, each a 5 + 10 pool, queries of 1 s at
+/// 300 req/s (100 per server, 6.7 times what 15 connections serve) keep
+/// every pool full at once: 45 and 15 exactly.
+#[test]
+fn pool_peaks_count_all_pools_together_and_the_largest_one() {
+    let spec = model(
+        r#"Model(
+            workload: (arrivals: Constant, rate: 300, duration: "20s"),
+            servers: (count: 3, balancer: RoundRobin, handler: Constant("0s")),
+            backend: (latency: Constant("1ms")),
+            db: (pool_size: 5, max_overflow: 10, pool_timeout: "30s", query: Constant("1s")),
+        )"#,
+    );
+    let r = replicate(&spec, 14, 1).remove(0);
+    assert_eq!((r.pool.peak_in_use, r.pool.peak_in_use_per_pool), (45, 15));
+    let one = replicate(&with(&spec, &["servers.count=1", "workload.rate=100"]), 14, 1).remove(0);
+    assert_eq!((one.pool.peak_in_use, one.pool.peak_in_use_per_pool), (15, 15));
+}
+
+/// Closed-loop users with a constant 1 s think and a 50 ms handler: started
+/// together they send in lock step, all 10 in flight at once; spread over
+/// 1 s (one every 100 ms) each request is alone (the cycle is 1.05 s, the
+/// next user's request starts 50 ms after this one ends).
+#[test]
+fn start_spread_keeps_constant_think_users_out_of_lock_step() {
+    let spec = model(
+        r#"Model(
+            workload: (rate: 1, duration: "60s", closed: (users: 10, think: Constant("1s"))),
+            servers: (count: 1, handler: Constant("50ms")),
+            backend: (latency: Constant("0s")),
+        )"#,
+    );
+    let together = replicate(&spec, 15, 1).remove(0);
+    assert_eq!(together.requests.in_flight_peak, 10);
+    let spread = replicate(&with(&spec, &["workload.closed.start_spread=1s"]), 15, 1).remove(0);
+    assert_eq!(spread.requests.in_flight_peak, 1);
+    assert!(spread.requests.arrived >= 10 * 56, "every user keeps sending: {}", spread.requests.arrived);
+}

@@ -136,3 +136,80 @@ fn a_failed_holder_releases_the_lock() {
     let r = replicate(&spec, 46, 1).remove(0);
     assert!(r.requests.errors["rate_limited"] > 1, "only the first holder ever tried: {:?}", r.requests.errors);
 }
+
+/// The note's Redis lock at 50 req/s (Poisson) for 900 s against a constant
+/// 13 s fetch with no rate limit, plus `extra` overrides.
+fn note_hazard(extra: &[&str]) -> cachesim::config::ModelSpec {
+    let base = with(
+        &seed("redis_locked.ron"),
+        &[
+            "workload.rate=50",
+            "workload.duration=900s",
+            "workload.warmup=0s",
+            r#"backend.latency=Constant("13s")"#,
+            "backend.rate_limit=None",
+        ],
+    );
+    with(&base, extra)
+}
+
+/// The note's lock hazard, counted exactly: 50 req/s (Poisson) for 900 s,
+/// a constant 13 s fetch, a 10 s lease, a 5 s blocking timeout, 0.1 s
+/// polling, TTL 5 min. Each expiry: the first reader takes the lock and
+/// fetches; its lease runs out at +10 s and the next poll takes the lock
+/// over (a second acquisition and fetch); the first holder's SETEX at +13 s
+/// ends the misses, and both holders' releases find the lease gone
+/// (`lock_not_owned`, at +13 s and +23 s). The second SETEX at +23 s sets
+/// the next expiry, so the cycles start near 0, 323 and 646 s: three. Every
+/// other reader whose GET came before the first SETEX polls until its 5 s
+/// run out (the second holder keeps the lock to +20 s), so per cycle
+///   acquisitions 2, takeovers 1, lock_not_owned 2, fallbacks 0,
+///   lock timeouts = misses − 2 exactly,
+/// and the misses are the first reader plus the Poisson(λ·(13 s + ε))
+/// arrivals before the SETEX (ε: a few Redis round trips, ≤ 10 ms), so the
+/// lock timeouts per cycle have mean λ·13 + 1 − 2 = 649, within the
+/// replications' 95% interval (n = 10, allowance λ·ε = 0.5).
+#[test]
+fn the_notes_lock_hazard_has_exact_counts() {
+    let hazard = note_hazard(&[]);
+    let runs = replicate(&hazard, 46, 10);
+    let mut timeouts = Vec::new();
+    for r in &runs {
+        assert_eq!(r.backend.expiries, 3, "three cycles");
+        assert_eq!(
+            (r.redis.lock_acquisitions, r.redis.lease_takeovers, r.redis.lock_not_owned, r.redis.fallback_fetches),
+            (6, 3, 6, 0),
+            "per cycle: 2 acquisitions, 1 takeover, 2 lock_not_owned"
+        );
+        assert_eq!(r.requests.errors["lock_not_owned"], 6);
+        assert_eq!(r.redis.lock_timeouts, r.cache.misses - 6, "every other miss times out");
+        assert_eq!(r.requests.errors["lock_timeout"], r.redis.lock_timeouts);
+        // Both holders' fetches belong to their expiry.
+        assert_eq!((r.backend.fetches_per_expiry_mean, r.backend.largest_burst), (Some(2.0), 2));
+        timeouts.push(r.redis.lock_timeouts as f64 / 3.0);
+    }
+    assert_covers("lock timeouts per cycle", &timeouts, 50.0 * 13.0 + 1.0 - 2.0, 0.5);
+}
+
+/// `recheck_on_give_up`: one holder (no lease) fetches for 13 s and the
+/// waiters give up after 5 s (on their last poll before it, within 0.1 s).
+/// Those giving up after the SETEX at +13 s, the arrivals of about the last
+/// 13 − 4.95 = 8.05 s … 13 s, find the entry when they read Redis again and
+/// are served it: λ·4.95 ≈ 247.5 per cycle (3 cycles in 900 s), within the
+/// replications' 95% interval (n = 10, allowance λ·0.05 for the polling
+/// phase). The others fail as before; without the re-read all time out.
+#[test]
+fn a_waiter_that_reads_redis_again_at_its_timeout_is_served_the_holders_fill() {
+    let base = note_hazard(&["redis.lock.timeout=None"]);
+    let plain = replicate(&base, 47, 10);
+    let again = replicate(&with(&base, &["redis.lock.recheck_on_give_up=true"]), 47, 10);
+    let mut served = Vec::new();
+    for (p, a) in plain.iter().zip(&again) {
+        assert_eq!(p.requests.errors["lock_timeout"], p.redis.lock_timeouts);
+        assert_eq!(p.cache.coalesced, 0);
+        assert_eq!(a.backend.expiries, 3);
+        assert_eq!(a.requests.errors["lock_timeout"] + a.cache.coalesced, a.redis.lock_timeouts);
+        served.push(a.cache.coalesced as f64 / 3.0);
+    }
+    assert_covers("waiters served at their give-up, per cycle", &served, 50.0 * 4.95, 50.0 * 0.05);
+}
