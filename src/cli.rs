@@ -9,7 +9,7 @@ use clap::{Args, Parser, Subcommand};
 /// architectures. With no command, runs the seed note's reference scenario
 /// at 100 req/s, without and with the cache lock, side by side.
 #[derive(Debug, Parser)]
-#[command(name = "cachesim", version, about, long_about = None)]
+#[command(name = "cachesim", version = concat!(env!("CARGO_PKG_VERSION"), " (build ", env!("CACHESIM_BUILD_ID"), ")"), about, long_about = None)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Option<Command>,
@@ -75,7 +75,9 @@ pub struct CheckArgs {
     /// Also write the results as JUnit XML here.
     #[arg(long, value_name = "FILE")]
     pub junit: Option<PathBuf>,
-    /// Sweep output directory (default: results/<experiment name>).
+    /// Sweep output directory (default: results/<experiment name>/check-<fingerprint>,
+    /// one per experiment, model version and build, so runs are reused only
+    /// when nothing that determines them changed).
     #[arg(long)]
     pub out: Option<PathBuf>,
     /// Worker threads (default: all cores). Results do not depend on it.

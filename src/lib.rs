@@ -48,3 +48,8 @@ pub mod fuzzing;
 pub mod metrics;
 pub mod report;
 pub mod sim;
+
+/// This build's identity: a hash of the sources it was built from (see
+/// `build.rs`). Stored sweep runs carry it, so that a run made by another
+/// build is computed again rather than reused.
+pub const BUILD_ID: &str = env!("CACHESIM_BUILD_ID");

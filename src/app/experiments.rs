@@ -28,6 +28,12 @@ pub(super) fn sweep(args: SweepArgs) -> Result<(), AppError> {
             outcome.reused,
             out.display()
         );
+        if outcome.set_aside > 0 {
+            eprintln!(
+                "{}: {} stored runs were edited or made by another build, and were computed again",
+                plan.spec.name, outcome.set_aside
+            );
+        }
     }
     match outcome.results {
         Some((results, rows)) => {
@@ -54,7 +60,12 @@ pub(super) fn check(args: CheckArgs) -> Result<(), AppError> {
     for p in &plan.points {
         guard(&p.spec, None, &plan.origin)?;
     }
-    let out = args.out.clone().unwrap_or_else(|| std::path::Path::new("results").join(&plan.spec.name));
+    // By default a directory of this plan's own (its fingerprint covers the
+    // models, the grid and the build), so that a changed model or a new
+    // build computes afresh instead of meeting an earlier check's runs.
+    let out = args.out.clone().unwrap_or_else(|| {
+        std::path::Path::new("results").join(&plan.spec.name).join(format!("check-{}", plan.fingerprint))
+    });
     let baseline = match (&args.baseline, args.update_baseline) {
         (Some(path), false) => Some(experiment::load_baseline(path)?),
         _ => None,

@@ -69,7 +69,7 @@ pub(super) fn write_sweep_plots(
 /// `cachesim report DIR`.
 pub(super) fn report(args: ReportArgs) -> Result<(), AppError> {
     let (store, plan) = experiment::load_plan(&args.dir)?;
-    let records = store.completed()?;
+    let (records, _) = store.completed(&plan.fingerprint)?;
     let (results, rows) = experiment::finish(&plan, &args.dir, &records)?;
     let figures = write_sweep_plots(&args.dir, &plan, &results, &rows)?;
     let limits_path = args.dir.join("limits.json");

@@ -182,6 +182,28 @@ impl Expectation {
     }
 }
 
+/// The percentiles `<key>.pooled` can name.
+const POOLED: [&str; 5] = ["latency_s.p50", "latency_s.p95", "latency_s.p99", "latency_s.p999", "pool.wait_p99_s"];
+
+/// Checks that `metric` names one of `keys` (or a pooled percentile), with
+/// the closest real key as a hint.
+pub fn check_metric(metric: &str, keys: &[String]) -> Result<(), String> {
+    if let Some(base) = metric.strip_suffix(".pooled") {
+        if POOLED.contains(&base) {
+            return Ok(());
+        }
+        let hint = did_you_mean(base, POOLED).map(|m| format!("; did you mean `{m}.pooled`?")).unwrap_or_default();
+        return Err(format!("no pooled percentile `{metric}` (latency_s.p50/p95/p99/p999, pool.wait_p99_s){hint}"));
+    }
+    if keys.iter().any(|k| k == metric) {
+        return Ok(());
+    }
+    let hint = did_you_mean(metric, keys.iter().map(String::as_str))
+        .map(|m| format!("; did you mean `{m}`?"))
+        .unwrap_or_default();
+    Err(format!("no metric `{metric}`{hint}"))
+}
+
 fn pooled(result: &PointResult, base: &str) -> Result<Option<f64>, String> {
     let p = &result.stats.pooled;
     Ok(match base {

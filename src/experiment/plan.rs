@@ -50,6 +50,10 @@ pub struct Plan {
     /// points, seed and replications. Stored with results, so that a resumed
     /// or merged sweep never mixes results of different experiments.
     pub fingerprint: String,
+    /// The build that planned it ([`crate::BUILD_ID`]), part of the
+    /// fingerprint: runs of another build are never reused.
+    #[serde(default)]
+    pub build: String,
 }
 
 impl Plan {
@@ -114,11 +118,24 @@ pub fn load_experiment(path: &Path, sets: &[String]) -> Result<Plan, ConfigError
         }
         models.push(model);
     }
-    let (axes, combos) = expand(&spec.grid);
-    let total = models.len().saturating_mul(combos.len()).saturating_mul(spec.replications as usize);
-    if total > MAX_RUNS {
-        return Err(at("grid", format!("the experiment asks for {total} runs; the limit is {MAX_RUNS}")));
+    // Counted from the axis lengths, before anything is expanded: a grid
+    // too large to run is refused without the memory its expansion takes.
+    let runs = grid_size(&spec.grid)
+        .and_then(|g| g.checked_mul(models.len()))
+        .and_then(|n| n.checked_mul(spec.replications as usize));
+    match runs {
+        Some(total) if total <= MAX_RUNS => {}
+        Some(total) => {
+            return Err(at("grid", format!("the experiment asks for {total} runs; the limit is {MAX_RUNS}")));
+        }
+        None => {
+            return Err(at(
+                "grid",
+                format!("the experiment asks for more runs than can be counted; the limit is {MAX_RUNS}"),
+            ));
+        }
     }
+    let (axes, combos) = expand(&spec.grid);
     let mut points = Vec::new();
     for model in &models {
         for combo in &combos {
@@ -139,8 +156,15 @@ pub fn load_experiment(path: &Path, sets: &[String]) -> Result<Plan, ConfigError
         }
     }
     let fingerprint = fingerprint(&spec, &points);
-    let plan =
-        Plan { spec, origin: origin.clone(), axes: axes.iter().map(|a| a.path.clone()).collect(), points, fingerprint };
+    let plan = Plan {
+        spec,
+        origin: origin.clone(),
+        axes: axes.iter().map(|a| a.path.clone()).collect(),
+        points,
+        fingerprint,
+        build: crate::BUILD_ID.into(),
+    };
+    check_names(&plan, &source, &origin)?;
     for (i, e) in plan.spec.expect.iter().enumerate() {
         e.point(&plan).map_err(|message| match locate_nth_after(&source, "expect", "model", i) {
             // Point at this expectation's model string, whatever else names it.
@@ -155,6 +179,37 @@ pub fn load_experiment(path: &Path, sets: &[String]) -> Result<Plan, ConfigError
     Ok(plan)
 }
 
+/// Checks, before anything runs, that every SLO error cause and every
+/// expectation's metric names something a run records: a misspelt name
+/// would otherwise judge every point against a metric that is never there.
+fn check_names(plan: &Plan, source: &str, origin: &str) -> Result<(), ConfigError> {
+    let at_string = |text: &str, message: String| match string_position(source, text) {
+        Some((line, col)) => ConfigError::at(origin, source, line, col, message),
+        None => ConfigError::new(origin, message),
+    };
+    let causes: Vec<&str> = crate::metrics::Cause::ALL.iter().map(|c| c.key()).collect();
+    for cause in plan.spec.slo.errors.keys() {
+        if !causes.contains(&cause.as_str()) {
+            let hint = crate::config::did_you_mean(cause, causes.iter().copied())
+                .map(|m| format!("; did you mean `{m}`?"))
+                .unwrap_or_default();
+            return Err(at_string(cause, format!("no error cause `{cause}` in the SLO's `errors`{hint}"))
+                .with_hint(Some(format!("the causes are {}", causes.join(", ")))));
+        }
+    }
+    let Some(first) = plan.points.first() else { return Ok(()) };
+    if plan.spec.expect.iter().all(|e| e.metric.is_none()) {
+        return Ok(());
+    }
+    let keys = super::record::metric_keys(&first.spec);
+    for e in &plan.spec.expect {
+        if let Some(metric) = &e.metric {
+            super::expect::check_metric(metric, &keys).map_err(|m| at_string(metric, format!("{}: {m}", e.name())))?;
+        }
+    }
+    Ok(())
+}
+
 /// A plan for one model file with the default experiment settings (SLO,
 /// replications, seed, limit search), for `cachesim limit MODEL.ron`.
 pub fn plan_for_model(path: &Path, sets: &[String], spec: ExperimentSpec) -> Result<Plan, ConfigError> {
@@ -164,7 +219,7 @@ pub fn plan_for_model(path: &Path, sets: &[String], spec: ExperimentSpec) -> Res
     let points =
         vec![Point { index: 0, model: model.name.clone(), params: Vec::new(), labels: Vec::new(), spec: model }];
     let fingerprint = fingerprint(&spec, &points);
-    Ok(Plan { spec, origin, axes: Vec::new(), points, fingerprint })
+    Ok(Plan { spec, origin, axes: Vec::new(), points, fingerprint, build: crate::BUILD_ID.into() })
 }
 
 /// The (line, column) of the string literal `"text"` in `source`.
@@ -232,6 +287,14 @@ fn check(spec: &ExperimentSpec) -> Result<(), (String, String)> {
     Ok(())
 }
 
+/// The number of grid points (`None` if it overflows).
+fn grid_size(grid: &Grid) -> Option<usize> {
+    match grid {
+        Grid::Cartesian(axes) => axes.iter().try_fold(1usize, |n, a| n.checked_mul(a.values.len())),
+        Grid::Zip(axes) => Some(axes.first().map_or(1, |a| a.values.len())),
+    }
+}
+
 /// (path, value, label) triples of every grid point, in order.
 type Combo = Vec<(String, String, String)>;
 
@@ -269,12 +332,14 @@ fn fingerprint(spec: &ExperimentSpec, points: &[Point]) -> String {
     #[derive(Serialize)]
     struct Key<'a> {
         version: &'static str,
+        build: &'static str,
         seed: u64,
         replications: u32,
         points: &'a [Point],
     }
     let json = serde_json::to_string(&Key {
         version: env!("CARGO_PKG_VERSION"),
+        build: crate::BUILD_ID,
         seed: spec.seed,
         replications: spec.replications,
         points,

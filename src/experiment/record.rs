@@ -27,6 +27,14 @@ pub struct RunRecord {
     /// Hash of this run's event trace.
     #[serde(default)]
     pub trace_fingerprint: String,
+    /// The fingerprint of the plan (experiment, models and build) that made
+    /// this run; a store reuses only its own plan's runs.
+    #[serde(default)]
+    pub plan_fingerprint: String,
+    /// Hash of the record's contents with this field empty: a record edited
+    /// by hand no longer matches it, and is computed again, not reused.
+    #[serde(default)]
+    pub digest: String,
 }
 
 impl RunRecord {
@@ -49,7 +57,27 @@ impl RunRecord {
             pool_wait_us: sparse(&hist.pool_wait_us),
             model_fingerprint: report.fingerprint.model.clone(),
             trace_fingerprint: report.fingerprint.trace.clone(),
+            plan_fingerprint: String::new(),
+            digest: String::new(),
         }
+    }
+
+    /// This record stamped as made for `plan_fingerprint`, with its digest.
+    pub fn sealed(mut self, plan_fingerprint: &str) -> RunRecord {
+        self.plan_fingerprint = plan_fingerprint.to_string();
+        self.digest = self.content_digest();
+        self
+    }
+
+    /// Whether this record is intact and was made for `plan_fingerprint`.
+    pub fn is_sealed_for(&self, plan_fingerprint: &str) -> bool {
+        self.plan_fingerprint == plan_fingerprint && self.digest == self.content_digest()
+    }
+
+    fn content_digest(&self) -> String {
+        let unsealed = RunRecord { digest: String::new(), ..self.clone() };
+        let json = serde_json::to_vec(&unsealed).expect("records serialize");
+        format!("{:016x}", crate::engine::rng::fnv1a(&json))
     }
 
     /// The run this records.
@@ -61,6 +89,15 @@ impl RunRecord {
     pub fn get(&self, key: &str) -> Option<f64> {
         self.metrics.iter().find(|(k, _)| k == key).and_then(|(_, v)| *v)
     }
+}
+
+/// Every metric key a run of `spec` records (what expectations may name),
+/// read from the record of a run stopped at its first event: the report's
+/// shape does not depend on how long it ran.
+pub fn metric_keys(spec: &crate::config::ModelSpec) -> Vec<String> {
+    let opts = crate::sim::RunOptions { max_events: 1, ..crate::sim::RunOptions::default() };
+    let (report, hist) = crate::sim::simulate_detailed(spec, 0, 0, opts);
+    RunRecord::new(RunId { point: 0, rep: 0 }, &report, &hist).metrics.into_iter().map(|(k, _)| k).collect()
 }
 
 /// Numeric leaves of a report, skipping the identifying `model` and `seed`.

@@ -32,15 +32,24 @@ impl Store {
         let store = Store { root };
         match store.read_plan() {
             Ok(existing) if existing.fingerprint != plan.fingerprint => {
-                return Err(AppError::Input(
-                    ConfigError::new(
-                        out.display().to_string(),
-                        format!(
-                            "this directory holds results of another experiment or model version ({} `{}`; this one is {} `{}`)",
-                            existing.fingerprint, existing.spec.name, plan.fingerprint, plan.spec.name
-                        ),
+                let what = if existing.build != plan.build
+                    && serde_json::to_value(&existing.points).ok() == serde_json::to_value(&plan.points).ok()
+                {
+                    format!(
+                        "this directory holds runs of `{}` made by another build of cachesim (build {}; this is build {}), which are not reused",
+                        plan.spec.name,
+                        if existing.build.is_empty() { "unknown" } else { &existing.build },
+                        plan.build
                     )
-                    .with_hint(Some("choose another --out directory, or delete this one to start over".into())),
+                } else {
+                    format!(
+                        "this directory holds results of another experiment or model version ({} `{}`; this one is {} `{}`)",
+                        existing.fingerprint, existing.spec.name, plan.fingerprint, plan.spec.name
+                    )
+                };
+                return Err(AppError::Input(
+                    ConfigError::new(out.display().to_string(), what)
+                        .with_hint(Some("choose another --out directory, or delete this one to start over".into())),
                 ));
             }
             // Same runs: keep the newest plan, whose SLO, names and
@@ -93,11 +102,14 @@ impl Store {
         write_atomic(&path, &json).map_err(io(format!("cannot write {}", path.display())))
     }
 
-    /// Every finished run on disk, by id. Temporary files of runs cut short
-    /// are ignored.
-    pub fn completed(&self) -> Result<BTreeMap<RunId, RunRecord>, AppError> {
+    /// Every finished run on disk that this plan made, by id, and how many
+    /// records were set aside because another plan or build made them or
+    /// their contents were edited (they are computed again). Temporary files
+    /// of runs cut short are ignored.
+    pub fn completed(&self, plan_fingerprint: &str) -> Result<(BTreeMap<RunId, RunRecord>, usize), AppError> {
         let dir = self.root.join("runs");
         let mut out = BTreeMap::new();
+        let mut foreign = 0;
         let entries = fs::read_dir(&dir).map_err(io(format!("cannot read {}", dir.display())))?;
         for entry in entries {
             let path = entry.map_err(io(format!("cannot read {}", dir.display())))?.path();
@@ -113,8 +125,12 @@ impl Store {
                         .with_hint(Some("delete this file and run the sweep again to recompute it".into())),
                 )
             })?;
-            out.insert(record.id(), record);
+            if record.is_sealed_for(plan_fingerprint) {
+                out.insert(record.id(), record);
+            } else {
+                foreign += 1;
+            }
         }
-        Ok(out)
+        Ok((out, foreign))
     }
 }

@@ -62,6 +62,9 @@ pub struct SweepOutcome {
     pub computed: usize,
     /// Runs found on disk from before.
     pub reused: usize,
+    /// Records on disk that were edited or made for another plan: computed
+    /// again, never reused.
+    pub set_aside: usize,
     /// Judged points, when the whole plan is done (not for a shard).
     pub results: Option<(Vec<PointResult>, Vec<Row>)>,
 }
@@ -75,7 +78,7 @@ pub fn sweep(
     progress: &(dyn Fn(usize, usize) + Sync),
 ) -> Result<SweepOutcome, AppError> {
     let store = Store::open(out, plan)?;
-    let done = store.completed()?;
+    let (done, set_aside) = store.completed(&plan.fingerprint)?;
     let mine: Vec<RunId> = plan
         .runs()
         .into_iter()
@@ -90,7 +93,7 @@ pub fn sweep(
     let run_one = |id: &RunId| -> Result<(), AppError> {
         let point = &plan.points[id.point];
         let (report, hist) = simulate_detailed(&point.spec, plan.spec.seed, u64::from(id.rep), opts.run);
-        store.save(&RunRecord::new(*id, &report, &hist))?;
+        store.save(&RunRecord::new(*id, &report, &hist).sealed(&plan.fingerprint))?;
         let n = counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
         progress(n, total);
         Ok(())
@@ -102,11 +105,11 @@ pub fn sweep(
     let pool = builder.build().map_err(|e| AppError::Failed(format!("cannot start worker threads: {e}")))?;
     pool.install(|| todo.par_iter().try_for_each(run_one))?;
     if opts.shard.is_some() {
-        return Ok(SweepOutcome { computed: total, reused, results: None });
+        return Ok(SweepOutcome { computed: total, reused, set_aside, results: None });
     }
-    let records = store.completed()?;
+    let (records, _) = store.completed(&plan.fingerprint)?;
     let results = finish(plan, out, &records)?;
-    Ok(SweepOutcome { computed: total, reused, results: Some(results) })
+    Ok(SweepOutcome { computed: total, reused, set_aside, results: Some(results) })
 }
 
 /// Aggregates complete records and writes the output files.
@@ -141,7 +144,7 @@ pub fn merge(dirs: &[&Path], out: &Path) -> Result<(Vec<PointResult>, Vec<Row>),
     let (_, plan) =
         Store::existing(dirs.first().ok_or_else(|| AppError::Failed("merge needs at least one directory".into()))?)?;
     let target = Store::open(out, &plan)?;
-    let mut records = target.completed()?;
+    let (mut records, _) = target.completed(&plan.fingerprint)?;
     for dir in dirs {
         let (store, other) = Store::existing(dir)?;
         if other.fingerprint != plan.fingerprint {
@@ -153,7 +156,7 @@ pub fn merge(dirs: &[&Path], out: &Path) -> Result<(Vec<PointResult>, Vec<Row>),
                 ),
             )));
         }
-        for (id, record) in store.completed()? {
+        for (id, record) in store.completed(&plan.fingerprint)?.0 {
             match records.get(&id) {
                 Some(existing) if *existing != record => {
                     return Err(AppError::Failed(format!(

@@ -16,7 +16,13 @@ pub fn junit(experiment: &str, expectations: &[ExpectationResult], comparison: O
     }
     if let Some(c) = comparison {
         for p in &c.points {
-            let failure = (!p.moved.is_empty()).then(|| format!("{}:\n{}", p.status, p.moved.join("\n")));
+            // The message names each metric that moved and by how much; the
+            // body adds why (the model or the simulator changed) and the
+            // intervals.
+            let failure = (!p.moved.is_empty()).then(|| {
+                let what: Vec<&str> = p.moved.iter().map(|m| m.split(", beyond").next().unwrap_or(m)).collect();
+                format!("moved: {}\n{}:\n{}", what.join("; "), p.status, p.moved.join("\n"))
+            });
             cases.push(("baseline", p.point.clone(), failure));
         }
         for u in &c.unmatched {

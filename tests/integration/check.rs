@@ -697,6 +697,64 @@ fn unknown_metric_is_bad_input_with_the_closest_key() {
     }
 }
 
+/// Guards `check` as CI and people run it, without `--out`: after a first
+/// check, a changed model is computed afresh in a directory of its own
+/// (keyed by the plan's fingerprint) and reported as moved, exit 1, never
+/// refused as "another experiment" (exit 2); the unchanged model then
+/// reuses its own earlier runs and passes.
+#[test]
+fn check_without_out_computes_a_changed_model_afresh_and_reports_what_moved() {
+    let sandbox = Sandbox::new();
+    let model_text = fs::read_to_string(seed_model("reference.ron")).expect("seed model");
+    let model = sandbox.write("model.ron", &model_text);
+    let src = experiment_with("ci", &[ron_string(&model)], "10", "(p99: \"2s\")", &[]);
+    let exp = sandbox.write("ci.ron", &src);
+    let check = |args: &[&str]| {
+        let output =
+            cachesim().current_dir(sandbox.path("")).arg("check").arg(&exp).args(args).output().expect("starts");
+        (output.status.code(), text(&output.stdout), text(&output.stderr))
+    };
+    let baseline = sandbox.path("baseline.json");
+    let (code, out, err) = check(&["--baseline", arg(&baseline), "--update-baseline"]);
+    assert_eq!(code, Some(0), "{out}{err}");
+    let (code, out, err) = check(&["--baseline", arg(&baseline)]);
+    assert_eq!(code, Some(0), "the unchanged model passes:\n{out}{err}");
+
+    let changed = model_text.replacen("ttl: \"5m\"", "ttl: \"1m\"", 1);
+    assert_ne!(changed, model_text, "test bug: the seed model's TTL was not replaced");
+    fs::write(&model, changed).expect("write model");
+    let (code, out, err) = check(&["--baseline", arg(&baseline)]);
+    assert_eq!(code, Some(1), "a changed model is a failed check, not bad input:\n{out}{err}");
+    assert!(out.contains("the model changed") && out.contains("backend.expiries"), "{out}");
+    let dirs = fs::read_dir(sandbox.path("results/ci")).expect("results").count();
+    assert_eq!(dirs, 2, "one directory per model version");
+}
+
+/// Guards names checked when the experiment loads: a misspelt SLO error
+/// cause is bad input (exit 2) before anything runs, at its line and
+/// column, with the closest cause and the list of causes.
+#[test]
+fn a_misspelt_slo_cause_is_refused_at_load_with_the_closest_name() {
+    let sandbox = Sandbox::new();
+    let src = experiment("10", &[]).replacen("slo: (", "slo: (errors: {\"pool_timout\": 0.001}, ", 1);
+    assert!(src.contains("pool_timout"), "test bug: the SLO was not edited:\n{src}");
+    let exp = sandbox.write("bad_slo.ron", &src);
+    let run = sandbox.check(&exp, &[]);
+    run.expect_code(2, "misspelt cause");
+    assert!(run.stdout.is_empty(), "{}", run.show());
+    let line = src.lines().position(|l| l.contains("pool_timout")).expect("the line") + 1;
+    let col = src.lines().nth(line - 1).and_then(|l| l.find("\"pool_timout")).expect("the column") + 1;
+    for word in [
+        format!("{}:{line}:{col}", arg(&exp)),
+        "no error cause `pool_timout`".into(),
+        "did you mean `pool_timeout`".into(),
+        "rate_limited".into(),
+    ] {
+        assert!(run.stderr.contains(&word), "stderr does not contain {word:?}:\n{}", run.show());
+    }
+    assert!(!run.out.join(".cachesim").exists(), "nothing ran");
+}
+
 // ---------------------------------------------------------------------------
 // 7. JUnit
 // ---------------------------------------------------------------------------
@@ -904,8 +962,13 @@ fn junit_is_well_formed_and_counts_the_cases() {
         assert_eq!((class.as_str(), name), ("baseline", &p.point), "{xml}");
         assert_eq!(failure.is_some(), p.point == moved_point, "{name}: {failure:?}");
         if let Some(text) = failure {
-            assert!(text.starts_with(&p.status), "the failure does not start with the status: {text:?}");
-            assert!(text.contains("backend.expiries"), "the failure does not name the moved metric: {text:?}");
+            // The message (the first line) names the metric and its move.
+            let message = text.lines().next().unwrap_or("");
+            assert!(
+                message.starts_with("moved: backend.expiries: ") && message.contains(" -> ") && message.contains('%'),
+                "the failure message does not name the moved metric and by how much: {message:?}"
+            );
+            assert!(text.contains(&p.status), "the failure does not give the status: {text:?}");
         }
     }
     assert!(points.iter().any(|p| p.point.starts_with(weird)), "the weird model's points are missing");

@@ -284,6 +284,51 @@ fn resumed_sweep_computes_only_missing_runs_and_gives_the_same_bytes() {
     assert_same_outputs(&full, &resumed, "sweep with nothing to do");
 }
 
+/// Guards the run store against runs this build did not make: a record
+/// whose metric was edited by hand, and one stamped for another plan, are
+/// computed again (the sweep says so), never reused, and the outputs are
+/// the bytes of an untouched sweep; a directory planned by another build of
+/// cachesim is refused (exit 2) with a message that names the builds.
+#[test]
+fn edited_records_and_runs_of_another_build_are_never_reused() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let exp = write(dir.path(), "small.ron", &small_text("(p99: \"2s\")"));
+    let (full, edited) = (dir.path().join("full"), dir.path().join("edited"));
+    assert_eq!(sweep_ok(&exp, &full, &[]), (SMALL_RUNS, 0));
+    assert_eq!(sweep_ok(&exp, &edited, &[]), (SMALL_RUNS, 0));
+    let files = records(&edited);
+    // An edited metric value, keeping the record valid JSON.
+    let mut record: Value = serde_json::from_str(&fs::read_to_string(&files[0]).expect("record")).expect("json");
+    let metrics = record["metrics"].as_array_mut().expect("metrics");
+    let first = metrics.iter_mut().find(|m| m[1].is_f64() || m[1].is_u64()).expect("a numeric metric");
+    first[1] = Value::from(first[1].as_f64().expect("number") + 1000.0);
+    fs::write(&files[0], record.to_string()).expect("write");
+    // A record stamped for another plan.
+    let mut other: Value = serde_json::from_str(&fs::read_to_string(&files[1]).expect("record")).expect("json");
+    other["plan_fingerprint"] = Value::from("0123456789abcdef");
+    fs::write(&files[1], other.to_string()).expect("write");
+    let output = sweep_cli(&exp, &edited, &[]);
+    let stderr = text(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    assert_eq!(counts(&stderr), (2, SMALL_RUNS - 2), "both set-aside records are computed again:\n{stderr}");
+    assert!(stderr.contains("2 stored runs were edited or made by another build"), "{stderr}");
+    assert_same_outputs(&full, &edited, "sweep after edited records");
+
+    // A directory planned by another build.
+    let plan_path = edited.join(".cachesim/plan.json");
+    let mut plan: Value = serde_json::from_str(&fs::read_to_string(&plan_path).expect("plan")).expect("json");
+    plan["build"] = Value::from("feedfacefeedface");
+    plan["fingerprint"] = Value::from("feedfacefeedface");
+    fs::write(&plan_path, plan.to_string()).expect("write");
+    let output = sweep_cli(&exp, &edited, &[]);
+    let stderr = text(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("made by another build of cachesim (build feedfacefeedface; this is build "),
+        "the refusal does not name the builds:\n{stderr}"
+    );
+}
+
 /// Guards resuming after a real kill: a single-threaded sweep of 40
 /// 10-minute runs is killed once some run records are on disk; the rerun
 /// computes only what is missing (fewer runs than the total), is not
