@@ -16,18 +16,34 @@ pub fn with(spec: &ModelSpec, sets: &[&str]) -> ModelSpec {
     apply_overrides(spec.clone(), &sets).unwrap_or_else(|e| panic!("bad override in test:\n{e}"))
 }
 
-/// Runs replications 0..n of `spec` with base seed `seed`.
+/// Added to every base seed [`replicate`] is given, from the environment
+/// variable `CACHESIM_SEED_OFFSET` (default 0): a statistical test must pass
+/// for any base seed with its stated probability, and
+/// `CACHESIM_SEED_OFFSET=1000 cargo test --test integration NAME` reruns it
+/// with other seeds.
+pub fn seed_offset() -> u64 {
+    std::env::var("CACHESIM_SEED_OFFSET").ok().and_then(|s| s.parse().ok()).unwrap_or(0)
+}
+
+/// Runs replications 0..n of `spec` with base seed `seed` (plus
+/// [`seed_offset`]).
 pub fn replicate(spec: &ModelSpec, seed: u64, n: u64) -> Vec<RunReport> {
+    let seed = seed + seed_offset();
     (0..n).map(|run| simulate(spec, seed, run, RunOptions::default())).collect()
 }
 
 /// Mean and 95% confidence half-width (Student t) of per-replication values.
 pub fn mean_ci95(values: &[f64]) -> (f64, f64) {
+    mean_ci(values, 0.95)
+}
+
+/// Mean and confidence half-width (Student t) at `confidence` (e.g. 0.99).
+pub fn mean_ci(values: &[f64], confidence: f64) -> (f64, f64) {
     let n = values.len() as f64;
     assert!(n >= 2.0, "a confidence interval needs at least two replications");
     let mean = values.iter().sum::<f64>() / n;
     let var = values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1.0);
-    let t = StudentsT::new(0.0, 1.0, n - 1.0).expect("valid t").inverse_cdf(0.975);
+    let t = StudentsT::new(0.0, 1.0, n - 1.0).expect("valid t").inverse_cdf(0.5 + confidence / 2.0);
     (mean, t * (var / n).sqrt())
 }
 
@@ -35,13 +51,30 @@ pub fn mean_ci95(values: &[f64]) -> (f64, f64) {
 /// widened by `model_error` (a stated, absolute allowance for a known bias of
 /// the oracle, e.g. an approximation; 0 when the formula is exact).
 pub fn assert_covers(what: &str, values: &[f64], expected: f64, model_error: f64) {
-    let (mean, half) = mean_ci95(values);
+    assert_covers_at(what, values, expected, model_error, 0.95);
+}
+
+/// [`assert_covers`] at another confidence level: a test that checks k
+/// intervals uses 1 − 0.05/k each, so that (Bonferroni) all k cover with
+/// probability at least 95%.
+pub fn assert_covers_at(what: &str, values: &[f64], expected: f64, model_error: f64, confidence: f64) {
+    let (mean, half) = mean_ci(values, confidence);
     eprintln!("{what}: {mean:.6} ± {half:.6} vs {expected:.6}");
     assert!(
         (mean - expected).abs() <= half + model_error,
-        "{what}: simulated mean {mean:.6} ± {half:.6} (95% CI, {} replications) does not cover the theory's {expected:.6} (allowance {model_error})",
+        "{what}: simulated mean {mean:.6} ± {half:.6} ({}% CI, {} replications) does not cover the theory's {expected:.6} (allowance {model_error})",
+        confidence * 100.0,
         values.len()
     );
+}
+
+/// The central interval of a Poisson(`mean`) count holding at least
+/// `confidence` of its mass: (the (1−c)/2 quantile, the (1+c)/2 quantile).
+pub fn poisson_interval(mean: f64, confidence: f64) -> (u64, u64) {
+    use statrs::distribution::{DiscreteCDF, Poisson};
+    let p = Poisson::new(mean).expect("a positive mean");
+    let tail = (1.0 - confidence) / 2.0;
+    (p.inverse_cdf(tail), p.inverse_cdf(1.0 - tail))
 }
 
 /// The 1-based number of the only line of `src` containing `marker`.
