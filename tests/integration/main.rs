@@ -3,7 +3,8 @@
 //! Where new tests go:
 //! - `clock`: the engine's clock and cancelled timers, through Little's law.
 //! - `cli`: the command line as a user runs it: output, exit codes, errors.
-//! - `determinism`: same seed, same bytes; different seeds differ.
+//! - `determinism`: same seed, same bytes (every shipped model and experiment,
+//!   at 1, 2 and 4 threads); different seeds differ.
 //! - `distributed`: workers, balancers, versions and divergence, stampede mitigations.
 //! - `queueing`: servers and pools against M/M/1, M/D/1, Erlang B and C.
 //! - `redis`: the shared Redis cache, its lock and outages.
