@@ -1,7 +1,7 @@
 //! Commands on experiments: `sweep`, `merge`, `check`, `limit`.
 
 use super::reports::write_sweep_plots;
-use super::{guard, print, progress_reporter};
+use super::{Progress, guard, print};
 use crate::cli::{CheckArgs, LimitArgs, MergeArgs, SweepArgs};
 use crate::error::AppError;
 use crate::experiment::{self, SweepOptions, load_experiment, matrix_md};
@@ -18,8 +18,8 @@ pub(super) fn sweep(args: SweepArgs) -> Result<(), AppError> {
         shard: args.shard,
         run: RunOptions { max_events: args.max_events.unwrap_or(u64::MAX), ..RunOptions::default() },
     };
-    let progress = progress_reporter(args.quiet, plan.spec.name.clone());
-    let outcome = experiment::sweep(&plan, &out, opts, &*progress)?;
+    let progress = Progress::new(args.quiet, &plan.spec.name);
+    let outcome = experiment::sweep(&plan, &out, opts, &|done, total| progress.advance(done, total, None))?;
     if !args.quiet {
         eprintln!(
             "{}: {} runs computed, {} reused from {}",
@@ -71,7 +71,8 @@ pub(super) fn check(args: CheckArgs) -> Result<(), AppError> {
         _ => None,
     };
     let opts = SweepOptions { threads: args.threads, ..SweepOptions::default() };
-    let outcome = experiment::sweep(&plan, &out, opts, &|_, _| {})?;
+    let progress = Progress::new(args.quiet, &plan.spec.name);
+    let outcome = experiment::sweep(&plan, &out, opts, &|done, total| progress.advance(done, total, None))?;
     let (results, _) = outcome.results.expect("an unsharded sweep has results");
     let mut expectations = Vec::new();
     for e in &plan.spec.expect {
@@ -140,13 +141,12 @@ pub(super) fn limit(args: LimitArgs) -> Result<(), AppError> {
         }
         b.build().map_err(|e| AppError::Failed(format!("cannot start worker threads: {e}")))?
     };
-    let quiet = args.quiet;
-    let progress = move |line: &str| {
-        if !quiet {
-            eprintln!("{line}");
-        }
-    };
-    let results = pool.install(|| experiment::find_limits(&plan, RunOptions::default(), &progress))?;
+    let progress = Progress::new(args.quiet, &plan.spec.name);
+    let results = pool.install(|| {
+        experiment::find_limits(&plan, RunOptions::default(), &|done, total, line| {
+            progress.advance(done, total, Some(line))
+        })
+    })?;
     if let Some(dir) = &args.out {
         std::fs::create_dir_all(dir).map_err(|e| AppError::Failed(format!("cannot create {}: {e}", dir.display())))?;
         let json = serde_json::to_vec_pretty(&results).expect("limits serialize");

@@ -29,35 +29,74 @@ pub fn run(cli: Cli) -> Result<(), AppError> {
     }
 }
 
-/// Progress on stderr: a bar with an ETA on a terminal, a line every 10%
-/// otherwise, nothing when quiet.
-pub(super) fn progress_reporter(quiet: bool, label: String) -> Box<dyn Fn(usize, usize) + Sync> {
-    use std::io::IsTerminal;
-    if quiet {
-        return Box::new(|_, _| {});
+/// Progress on stderr for `sweep`, `check` and `limit`: one bar with an ETA
+/// on a terminal (at most 80 columns), a plain line every 10% otherwise,
+/// nothing when quiet. Counts only ever go up: runs finish on several
+/// threads, and a late report of a lower count is ignored.
+pub(super) struct Progress {
+    label: String,
+    quiet: bool,
+    bar: std::sync::OnceLock<Option<indicatif::ProgressBar>>,
+    shown: std::sync::atomic::AtomicUsize,
+}
+
+impl Progress {
+    pub(super) fn new(quiet: bool, label: &str) -> Progress {
+        // The label is cut so that label, bar and counts fit 80 columns.
+        let label: String = if label.chars().count() > 20 {
+            label.chars().take(19).chain(std::iter::once('…')).collect()
+        } else {
+            label.to_string()
+        };
+        Progress { label, quiet, bar: std::sync::OnceLock::new(), shown: std::sync::atomic::AtomicUsize::new(0) }
     }
-    if std::io::stderr().is_terminal() {
-        let bar = indicatif::ProgressBar::new(0);
-        if let Ok(style) =
-            indicatif::ProgressStyle::with_template("{msg} [{bar:40}] {pos}/{len} runs, {elapsed} elapsed, ETA {eta}")
-        {
-            bar.set_style(style.progress_chars("=> "));
+
+    /// `done` of `total` units of work are finished; `line` says what just
+    /// finished, for the plain-line form.
+    pub(super) fn advance(&self, done: usize, total: usize, line: Option<&str>) {
+        use std::io::IsTerminal;
+        use std::sync::atomic::Ordering;
+        if self.quiet {
+            return;
         }
-        bar.set_message(label);
-        return Box::new(move |done, total| {
-            bar.set_length(total as u64);
-            bar.set_position(done as u64);
-            if done == total {
-                bar.finish();
-            }
+        let done = done.min(total);
+        let before = self.shown.fetch_max(done, Ordering::Relaxed);
+        let first = before == 0 && done == 0;
+        if done < before {
+            return;
+        }
+        // The bar is made on the first report, once the total is known, so
+        // that it never shows a full bar reading 0/0.
+        let bar = self.bar.get_or_init(|| {
+            std::io::stderr().is_terminal().then(|| {
+                let bar = indicatif::ProgressBar::new(total as u64);
+                if let Ok(style) =
+                    indicatif::ProgressStyle::with_template("{msg:20} [{bar:24}] {pos}/{len} runs, ETA {eta:>4}")
+                {
+                    bar.set_style(style.progress_chars("=> "));
+                }
+                bar.set_message(self.label.clone());
+                bar
+            })
         });
-    }
-    Box::new(move |done, total| {
-        let step = (total / 10).max(1);
-        if done % step == 0 || done == total {
-            eprintln!("{label}: {done}/{total} runs");
+        match bar {
+            Some(bar) => {
+                bar.set_length(total as u64);
+                bar.set_position(done as u64);
+                if done == total {
+                    bar.finish();
+                }
+            }
+            None => {
+                let step = (total / 10).max(1);
+                if let Some(line) = line {
+                    eprintln!("{}: {line}", self.label);
+                } else if first || done == total || (done % step == 0 && done > before) {
+                    eprintln!("{}: {done}/{total} runs", self.label);
+                }
+            }
         }
-    })
+    }
 }
 
 pub(super) fn options(a: &ModelArgs) -> RunOptions {

@@ -91,41 +91,77 @@ fn evaluate(plan: &Plan, model: &ModelSpec, value: f64, opts: RunOptions) -> Res
     })
 }
 
+/// The most bisection steps a search takes: ample for the smallest
+/// tolerance a plan accepts, and a bound whatever the arithmetic does.
+const MAX_BISECTIONS: usize = 64;
+
 /// Finds the breaking points of every model of the plan.
+/// `progress(done, total, line)` counts loads judged (each on all
+/// replications) against the most the search can take, and says what was
+/// just judged; `total` never changes and `done` only grows.
 pub fn find_limits(
     plan: &Plan,
     opts: RunOptions,
-    progress: &(dyn Fn(&str) + Sync),
+    progress: &(dyn Fn(usize, usize, &str) + Sync),
 ) -> Result<Vec<LimitResult>, AppError> {
-    plan.model_points().into_iter().map(|p| limit_of(plan, &p.spec, opts, progress)).collect()
+    let l = &plan.spec.limit;
+    let per_model = ladder(l.low, l.high).len() + bisections(l.tolerance) + usize::from(l.spike > 0.0);
+    let models = plan.model_points();
+    let total = per_model * models.len();
+    let mut results = Vec::new();
+    for (i, p) in models.into_iter().enumerate() {
+        let before = i * per_model;
+        let judged = |n: usize, line: &str| progress(before + n, total, line);
+        results.push(limit_of(plan, &p.spec, opts, &judged)?);
+        progress(before + per_model, total, &format!("{}: done", p.spec.name));
+    }
+    Ok(results)
+}
+
+/// The ×2 ladder of loads from `low` to `high`, both included.
+fn ladder(low: f64, high: f64) -> Vec<f64> {
+    let mut ladder = Vec::new();
+    let mut v = low;
+    while v < high {
+        ladder.push(v);
+        v *= 2.0;
+    }
+    ladder.push(high);
+    ladder
+}
+
+/// How many bisection steps narrow a ×2 step to within `tolerance`.
+fn bisections(tolerance: f64) -> usize {
+    let mut ratio: f64 = 2.0;
+    let mut steps = 0;
+    while ratio > 1.0 + tolerance && steps < MAX_BISECTIONS {
+        ratio = ratio.sqrt();
+        steps += 1;
+    }
+    steps
 }
 
 fn limit_of(
     plan: &Plan,
     model: &ModelSpec,
     opts: RunOptions,
-    progress: &(dyn Fn(&str) + Sync),
+    progress: &dyn Fn(usize, &str),
 ) -> Result<LimitResult, AppError> {
     let l = &plan.spec.limit;
     let mut evals: Vec<Evaluation> = Vec::new();
     let eval = |v: f64, evals: &mut Vec<Evaluation>| -> Result<bool, AppError> {
         let e = evaluate(plan, model, v, opts)?;
-        progress(&format!("{}: {} = {v:.4}: {}", model.name, l.path, e.level));
         let meets = e.level.meets_slo();
+        let line = format!("{}: {} = {v:.4}: {}", model.name, l.path, e.level);
         evals.push(e);
+        progress(evals.len(), &line);
         Ok(meets)
     };
     // A ×2 ladder from low to high finds the highest load that passes
     // (a small load can miss a percentile bound on too few requests, so the
     // search does not trust `low` alone), then bisection narrows the step
     // above it.
-    let mut ladder = Vec::new();
-    let mut v = l.low;
-    while v < l.high {
-        ladder.push(v);
-        v *= 2.0;
-    }
-    ladder.push(l.high);
+    let ladder = ladder(l.low, l.high);
     let mut passes = Vec::new();
     for &v in &ladder {
         passes.push(eval(v, &mut evals)?);
@@ -135,7 +171,9 @@ fn limit_of(
         Some(i) if i + 1 == ladder.len() => (Some(l.high), None),
         Some(i) => {
             let (mut lo, mut hi) = (ladder[i], ladder[i + 1]);
-            while hi / lo > 1.0 + l.tolerance {
+            let mut steps = 0;
+            while hi / lo > 1.0 + l.tolerance && steps < MAX_BISECTIONS {
+                steps += 1;
                 let mid = (lo * hi).sqrt();
                 if eval(mid, &mut evals)? {
                     lo = mid;

@@ -275,17 +275,41 @@ fn check(spec: &ExperimentSpec) -> Result<(), (String, String)> {
     if !(l.low.is_finite() && l.high.is_finite() && 0.0 < l.low && l.low < l.high) {
         return bad("limit", format!("the limit search needs 0 < low < high, not low {} and high {}", l.low, l.high));
     }
-    if l.hold.is_zero() || !(l.spike.is_finite() && l.spike >= 0.0) {
+    if l.high / l.low > MAX_LIMIT_SPAN {
         return bad(
-            "limit",
-            format!("the spike check needs hold above zero and spike at least 0, not {} and {}", l.hold, l.spike),
+            "high",
+            format!(
+                "the limit search spans at most a factor of {MAX_LIMIT_SPAN} (20 doublings), not {} to {}",
+                l.low, l.high
+            ),
         );
     }
-    if !(l.tolerance > 0.0 && l.tolerance < 1.0) {
-        return bad("tolerance", format!("the tolerance must be between 0 and 1, not {}", l.tolerance));
+    if l.hold.is_zero() || l.hold.0.0 > MAX_LIMIT_HOLD || !(l.spike.is_finite() && l.spike >= 0.0) {
+        return bad(
+            "limit",
+            format!(
+                "the spike check needs hold between 1ns and 1d and spike at least 0, not {} and {}",
+                l.hold, l.spike
+            ),
+        );
+    }
+    if !(MIN_LIMIT_TOLERANCE..1.0).contains(&l.tolerance) {
+        return bad(
+            "tolerance",
+            format!("the tolerance must be at least {MIN_LIMIT_TOLERANCE} and below 1, not {}", l.tolerance),
+        );
     }
     Ok(())
 }
+
+/// The widest `high / low` a limit search takes: 20 doublings.
+pub const MAX_LIMIT_SPAN: f64 = 1_048_576.0;
+/// The longest spike-check hold, one day: the check runs four holds and
+/// keeps one series bucket per second.
+const MAX_LIMIT_HOLD: u64 = 86_400 * 1_000_000_000;
+/// The narrowest limit bracket, relative: below about 1e-16, `1 + tol`
+/// equals 1 in floating point and bisection could never stop.
+pub const MIN_LIMIT_TOLERANCE: f64 = 1e-6;
 
 /// The number of grid points (`None` if it overflows).
 fn grid_size(grid: &Grid) -> Option<usize> {

@@ -195,14 +195,16 @@ pub struct LimitSearch {
     /// Lowest value tried (default 1).
     #[serde(default = "default_low")]
     pub low: f64,
-    /// Highest value tried (default 2000).
+    /// Highest value tried (default 2000; at most 2^20 × low).
     #[serde(default = "default_high")]
     pub high: f64,
-    /// Stop when the bracket is this narrow, relative (default 0.05).
+    /// Stop when the bracket is this narrow, relative (default 0.05; at
+    /// least 1e-6, below 1).
     #[serde(default = "default_tolerance")]
     pub tolerance: f64,
     /// Metastability check: hold the base load, then `spike` × the limit,
-    /// then the base load again, each for `hold` (default "2m").
+    /// then the base load again, each for `hold` (default "2m", at most
+    /// "1d").
     #[serde(default = "default_hold")]
     pub hold: Dur,
     /// The spike, as a multiple of the highest value meeting the SLO

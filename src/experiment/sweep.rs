@@ -69,8 +69,10 @@ pub struct SweepOutcome {
     pub results: Option<(Vec<PointResult>, Vec<Row>)>,
 }
 
-/// Runs what is missing of `plan` into `out`. `progress(done, total)` is
-/// called after each run, from worker threads.
+/// Runs what is missing of `plan` into `out`. `progress(done, total)` counts
+/// this shard's runs, those found on disk included: once before the first
+/// run, then after each run, from worker threads (so a report can arrive
+/// after a later one).
 pub fn sweep(
     plan: &Plan,
     out: &Path,
@@ -89,13 +91,14 @@ pub fn sweep(
     let todo: Vec<RunId> = mine.iter().filter(|id| !done.contains_key(id)).copied().collect();
     let reused = mine.len() - todo.len();
     let total = todo.len();
-    let counter = std::sync::atomic::AtomicUsize::new(0);
+    let counter = std::sync::atomic::AtomicUsize::new(reused);
+    progress(reused, mine.len());
     let run_one = |id: &RunId| -> Result<(), AppError> {
         let point = &plan.points[id.point];
         let (report, hist) = simulate_detailed(&point.spec, plan.spec.seed, u64::from(id.rep), opts.run);
         store.save(&RunRecord::new(*id, &report, &hist).sealed(&plan.fingerprint))?;
         let n = counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
-        progress(n, total);
+        progress(n, mine.len());
         Ok(())
     };
     let mut builder = rayon::ThreadPoolBuilder::new();

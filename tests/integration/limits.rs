@@ -46,7 +46,7 @@ fn the_limit_brackets_the_analytic_breaking_point() {
     let dir = tempfile::tempdir().unwrap();
     let path = write_model(dir.path());
     let plan = plan_for_model(&path, &[], spec(&path)).unwrap();
-    let results = find_limits(&plan, RunOptions::default(), &|_| {}).unwrap();
+    let results = find_limits(&plan, RunOptions::default(), &|_, _, _| {}).unwrap();
     let r = &results[0];
     let analytic = 10.0 * (1.0 + 0.4 / (0.99 * 60.0));
     let (met, missed) = (r.max_meeting.unwrap(), r.min_failing.unwrap());
@@ -63,6 +63,31 @@ fn the_limit_brackets_the_analytic_breaking_point() {
     for e in &r.evaluations {
         assert_eq!(e.level.meets_slo(), e.value <= met, "{e:?}");
     }
+}
+
+/// `limit`'s progress has one total for the whole search (ladder steps,
+/// the most bisections the tolerance needs, and the spike check, per
+/// model), its count never goes down, and it ends at the total even when
+/// the search needed fewer steps.
+#[test]
+fn limit_progress_has_one_total_counts_up_and_ends_at_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write_model(dir.path());
+    let mut e = spec(&path);
+    e.limit.tolerance = 0.01;
+    let plan = plan_for_model(&path, &[], e).unwrap();
+    let seen = std::sync::Mutex::new(Vec::new());
+    find_limits(&plan, RunOptions::default(), &|done, total, line: &str| {
+        seen.lock().unwrap().push((done, total, line.to_string()))
+    })
+    .unwrap();
+    let seen = seen.into_inner().unwrap();
+    // Ladder 1, 2, 4, ..., 64 (7 loads), then ceil(log2(ln 2 / ln 1.01)) = 7
+    // halvings of the log-ratio, no spike check: 14 in all.
+    assert!(seen.iter().all(|s| s.1 == 14), "{seen:?}");
+    assert!(seen.windows(2).all(|w| w[0].0 <= w[1].0), "progress went backwards: {seen:?}");
+    assert_eq!(seen.last().map(|s| s.0), Some(14), "{seen:?}");
+    assert!(seen.iter().any(|s| s.2.contains("workload.rate = 8.0000")), "names each load judged: {seen:?}");
 }
 
 /// Base 5/s on a 10/s slot, then 15/s for 60 s, then 5/s again for 120 s:

@@ -442,3 +442,60 @@ fn too_many_runs_are_refused() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("the limit is"));
     assert!(!dir.path().join("o").exists());
 }
+
+/// A grid of three axes of 300 values (27 M points) is refused from the
+/// axis lengths before it is expanded: quickly, with the run count named,
+/// and without writing anything.
+#[test]
+fn a_huge_grid_is_refused_from_its_axis_lengths_before_expanding() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("models/seed/reference.ron");
+    let values: Vec<String> = (1..=300).map(|i| i.to_string()).collect();
+    let axis = |path: &str| format!(r#"(path: "{path}", values: [{}])"#, values.join(", "));
+    let exp = dir.path().join("huge.ron");
+    std::fs::write(
+        &exp,
+        format!(
+            r#"Experiment(models: ["{}"], replications: 1, grid: Cartesian([{}, {}, {}]))"#,
+            model.display(),
+            axis("workload.rate"),
+            axis("db.pool_size"),
+            axis("db.max_overflow")
+        ),
+    )
+    .unwrap();
+    let out = cachesim_cmd().arg("sweep").arg(&exp).arg("--out").arg(dir.path().join("o")).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("27000000"), "names the run count: {stderr}");
+    assert!(!dir.path().join("o").exists());
+}
+
+/// `limit` settings whose search could never end or would not fit are
+/// load errors naming the field and the allowed range: a tolerance below
+/// 1e-6 (at about 1e-16, `1 + tol == 1` and bisection would spin), a span
+/// beyond 2^20, and a spike hold beyond a day.
+#[test]
+fn limit_settings_that_could_not_end_are_refused_with_their_range() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("models/seed/reference.ron");
+    for (limit, expect) in [
+        ("tolerance: 1e-17", "at least 0.000001"),
+        ("low: 1e-300, high: 1e300", "at most a factor of 1048576"),
+        (r#"hold: "1000d""#, "between 1ns and 1d"),
+    ] {
+        let exp = dir.path().join("limit.ron");
+        std::fs::write(
+            &exp,
+            format!(
+                r#"Experiment(models: ["{}"], replications: 2, limit: (path: "workload.rate", {limit}))"#,
+                model.display()
+            ),
+        )
+        .unwrap();
+        let out = cachesim_cmd().arg("limit").arg(&exp).output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{limit}: {stderr}");
+        assert!(stderr.contains(expect), "{limit}: expected {expect:?} in {stderr}");
+    }
+}

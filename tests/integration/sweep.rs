@@ -284,6 +284,45 @@ fn resumed_sweep_computes_only_missing_runs_and_gives_the_same_bytes() {
     assert_same_outputs(&full, &resumed, "sweep with nothing to do");
 }
 
+/// Progress counts every run of the sweep, those reused from disk included:
+/// the first report is (reused, all runs) before any run, no report's total
+/// differs, and the last count is the total. Off a terminal the CLI prints
+/// plain lines whose counts never go down and never read "0/0".
+#[test]
+fn progress_starts_at_the_reused_runs_counts_up_to_all_runs_and_never_reads_0_of_0() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let exp = write(dir.path(), "small.ron", &small_text("(p99: \"2s\")"));
+    let out = dir.path().join("out");
+    assert_eq!(sweep_ok(&exp, &out, &["--threads", "2"]), (SMALL_RUNS, 0));
+    let deleted: Vec<PathBuf> = records(&out).into_iter().step_by(2).collect();
+    for path in &deleted {
+        fs::remove_file(path).expect("delete record");
+    }
+    let plan = load_experiment(&exp, &[]).unwrap_or_else(|e| panic!("the experiment does not load:\n{e}"));
+    let seen = std::sync::Mutex::new(Vec::new());
+    let opts = SweepOptions { threads: Some(2), ..SweepOptions::default() };
+    sweep(&plan, &out, opts, &|done, total| seen.lock().unwrap().push((done, total))).expect("library sweep");
+    let seen = seen.into_inner().unwrap();
+    let reused = SMALL_RUNS - deleted.len();
+    assert_eq!(seen.first(), Some(&(reused, SMALL_RUNS)), "first report: {seen:?}");
+    assert!(seen.iter().all(|&(_, total)| total == SMALL_RUNS), "a total changed: {seen:?}");
+    assert_eq!(seen.iter().map(|&(done, _)| done).max(), Some(SMALL_RUNS), "{seen:?}");
+    assert_eq!(seen.len(), deleted.len() + 1, "one report before the runs and one per run: {seen:?}");
+
+    fs::remove_dir_all(&out).expect("delete output");
+    let output = sweep_cli(&exp, &out, &["--threads", "2"]);
+    let stderr = text(&output.stderr);
+    let counts: Vec<(usize, usize)> = stderr
+        .lines()
+        .filter_map(|l| l.strip_suffix(" runs")?.rsplit(' ').next()?.split_once('/'))
+        .map(|(d, t)| (d.parse().expect("count"), t.parse().expect("total")))
+        .collect();
+    assert!(!counts.is_empty(), "no progress lines:\n{stderr}");
+    assert!(counts.windows(2).all(|w| w[0].0 <= w[1].0), "progress went backwards:\n{stderr}");
+    assert!(counts.iter().all(|&(_, t)| t == SMALL_RUNS), "a total other than {SMALL_RUNS}:\n{stderr}");
+    assert_eq!(counts.last(), Some(&(SMALL_RUNS, SMALL_RUNS)), "{stderr}");
+}
+
 /// Guards the run store against runs this build did not make: a record
 /// whose metric was edited by hand, and one stamped for another plan, are
 /// computed again (the sweep says so), never reused, and the outputs are
