@@ -91,7 +91,7 @@ impl Progress {
                 let step = (total / 10).max(1);
                 if let Some(line) = line {
                     eprintln!("{}: {line}", self.label);
-                } else if first || done == total || (done % step == 0 && done > before) {
+                } else if first || done == total || (done.is_multiple_of(step) && done > before) {
                     eprintln!("{}: {done}/{total} runs", self.label);
                 }
             }
