@@ -26,9 +26,13 @@ pub struct Evaluation {
     pub value: f64,
     pub level: Level,
     pub cause: Option<String>,
+    /// Too few requests to judge the deciding bound (a low load's p99).
+    #[serde(default)]
+    pub inconclusive: bool,
     /// Successful requests per second (mean over replications).
     pub goodput_rps: f64,
     pub error_rate: f64,
+    /// The p99 of every replication's requests pooled.
     pub p99_s: Option<f64>,
 }
 
@@ -56,7 +60,9 @@ pub struct LimitResult {
     pub max_meeting: Option<f64>,
     /// The lowest value tried that missed it (`None`: `high` still meets).
     pub min_failing: Option<f64>,
-    /// What broke first, at `min_failing`.
+    /// How badly, and what broke first, at `min_failing`.
+    #[serde(default)]
+    pub level: Option<Level>,
     pub cause: Option<String>,
     /// Where goodput peaked, and the first higher load where it fell below
     /// 90% of that peak (congestion collapse), if any.
@@ -85,9 +91,10 @@ fn evaluate(plan: &Plan, model: &ModelSpec, value: f64, opts: RunOptions) -> Res
         value,
         level: verdict.level,
         cause: verdict.cause,
+        inconclusive: verdict.inconclusive,
         goodput_rps: stats.mean("requests.throughput_rps").unwrap_or(0.0),
         error_rate: stats.mean("requests.error_rate").unwrap_or(0.0),
-        p99_s: stats.mean("latency_s.p99"),
+        p99_s: stats.pooled.latency_p99.as_ref().map(|p| p.value_s),
     })
 }
 
@@ -186,7 +193,8 @@ fn limit_of(
     };
     evals.sort_by(|a, b| a.value.total_cmp(&b.value));
     let (peak_at, collapse_at) = collapse(&evals);
-    let cause = min_failing.and_then(|f| evals.iter().find(|e| e.value == f)).and_then(|e| e.cause.clone());
+    let failing = min_failing.and_then(|f| evals.iter().find(|e| e.value == f));
+    let (level, cause) = (failing.map(|e| e.level), failing.and_then(|e| e.cause.clone()));
     let recovery = match max_meeting {
         Some(base) if l.spike > 0.0 => Some(spike_recovery(plan, model, base, opts)?),
         _ => None,
@@ -196,6 +204,7 @@ fn limit_of(
         path: l.path.clone(),
         max_meeting,
         min_failing,
+        level,
         cause,
         goodput_peak_at: peak_at,
         collapse_at,

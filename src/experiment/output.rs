@@ -78,6 +78,9 @@ pub fn points_csv(plan: &Plan, results: &[PointResult]) -> Vec<u8> {
             "latency_s.p50.pooled",
             "latency_s.p95.pooled",
             "latency_s.p99.pooled",
+            "latency_s.p99.pooled_lo",
+            "latency_s.p99.pooled_hi",
+            "latency_s.p99.beyond",
             "latency_s.p999.pooled",
             "pool.wait_p99_s.pooled",
         ]
@@ -101,8 +104,19 @@ pub fn points_csv(plan: &Plan, results: &[PointResult]) -> Vec<u8> {
                 num(r.usd_per_million_requests),
             ]);
             let p = &r.stats.pooled;
+            let q = p.latency_p99.as_ref();
             row.extend(
-                [p.latency_p50_s, p.latency_p95_s, p.latency_p99_s, p.latency_p999_s, p.pool_wait_p99_s].map(num),
+                [
+                    p.latency_p50_s,
+                    p.latency_p95_s,
+                    p.latency_p99_s,
+                    q.and_then(|q| q.ci95_s).map(|c| c.0),
+                    q.and_then(|q| q.ci95_s).map(|c| c.1),
+                    q.map(|q| q.beyond as f64),
+                    p.latency_p999_s,
+                    p.pool_wait_p99_s,
+                ]
+                .map(num),
             );
             for k in &keys {
                 let e = r.stats.get(k);

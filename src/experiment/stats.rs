@@ -4,6 +4,7 @@
 use serde::Serialize;
 use statrs::distribution::{ContinuousCDF, StudentsT};
 
+use super::percentile::{PooledQuantile, pooled_quantile};
 use super::record::{RunRecord, add_sparse};
 use crate::metrics::histogram;
 
@@ -48,6 +49,9 @@ pub fn t_975(df: usize) -> f64 {
 /// Percentiles of latency and pool wait over all replications' requests.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Pooled {
+    /// The p99 the SLO is judged on, with its bootstrap interval and how
+    /// many requests lie beyond it.
+    pub latency_p99: Option<PooledQuantile>,
     pub latency_p50_s: Option<f64>,
     pub latency_p95_s: Option<f64>,
     pub latency_p99_s: Option<f64>,
@@ -99,11 +103,16 @@ pub fn aggregate(records: &[&RunRecord]) -> PointStats {
     }
     let q = |h: &hdrhistogram::Histogram<u64>, q: f64| (!h.is_empty()).then(|| h.value_at_quantile(q) as f64 / 1e6);
     let traces: String = records.iter().map(|r| r.trace_fingerprint.as_str()).collect::<Vec<_>>().join(",");
+    let trace_hash = crate::engine::rng::fnv1a(traces.as_bytes());
+    let latencies: Vec<&[(u64, u64)]> = records.iter().map(|r| r.latency_us.as_slice()).collect();
     PointStats {
         metrics,
         model_fingerprint: records.first().map(|r| r.model_fingerprint.clone()).unwrap_or_default(),
-        trace_fingerprint: format!("{:016x}", crate::engine::rng::fnv1a(traces.as_bytes())),
+        trace_fingerprint: format!("{trace_hash:016x}"),
         pooled: Pooled {
+            // The bootstrap's stream comes from the runs themselves, so the
+            // same runs always give the same interval.
+            latency_p99: pooled_quantile(&latencies, 0.99, trace_hash),
             latency_p50_s: q(&latency, 0.5),
             latency_p95_s: q(&latency, 0.95),
             latency_p99_s: q(&latency, 0.99),

@@ -8,6 +8,12 @@
 //! - FAILS: lo > (1 + m)·B (clearly misses).
 //!
 //! A point's level is its worst bound's; its cause is that bound's metric.
+//!
+//! The p99 bound is judged on the requests of every replication pooled,
+//! with a bootstrap interval (see `percentile`). With too few requests
+//! beyond the p99 to judge it, the point is RISKY and says so, instead of
+//! guessing. When the overall error rate decides, the cause names the
+//! error that dominates it and its share.
 
 use std::fmt;
 
@@ -65,8 +71,11 @@ impl fmt::Display for Level {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Verdict {
     pub level: Level,
-    /// E.g. "pool_timeout 4.1% > 0.1%"; `None` when READY.
+    /// E.g. "pool_timeout 4.1% ± 0.3% vs 0.10%"; `None` when READY.
     pub cause: Option<String>,
+    /// The deciding bound could not be judged on the requests measured
+    /// (too few beyond the p99): run longer or add replications.
+    pub inconclusive: bool,
 }
 
 /// A bound of the SLO: what it reads and how to show it.
@@ -75,6 +84,14 @@ struct Check {
     bound: f64,
     show: fn(f64) -> String,
     name: String,
+}
+
+/// How one bound came out: its level, the text that explains it, and
+/// whether it was judged at all.
+struct Outcome {
+    level: Level,
+    text: String,
+    inconclusive: bool,
 }
 
 fn percent(v: f64) -> String {
@@ -119,35 +136,99 @@ fn checks(slo: &Slo) -> Vec<Check> {
     out
 }
 
+/// The level of a value whose 95% interval is `[lo, hi]`, against `bound`.
+fn level_of(lo: f64, hi: f64, bound: f64, margin: f64) -> Level {
+    if hi <= (1.0 - margin) * bound {
+        Level::Ready
+    } else if hi <= bound {
+        Level::NeedsTuning
+    } else if lo <= (1.0 + margin) * bound {
+        Level::Risky
+    } else {
+        Level::Fails
+    }
+}
+
+/// The p99 bound, on the pooled requests.
+fn judge_p99(c: &Check, stats: &PointStats, margin: f64) -> Outcome {
+    match &stats.pooled.latency_p99 {
+        None => Outcome {
+            level: Level::Fails,
+            text: format!("{}: no successful request to measure", c.name),
+            inconclusive: false,
+        },
+        Some(p) if !p.judgeable() => Outcome {
+            level: Level::Risky,
+            text: format!(
+                "too few requests to judge {} ({} of {} lie beyond it; {} needed): run longer or add replications",
+                c.name,
+                p.beyond,
+                p.requests,
+                super::percentile::MIN_BEYOND
+            ),
+            inconclusive: true,
+        },
+        Some(p) => {
+            let (lo, hi) = p.ci95_s.unwrap_or((p.value_s, p.value_s));
+            let spread = if hi > lo { format!(" [{}, {}]", (c.show)(lo), (c.show)(hi)) } else { String::new() };
+            Outcome {
+                level: level_of(lo, hi, c.bound, margin),
+                text: format!("{} {}{spread} vs {}", c.name, (c.show)(p.value_s), (c.show)(c.bound)),
+                inconclusive: false,
+            }
+        }
+    }
+}
+
+/// A bound on a per-run metric, on its mean over replications.
+fn judge_mean(c: &Check, stats: &PointStats, margin: f64) -> Outcome {
+    match stats.get(&c.key).and_then(|e| e.bounds().map(|b| (e.mean.unwrap_or(0.0), b))) {
+        None => Outcome { level: Level::Fails, text: format!("{}: nothing to measure", c.name), inconclusive: false },
+        Some((mean, (lo, hi))) => {
+            let spread = if hi > mean { format!(" ± {}", (c.show)(hi - mean)) } else { String::new() };
+            Outcome {
+                level: level_of(lo, hi, c.bound, margin),
+                text: format!("{} {}{spread} vs {}", c.name, (c.show)(mean), (c.show)(c.bound)),
+                inconclusive: false,
+            }
+        }
+    }
+}
+
+/// ", mostly <cause> <share> (<n>% of errors)": the error cause with the
+/// largest mean share of requests, when any request failed.
+fn dominant_error(stats: &PointStats) -> Option<String> {
+    let total = stats.mean("requests.error_rate").filter(|&t| t > 0.0)?;
+    let (cause, share) = stats
+        .metrics
+        .iter()
+        .filter_map(|(k, e)| Some((k.strip_prefix("requests.error_share.")?, e.mean?)))
+        .filter(|&(_, share)| share > 0.0)
+        // The largest share; on a tie, the first cause in the records' order.
+        .fold(None, |best: Option<(&str, f64)>, (c, s)| match best {
+            Some((_, b)) if b >= s => best,
+            _ => Some((c, s)),
+        })?;
+    Some(format!(", mostly {cause} {} ({:.0}% of errors)", percent(share), (share / total * 100.0).min(100.0)))
+}
+
 /// Judges one point.
 pub fn judge(slo: &Slo, stats: &PointStats) -> Verdict {
     let m = slo.margin;
-    let mut worst: Option<(Level, String)> = None;
+    let mut worst: Option<Outcome> = None;
     for c in checks(slo) {
-        let (level, text) = match stats.get(&c.key).and_then(|e| e.bounds().map(|b| (e.mean.unwrap_or(0.0), b))) {
-            // No value at all: for latency, no request succeeded.
-            None => (Level::Fails, format!("{}: no successful request to measure", c.name)),
-            Some((mean, (lo, hi))) => {
-                let level = if hi <= (1.0 - m) * c.bound {
-                    Level::Ready
-                } else if hi <= c.bound {
-                    Level::NeedsTuning
-                } else if lo <= (1.0 + m) * c.bound {
-                    Level::Risky
-                } else {
-                    Level::Fails
-                };
-                let spread = if hi > mean { format!(" ± {}", (c.show)(hi - mean)) } else { String::new() };
-                (level, format!("{} {}{spread} vs {}", c.name, (c.show)(mean), (c.show)(c.bound)))
-            }
-        };
-        if worst.as_ref().is_none_or(|(w, _)| level > *w) {
-            worst = Some((level, text));
+        let mut outcome = if c.key == "latency_s.p99" { judge_p99(&c, stats, m) } else { judge_mean(&c, stats, m) };
+        if c.key == "requests.error_rate" && outcome.level > Level::Ready {
+            outcome.text += &dominant_error(stats).unwrap_or_default();
+        }
+        if worst.as_ref().is_none_or(|w| outcome.level > w.level) {
+            worst = Some(outcome);
         }
     }
     match worst {
-        None | Some((Level::Ready, _)) => Verdict { level: Level::Ready, cause: None },
-        Some((level, text)) => Verdict { level, cause: Some(text) },
+        None => Verdict { level: Level::Ready, cause: None, inconclusive: false },
+        Some(w) if w.level == Level::Ready => Verdict { level: Level::Ready, cause: None, inconclusive: false },
+        Some(w) => Verdict { level: w.level, cause: Some(w.text), inconclusive: w.inconclusive },
     }
 }
 
@@ -155,15 +236,27 @@ pub fn judge(slo: &Slo, stats: &PointStats) -> Verdict {
 mod tests {
     use super::*;
     use crate::config::Dur;
+    use crate::experiment::percentile::PooledQuantile;
     use crate::experiment::stats::{Estimate, PointStats, Pooled};
 
+    /// A point whose pooled p99 has the mean and Student-t interval of
+    /// `p99` (as if the bootstrap had found them), 1000 requests beyond it.
     fn point(p99: &[f64], errors: &[f64]) -> PointStats {
+        let e = Estimate::of(p99);
+        let latency_p99 = e.mean.map(|value_s| PooledQuantile {
+            q: 0.99,
+            value_s,
+            ci95_s: e.bounds(),
+            beyond: 1000,
+            requests: 100_000,
+        });
         PointStats {
             metrics: vec![
                 ("latency_s.p99".into(), Estimate::of(p99)),
                 ("requests.error_rate".into(), Estimate::of(errors)),
             ],
             pooled: Pooled {
+                latency_p99,
                 latency_p50_s: None,
                 latency_p95_s: None,
                 latency_p99_s: None,
@@ -187,7 +280,7 @@ mod tests {
         // Mean above B, lower bound under 1.2·B.
         let v = judge(&slo(), &point(&[2.1, 2.3, 2.2], &[0.0, 0.0]));
         assert_eq!(v.level, Level::Risky);
-        assert!(v.cause.as_deref().unwrap().starts_with("p99 latency 2.2s ± 248ms"), "{v:?}");
+        assert!(v.cause.as_deref().unwrap().starts_with("p99 latency 2.2s [1.95s, 2.45s]"), "{v:?}");
         assert!(v.cause.as_deref().unwrap().ends_with("vs 2s"), "{v:?}");
         // Clearly beyond 1.2·B.
         let v = judge(&slo(), &point(&[1.0, 1.0, 1.0], &[0.05, 0.055, 0.06]));
@@ -204,5 +297,39 @@ mod tests {
         assert_eq!(v.level, Level::Fails);
         assert!(v.cause.unwrap().contains("p99 latency"));
         assert!(Level::NeedsTuning.meets_slo() && !Level::Risky.meets_slo());
+    }
+
+    #[test]
+    fn too_few_requests_beyond_the_p99_make_the_point_risky_and_say_so() {
+        let mut p = point(&[0.1, 0.1], &[0.0, 0.0]);
+        if let Some(q) = p.pooled.latency_p99.as_mut() {
+            (q.beyond, q.requests) = (12, 1200);
+        }
+        let v = judge(&slo(), &p);
+        assert_eq!(v.level, Level::Risky);
+        assert!(v.inconclusive);
+        let cause = v.cause.unwrap();
+        assert!(
+            cause.starts_with("too few requests to judge p99 latency (12 of 1200 lie beyond it; 50 needed)"),
+            "{cause}"
+        );
+        // A clear failure elsewhere still decides.
+        let mut p = point(&[0.1, 0.1], &[0.5, 0.5]);
+        if let Some(q) = p.pooled.latency_p99.as_mut() {
+            q.beyond = 12;
+        }
+        let v = judge(&slo(), &p);
+        assert_eq!((v.level, v.inconclusive), (Level::Fails, false));
+    }
+
+    #[test]
+    fn an_error_rate_verdict_names_the_dominant_cause_and_its_share_of_errors() {
+        let mut p = point(&[1.0, 1.0], &[0.02, 0.02]);
+        p.metrics.push(("requests.error_share.pool_timeout".into(), Estimate::of(&[0.005, 0.005])));
+        p.metrics.push(("requests.error_share.rate_limited".into(), Estimate::of(&[0.015, 0.015])));
+        let v = judge(&slo(), &p);
+        assert_eq!(v.level, Level::Fails);
+        let cause = v.cause.unwrap();
+        assert!(cause.ends_with(", mostly rate_limited 1.50% (75% of errors)"), "{cause}");
     }
 }

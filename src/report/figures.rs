@@ -28,8 +28,16 @@ fn models(results: &[PointResult]) -> Vec<String> {
     m
 }
 
-fn mean_ci(r: &PointResult, key: &str) -> Option<(f64, f64)> {
-    r.stats.get(key).and_then(|e| e.mean.map(|m| (m, e.ci95.unwrap_or(0.0))))
+/// (value, lower, upper) of a metric at a point: the p99 over every
+/// replication's requests pooled, with its bootstrap interval (as the
+/// verdicts judge it); any other metric's mean with its 95% interval.
+fn value_band(r: &PointResult, key: &str) -> Option<(f64, f64, f64)> {
+    if key == "latency_s.p99" {
+        let p = r.stats.pooled.latency_p99.as_ref()?;
+        let (lo, hi) = p.ci95_s.unwrap_or((p.value_s, p.value_s));
+        return Some((p.value_s, lo, hi));
+    }
+    r.stats.get(key).and_then(|e| e.mean.map(|m| (m, m - e.ci95.unwrap_or(0.0), m + e.ci95.unwrap_or(0.0))))
 }
 
 /// Figures of a sweep.
@@ -44,16 +52,16 @@ pub fn sweep_figures(plan: &Plan, results: &[PointResult], rows: &[Row]) -> Vec<
             .map(|m| {
                 let mine: Vec<(usize, &PointResult)> =
                     results.iter().enumerate().filter(|(_, r)| r.model == m).collect();
-                let values: Vec<(f64, f64, f64)> = mine
+                let values: Vec<(f64, f64, f64, f64)> = mine
                     .iter()
                     .enumerate()
-                    .filter_map(|(i, (_, r))| mean_ci(r, key).map(|(v, h)| (x_of(r, i), v, h)))
+                    .filter_map(|(i, (_, r))| value_band(r, key).map(|(v, lo, hi)| (x_of(r, i), v, lo, hi)))
                     .collect();
                 Line {
                     name: format!("{m}{suffix}"),
-                    points: values.iter().map(|&(x, v, _)| (x, v)).collect(),
+                    points: values.iter().map(|&(x, v, _, _)| (x, v)).collect(),
                     band: if band {
-                        values.iter().map(|&(x, v, h)| (x, (v - h).max(0.0), v + h)).collect()
+                        values.iter().map(|&(x, _, lo, hi)| (x, lo.max(0.0), hi)).collect()
                     } else {
                         Vec::new()
                     },
@@ -66,7 +74,7 @@ pub fn sweep_figures(plan: &Plan, results: &[PointResult], rows: &[Row]) -> Vec<
     out.push(Named {
         name: "latency_vs_load".into(),
         figure: Figure::Lines(Chart {
-            title: "Latency percentiles against load (bands: 95% interval)".into(),
+            title: "Latency percentiles against load (p99 pooled; bands: 95% interval)".into(),
             x_label: x_label.clone(),
             y_label: "latency (s)".into(),
             lines: latency,

@@ -37,7 +37,8 @@ pub fn limits_table(plan: &Plan, results: &[LimitResult]) -> String {
         };
         out += &format!("  limit      {limit}\n");
         if let Some(c) = &r.cause {
-            out += &format!("  breaks by  {c}\n");
+            let level = r.level.map(|l| format!("{l}: ")).unwrap_or_default();
+            out += &format!("  breaks by  {level}{c}\n");
         }
         out += &match (r.goodput_peak_at, r.collapse_at) {
             (Some(p), Some(c)) => format!(

@@ -5,7 +5,7 @@
 //! refused with a position), and the JUnit XML written for CI.
 //!
 //! The experiments are small: two models (mostly the two reference models)
-//! at two or three rates, two minutes, three replications (12 to 18 short
+//! at two or three rates, three minutes, three replications (12 to 18 short
 //! runs), so that the whole module takes a few seconds in a debug build. No test states a simulated number: runs are
 //! compared with each other, or with what holds by construction.
 
@@ -43,12 +43,13 @@ fn seed_model(file: &str) -> PathBuf {
 const MODELS: [(&str, &str); 2] = [("reference", "reference.ron"), ("reference_locked", "reference_locked.ron")];
 
 /// An experiment named `name` over `models` (RON string literals of their
-/// paths), two minutes at the rates `rates`, three replications, SLO `slo`;
+/// paths), three minutes at the rates `rates` (at 10 req/s, 54 requests
+/// beyond the p99: enough to judge it), three replications, SLO `slo`;
 /// `expect` is the inside of the `expect: [...]` list, one expectation a line.
 fn experiment_with(name: &str, models: &[String], rates: &str, slo: &str, expect: &[&str]) -> String {
     let expect: String = expect.iter().map(|e| format!("        {e}\n")).collect();
     format!(
-        "Experiment(\n    name: {name:?},\n    models: [{}],\n    duration: \"2m\",\n    \
+        "Experiment(\n    name: {name:?},\n    models: [{}],\n    duration: \"3m\",\n    \
          grid: Cartesian([(path: \"workload.rate\", values: [{rates}])]),\n    replications: 3,\n    \
          slo: {slo},\n    expect: [\n{expect}    ],\n)\n",
         models.join(", ")

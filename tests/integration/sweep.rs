@@ -5,7 +5,7 @@
 //! bad experiment files, the shape and arithmetic of the output files, and
 //! verdicts whose answer is known by construction.
 //!
-//! Every experiment keeps its simulated work small (mostly 1-minute runs),
+//! Every experiment keeps its simulated work small (mostly 1- to 3-minute runs),
 //! so that the whole module takes a few seconds in a debug build.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -56,14 +56,16 @@ fn write(dir: &Path, file: &str, contents: &str) -> PathBuf {
     path
 }
 
-/// The small experiment most tests use: both reference models, 1 minute,
-/// rates 10 and 50, three replications: 12 runs.
+/// The small experiment most tests use: both reference models, 3 minutes
+/// (so that even at 10 req/s the three replications hold 54 requests
+/// beyond the p99, enough to judge it), rates 10 and 50, three
+/// replications: 12 runs.
 fn small_text(slo: &str) -> String {
     experiment_text(
         "small",
         &["reference.ron", "reference_locked.ron"],
         &format!(
-            "    set: [\"workload.duration=1m\"],\n    \
+            "    set: [\"workload.duration=3m\"],\n    \
              grid: Cartesian([(path: \"workload.rate\", values: [10, 50], labels: [\"Light\", \"Moderate\"])]),\n    \
              replications: 3,\n    slo: {slo},\n"
         ),
@@ -564,7 +566,7 @@ fn directory_of_another_experiment_is_refused_and_untouched() {
 /// least the 50 ms handler, so every run's p99 is above 1 ms: under `TIGHT`
 /// no point meets the SLO (its interval's upper end is at least its mean).
 /// Under `LOOSE` (p99 ≤ 1 h and nothing else) every point is READY: no
-/// request of a 1-minute run outlasts the run plus its 60 s drain, so even
+/// request of a 3-minute run outlasts the run plus its 60 s drain, so even
 /// three replications' interval stays far below 0.8 h.
 const LOOSE: &str = "(p99: \"1h\", error_rate: None)";
 const TIGHT: &str = "(p99: \"1ms\", error_rate: None)";
@@ -831,8 +833,9 @@ fn only_matrix_row(dir: &Path) -> Vec<String> {
     rows[2].clone()
 }
 
-/// Guards READY: the locked reference at 10 req/s for 1 minute makes one
-/// backend call (single flight, 1 minute < the 5-minute TTL, well within
+/// Guards READY: the locked reference at 10 req/s for 3 minutes (5400
+/// requests over three replications, 54 beyond the p99) makes one
+/// backend call (single flight, 3 minutes < the 5-minute TTL, well within
 /// the 10-token burst), so no request fails; every request takes the 50 ms
 /// handler plus at most that one LogNormal(median 1 s, p99 2 s) fetch, so
 /// p99 far below 0.8 × 10 s. With a generous error bound, READY.
@@ -845,7 +848,7 @@ fn locked_reference_at_light_load_is_ready() {
         &experiment_text(
             "ready",
             &["reference_locked.ron"],
-            "    set: [\"workload.duration=1m\"],\n    \
+            "    set: [\"workload.duration=3m\"],\n    \
              grid: Cartesian([(path: \"workload.rate\", values: [10])]),\n    \
              replications: 3,\n    slo: (p99: \"10s\", error_rate: 0.5),\n",
         ),
