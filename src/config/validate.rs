@@ -313,7 +313,10 @@ fn validate_pool_size(db: &super::Pool) -> Result<(), Invalid> {
     };
     let sum = u64::from(db.pool_size) + u64::from(db.max_overflow);
     let message = if sum == 0 {
-        format!("a pool of 0 + 0 connections can run no query; pool_size + max_overflow must be between 1 and {most}")
+        format!(
+            "a pool of 0 + 0 connections can run no query; set pool_size or max_overflow above zero \
+             (pool_size + max_overflow must be between 1 and {most})"
+        )
     } else {
         format!(
             "pool_size + max_overflow must be between 1 and {most} connections, not {} + {} = {sum}",

@@ -305,3 +305,19 @@ fn the_largest_allowed_sizes_load_and_one_more_is_refused() {
     let db = spec.db.expect("db");
     assert_eq!(u64::from(db.pool_size) + u64::from(db.max_overflow), u64::from(cachesim::config::MAX_POOL_CONNECTIONS));
 }
+
+/// A count past what a `u32` holds, or a negative one, is refused by the
+/// parser at its value, saying it is out of range and where ranges are.
+#[test]
+fn a_count_past_u32_or_negative_is_a_located_out_of_range_error() {
+    for value in ["4294967296", "-1", "18446744073709551616"] {
+        let src = db_model(&format!("        pool_size: {value},\n"));
+        let (out, path, _dir) = run_model_text("sizes.ron", &src, &[]);
+        let stderr = assert_rejected(&out, "out of range");
+        let (line, col) = position(&stderr, &path.display().to_string());
+        let text = src.lines().nth(line - 1).expect("the line");
+        assert_eq!(line, line_of(&src, "pool_size:"), "{stderr}");
+        assert!(col > text.find(value).expect("value"), "not at the value:\n{stderr}");
+        assert!(stderr.contains("4,294,967,295") && stderr.contains("docs/models.md"), "{stderr}");
+    }
+}
