@@ -14,7 +14,7 @@ use super::latency::Latency;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Cdn {
-    /// Points of presence (default 4). Each caches independently.
+    /// Points of presence (default 4; 1 to 10,000). Each caches independently.
     #[serde(default = "default_pops")]
     pub pops: u32,
     /// How clients spread over the PoPs (default `Even`).

@@ -11,7 +11,8 @@ use super::duration::Dur;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ClientLimit {
-    /// Requests allowed per window (the 10 of "10/minute").
+    /// Requests allowed per window (the 10 of "10/minute"; required, 1 to
+    /// 4,294,967,295).
     pub limit: NonZeroU32,
     /// The window (the minute of "10/minute").
     pub per: Dur,
@@ -26,7 +27,7 @@ pub struct ClientLimit {
     #[serde(default)]
     pub storage: LimitStorage,
     /// Users sending the requests (each request's user is drawn by Zipf
-    /// activity over them; default 100).
+    /// activity over them; default 100; 1 to 10,000,000).
     #[serde(default = "default_users")]
     pub users: NonZeroU32,
     /// Zipf exponent of user activity (default 0: all equally active).

@@ -14,10 +14,12 @@ use super::model::Writes;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Pool {
-    /// Connections kept open (default 5).
+    /// Connections kept open (default 5; 0 to 1,000,000, and
+    /// `pool_size + max_overflow` 1 to 1,000,000).
     #[serde(default = "default_pool_size")]
     pub pool_size: u32,
-    /// Extra connections opened on demand (default 10).
+    /// Extra connections opened on demand (default 10; 0 to 1,000,000, and
+    /// `pool_size + max_overflow` 1 to 1,000,000).
     #[serde(default = "default_max_overflow")]
     pub max_overflow: u32,
     /// Longest wait for a connection (default 30s); `"0s"` fails at once.
@@ -26,12 +28,13 @@ pub struct Pool {
     /// How long a query holds its connection.
     pub query: Latency,
     /// The database's `max_connections`, shared by every pool of every
-    /// worker (PostgreSQL's default 100). Opening a connection past it fails
-    /// the request with `too_many_connections`.
+    /// worker (PostgreSQL's default 100; 1 to 262,143, PostgreSQL's
+    /// `MAX_BACKENDS`). Opening a connection past it fails the request with
+    /// `too_many_connections`.
     #[serde(default = "default_max_connections")]
     pub max_connections: u32,
     /// Of those, the slots kept for superusers (PostgreSQL's
-    /// `superuser_reserved_connections`, default 3).
+    /// `superuser_reserved_connections`, default 3; 0 to `max_connections − 1`).
     #[serde(default = "default_reserved")]
     pub reserved_connections: u32,
     /// PgBouncer between the pools and the database (default: absent, the
@@ -66,9 +69,10 @@ fn default_pool_timeout() -> Dur {
 }
 
 impl Pool {
-    /// Database nodes: the primary and each replica.
+    /// Database nodes: the primary and each replica (replicas are at most
+    /// [`MAX_REPLICAS`](super::MAX_REPLICAS) in a loaded model).
     pub fn nodes(&self) -> u32 {
-        1 + self.replicas.as_ref().map_or(0, |r| r.count)
+        self.replicas.as_ref().map_or(0, |r| r.count).saturating_add(1)
     }
 }
 
@@ -81,10 +85,11 @@ impl Pool {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PgBouncer {
-    /// Server connections per database node (default 20).
+    /// Server connections per database node (default 20; 1 to the usable
+    /// `max_connections − reserved_connections`).
     #[serde(default = "default_bouncer_pool")]
     pub default_pool_size: u32,
-    /// Client connections PgBouncer accepts (default 100), all pools
+    /// Client connections PgBouncer accepts (default 100; 1 to 1,000,000), all pools
     /// together; with replicas, each node has its own PgBouncer. Past it a
     /// pool's new connection is refused (`too_many_connections`).
     #[serde(default = "default_max_client_conn")]
@@ -111,7 +116,7 @@ fn default_query_wait_timeout() -> Dur {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Replicas {
-    /// Number of replicas (default 1).
+    /// Number of replicas (default 1; 1 to 64).
     #[serde(default = "default_replica_count")]
     pub count: u32,
     /// Replication lag of each write on each replica (default

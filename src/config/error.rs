@@ -63,6 +63,14 @@ impl ConfigError {
             R::DuplicateStructField { field, outer } => {
                 (format!("field `{field}` is given twice{}", in_outer(outer)), None)
             }
+            // A count past what its type holds (u32: 4,294,967,295), or negative.
+            R::IntegerOutOfBounds => (
+                "this whole number is out of range for its field".to_string(),
+                Some(
+                    "counts are whole numbers from 0 to at most 4,294,967,295; docs/models.md gives each field's range"
+                        .into(),
+                ),
+            ),
             other => (other.to_string(), None),
         };
         ConfigError::at(origin, source, e.span.start.line, e.span.start.col, message).with_hint(hint)

@@ -55,9 +55,7 @@ pub fn load_model(path: &Path) -> Result<ModelSpec, ConfigError> {
 /// Applies `--set PATH=VALUE` overrides in order, then validates the result.
 pub fn apply_overrides(mut spec: ModelSpec, sets: &[String]) -> Result<ModelSpec, ConfigError> {
     for set in sets {
-        // Name the override, shortened if someone passed a novel.
-        let shown: String = set.chars().take(80).collect();
-        let origin = if shown.len() < set.len() { format!("--set {shown}…") } else { format!("--set {set}") };
+        let origin = set_origin(set);
         let (path, value) = set
             .split_once('=')
             .ok_or_else(|| ConfigError::new(&origin, "expected PATH=VALUE, e.g. --set cache.ttl=2m"))?;
@@ -65,8 +63,35 @@ pub fn apply_overrides(mut spec: ModelSpec, sets: &[String]) -> Result<ModelSpec
             .map_err(|(message, hint)| ConfigError::new(&origin, message).with_hint(hint))?;
     }
     if !sets.is_empty() {
-        validate(&spec)
-            .map_err(|bad| ConfigError::new("--set", format!("after the overrides, {}: {}", bad.path, bad.message)))?;
+        validate(&spec).map_err(|bad| {
+            let message = format!("{}: {}", bad.path, bad.message);
+            match culprit(sets, &bad.path, &bad.involves) {
+                Some(set) => ConfigError::new(set_origin(set), message),
+                None => ConfigError::new("--set", format!("after the overrides, {message}")),
+            }
+        })?;
     }
     Ok(spec)
+}
+
+/// Names an override, shortened if someone passed a novel.
+fn set_origin(set: &str) -> String {
+    let shown: String = set.chars().take(80).collect();
+    if shown.len() < set.len() { format!("--set {shown}…") } else { format!("--set {set}") }
+}
+
+/// The last override that set the field a broken rule names (`path`, or
+/// failing that one of the fields it `involves`), or a section holding it
+/// (`--set db=(...)`) or a field inside it.
+fn culprit<'a>(sets: &'a [String], path: &str, involves: &[String]) -> Option<&'a String> {
+    let overlaps = |set: &str, field: &str| {
+        let set = set.split_once('=').map_or(set, |(p, _)| p).trim();
+        let within = |outer: &str, inner: &str| {
+            inner == outer || inner.strip_prefix(outer).is_some_and(|rest| rest.starts_with(['.', '[']))
+        };
+        !set.is_empty() && (within(set, field) || within(field, set))
+    };
+    std::iter::once(path)
+        .chain(involves.iter().map(String::as_str))
+        .find_map(|field| sets.iter().rev().find(|set| overlaps(set, field)))
 }

@@ -35,3 +35,7 @@ pub use model::{
 pub use redis::{GiveUp, Redis, RedisLock, SharedRefresh, WhenDown, Window};
 pub use response::ResponseCache;
 pub use suggest::did_you_mean;
+pub use validate::{
+    MAX_CLIENT_CONN, MAX_CONCURRENCY, MAX_DB_CONNECTIONS, MAX_KEYS, MAX_LIMIT_USERS, MAX_POOL_CONNECTIONS, MAX_POPS,
+    MAX_REPLICAS, MAX_SERVERS, MAX_USERS, MAX_WORKERS,
+};

@@ -108,7 +108,7 @@ pub struct Workload {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ClosedLoop {
-    /// How many users.
+    /// How many users (required; 1 to 1,000,000).
     pub users: NonZeroU32,
     /// Pause before each request.
     pub think: Latency,
@@ -150,20 +150,21 @@ pub enum Phase {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Servers {
-    /// Number of servers (default 1).
+    /// Number of servers (default 1; 1 to 10,000).
     #[serde(default = "one")]
     pub count: NonZeroU32,
     /// `RoundRobin` (default, as nginx and AWS ALB) or `Random`.
     #[serde(default)]
     pub balancer: Balancer,
-    /// Worker processes per server (uvicorn/gunicorn `--workers`, default 1).
-    /// Each has its own in-memory cache, pool and rate-limit storage, since
-    /// "multiple processes normally don't share any memory".
+    /// Worker processes per server (uvicorn/gunicorn `--workers`, default 1;
+    /// 1 to 10,000, and `count × workers` at most 10,000 in all). Each has
+    /// its own in-memory cache, pool and rate-limit storage, since "multiple
+    /// processes normally don't share any memory".
     #[serde(default = "one")]
     pub workers: NonZeroU32,
     /// Requests one worker works on at once; more wait in FIFO order. Absent
     /// (default) means unlimited, as one asyncio event loop accepts every
-    /// request; a number models sync workers or threads.
+    /// request; a number (1 to 1,000,000) models sync workers or threads.
     #[serde(default)]
     pub concurrency: Option<NonZeroU32>,
     /// Handler time once the data is at hand (parsing, serialization), also
@@ -181,7 +182,7 @@ pub struct Servers {
 #[serde(deny_unknown_fields)]
 pub struct Restart {
     pub at: Dur,
-    /// Which server (0-based).
+    /// Which server (0-based: 0 to `servers.count − 1`).
     pub server: u32,
 }
 
@@ -294,7 +295,7 @@ pub enum Writes {
 pub struct RateLimit {
     /// Tokens added per second.
     pub rate: Rate,
-    /// Bucket capacity, in tokens.
+    /// Bucket capacity, in tokens (required; 1 to 4,294,967,295).
     pub burst: NonZeroU32,
     /// `Fail` (default: the request fails with `rate_limited`) or `Retry`
     /// (back off as the Firestore client does, see `retry`).

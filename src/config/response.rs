@@ -15,13 +15,14 @@ pub struct ResponseCache {
     /// TTL of a stored response (default 2m, the seed note's).
     #[serde(default = "default_ttl")]
     pub ttl: Dur,
-    /// Distinct queries (keys).
+    /// Distinct queries (keys; required, 1 to 10,000,000).
     pub keys: u32,
     /// Zipf exponent of their popularity: key k (from 1) is asked with
     /// weight k^-zipf (default 0.8; 0 is uniform).
     #[serde(default = "default_zipf")]
     pub zipf: f64,
-    /// Most responses kept (LRU eviction); absent: unlimited.
+    /// Most responses kept per worker (LRU eviction; 0 to 4,294,967,295, 0
+    /// keeps none); absent: unlimited.
     #[serde(default)]
     pub capacity: Option<u32>,
 }

@@ -13,10 +13,45 @@ pub struct Invalid {
     pub path: String,
     /// What is wrong, and what would be right.
     pub message: String,
+    /// Other fields the broken rule relates `path` to (e.g. `db.max_overflow`
+    /// for a pool that is too big in all), so that a `--set` of one of them
+    /// can be named as the cause.
+    pub involves: Vec<String>,
 }
 
 fn invalid(path: impl Into<String>, message: impl Into<String>) -> Invalid {
-    Invalid { path: path.into(), message: message.into() }
+    Invalid { path: path.into(), message: message.into(), involves: Vec::new() }
+}
+
+impl Invalid {
+    /// Names the other fields the rule relates this one to.
+    fn involving(mut self, paths: &[&str]) -> Invalid {
+        self.involves = paths.iter().map(|p| p.to_string()).collect();
+        self
+    }
+}
+
+/// `n` with thousands separators: 1,000,000.
+fn grouped(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// Checks that the count at `path` is between `min` and `max` (inclusive):
+/// "between 1 and 10,000 servers, not 20000". `unit` may carry a
+/// parenthesised reason after the unit.
+fn in_range(path: &str, value: u64, min: u64, max: u64, unit: &str) -> Result<(), Invalid> {
+    if (min..=max).contains(&value) {
+        return Ok(());
+    }
+    Err(invalid(path, format!("between {} and {} {unit}, not {value}", grouped(min), grouped(max))))
 }
 
 /// The smallest backoff bound a retry policy may have.
@@ -26,14 +61,47 @@ const MIN_BACKOFF: super::Dur = super::Dur::millis(1);
 /// more than this is a typo, not an architecture.
 pub const MAX_SERVERS: u32 = 10_000;
 
+/// The most worker processes in all (`servers.count × servers.workers`):
+/// each is a unit with its own cache, pools and timers, kept in memory.
+pub const MAX_WORKERS: u32 = 10_000;
+
+/// The most requests one worker may work on at once (`servers.concurrency`);
+/// more than the in-flight memory guard (5,000,000 in all) could never fill.
+pub const MAX_CONCURRENCY: u32 = 1_000_000;
+
+/// The most connections one QueuePool may have (`pool_size + max_overflow`):
+/// far past any real pool, and small enough that the sum and every count of
+/// connections fit a `u32`.
+pub const MAX_POOL_CONNECTIONS: u32 = 1_000_000;
+
+/// The most `db.max_connections`: PostgreSQL's `MAX_BACKENDS` (2^18 − 1).
+pub const MAX_DB_CONNECTIONS: u32 = 262_143;
+
+/// The most client connections PgBouncer may accept (`max_client_conn`),
+/// far past what its file descriptors allow in practice.
+pub const MAX_CLIENT_CONN: u32 = 1_000_000;
+
+/// The most read replicas (`db.replicas.count`); each worker keeps a pool per node.
+pub const MAX_REPLICAS: u32 = 64;
+
+/// The most CDN points of presence (`cdn.pops`); each is a cache in memory.
+pub const MAX_POPS: u32 = 10_000;
+
+/// The most closed-loop users (`workload.closed.users`): each has a timer
+/// from the start.
+pub const MAX_USERS: u32 = 1_000_000;
+
+/// The most rate-limited users (`client_limit.users`): their Zipf table is
+/// kept in memory (8 bytes each).
+pub const MAX_LIMIT_USERS: u32 = 10_000_000;
+
+/// The most response-cache keys (`response_cache.keys`): their Zipf table
+/// is kept in memory (8 bytes each).
+pub const MAX_KEYS: u32 = 10_000_000;
+
 /// Checks the rules that relate fields to each other, and the guards.
 pub fn validate(m: &ModelSpec) -> Result<(), Invalid> {
-    if m.servers.count.get() > MAX_SERVERS {
-        return Err(invalid(
-            "servers.count",
-            format!("{} servers is more than the {MAX_SERVERS} a model may have", m.servers.count),
-        ));
-    }
+    validate_servers(&m.servers)?;
     let w = &m.workload;
     if w.duration.is_zero() {
         return Err(invalid("workload.duration", "the duration must be above zero"));
@@ -149,9 +217,7 @@ pub fn validate(m: &ModelSpec) -> Result<(), Invalid> {
         ));
     }
     if let Some(c) = &w.closed {
-        if c.users.get() > 1_000_000 {
-            return Err(invalid("workload.closed.users", "at most 1,000,000 users"));
-        }
+        in_range("workload.closed.users", c.users.get().into(), 1, MAX_USERS.into(), "users")?;
         // A user with no pause whose request fails at once would loop at
         // one instant forever.
         if c.think.mean_secs() <= 0.0 {
@@ -162,8 +228,9 @@ pub fn validate(m: &ModelSpec) -> Result<(), Invalid> {
         if c.per.is_zero() {
             return Err(invalid("client_limit.per", "the window must be above zero"));
         }
-        if !(c.zipf.is_finite() && c.zipf >= 0.0) || c.users.get() > 10_000_000 {
-            return Err(invalid("client_limit.users", "at most 10,000,000 users, with a Zipf exponent of at least 0"));
+        in_range("client_limit.users", c.users.get().into(), 1, MAX_LIMIT_USERS.into(), "users")?;
+        if !(c.zipf.is_finite() && c.zipf >= 0.0) {
+            return Err(invalid("client_limit.zipf", format!("the Zipf exponent must be at least 0, not {}", c.zipf)));
         }
     }
     if let Some(c) = &m.cdn {
@@ -173,22 +240,13 @@ pub fn validate(m: &ModelSpec) -> Result<(), Invalid> {
         validate_db(db)?;
     }
     if let Some(r) = &m.response_cache {
-        if r.keys == 0 || r.keys > 10_000_000 {
-            return Err(invalid("response_cache.keys", format!("between 1 and 10,000,000 keys, not {}", r.keys)));
-        }
+        in_range("response_cache.keys", r.keys.into(), 1, MAX_KEYS.into(), "keys")?;
         if !(r.zipf.is_finite() && r.zipf >= 0.0) {
             return Err(invalid(
                 "response_cache.zipf",
                 format!("the Zipf exponent must be at least 0, not {}", r.zipf),
             ));
         }
-    }
-    let units = u64::from(m.servers.count.get()) * u64::from(m.servers.workers.get());
-    if units > u64::from(MAX_SERVERS) {
-        return Err(invalid(
-            "servers.workers",
-            format!("{units} worker processes in all is more than the {MAX_SERVERS} a model may have"),
-        ));
     }
     if let Some(super::Writes::Every(period)) = &m.backend.writes
         && period.nanos() < 1_000_000
@@ -204,22 +262,72 @@ pub fn validate(m: &ModelSpec) -> Result<(), Invalid> {
             ));
         }
     }
-    if let Some(db) = &m.db
-        && db.pool_size == 0
-        && db.max_overflow == 0
-    {
+    Ok(())
+}
+
+/// Servers, worker processes in all, and each worker's concurrency.
+fn validate_servers(s: &super::Servers) -> Result<(), Invalid> {
+    let (count, workers) = (s.count.get(), s.workers.get());
+    in_range("servers.count", count.into(), 1, MAX_SERVERS.into(), "servers")?;
+    in_range("servers.workers", workers.into(), 1, MAX_WORKERS.into(), "worker processes per server")?;
+    if count.checked_mul(workers).is_none_or(|units| units > MAX_WORKERS) {
         return Err(invalid(
-            "db.pool_size",
-            "a pool of 0 + 0 connections can run no query; set pool_size or max_overflow above zero",
-        ));
+            "servers.workers",
+            format!(
+                "between 1 and {} worker processes in all (servers.count × servers.workers), not {count} × {workers} = {}",
+                grouped(MAX_WORKERS.into()),
+                u64::from(count) * u64::from(workers)
+            ),
+        )
+        .involving(&["servers.count"]));
+    }
+    if let Some(c) = s.concurrency {
+        in_range("servers.concurrency", c.get().into(), 1, MAX_CONCURRENCY.into(), "requests at once per worker")?;
     }
     Ok(())
 }
 
-fn validate_cdn(c: &super::Cdn) -> Result<(), Invalid> {
-    if c.pops == 0 || c.pops > 10_000 {
-        return Err(invalid("cdn.pops", format!("between 1 and 10,000 PoPs, not {}", c.pops)));
+/// The QueuePool's size: `pool_size + max_overflow` connections, at least 1
+/// and at most [`MAX_POOL_CONNECTIONS`], each part checked before the sum
+/// so that the sum cannot overflow.
+fn validate_pool_size(db: &super::Pool) -> Result<(), Invalid> {
+    let most = grouped(MAX_POOL_CONNECTIONS.into());
+    for (field, value) in [("pool_size", db.pool_size), ("max_overflow", db.max_overflow)] {
+        in_range(
+            &format!("db.{field}"),
+            value.into(),
+            0,
+            MAX_POOL_CONNECTIONS.into(),
+            &format!("connections (pool_size + max_overflow is at most {most})"),
+        )?;
     }
+    let total = db.pool_size.checked_add(db.max_overflow);
+    if total.is_some_and(|t| (1..=MAX_POOL_CONNECTIONS).contains(&t)) {
+        return Ok(());
+    }
+    // Blame the bigger part: the likelier typo.
+    let (path, other) = if db.pool_size >= db.max_overflow {
+        ("db.pool_size", "db.max_overflow")
+    } else {
+        ("db.max_overflow", "db.pool_size")
+    };
+    let sum = u64::from(db.pool_size) + u64::from(db.max_overflow);
+    let message = if sum == 0 {
+        format!(
+            "a pool of 0 + 0 connections can run no query; set pool_size or max_overflow above zero \
+             (pool_size + max_overflow must be between 1 and {most})"
+        )
+    } else {
+        format!(
+            "pool_size + max_overflow must be between 1 and {most} connections, not {} + {} = {sum}",
+            db.pool_size, db.max_overflow
+        )
+    };
+    Err(invalid(path, message).involving(&[other]))
+}
+
+fn validate_cdn(c: &super::Cdn) -> Result<(), Invalid> {
+    in_range("cdn.pops", c.pops.into(), 1, MAX_POPS.into(), "PoPs")?;
     match &c.spread {
         super::Spread::Even => {}
         super::Spread::Zipf(s) if s.is_finite() && *s >= 0.0 => {}
@@ -242,16 +350,27 @@ fn validate_cdn(c: &super::Cdn) -> Result<(), Invalid> {
 }
 
 fn validate_db(db: &super::Pool) -> Result<(), Invalid> {
+    validate_pool_size(db)?;
+    in_range(
+        "db.max_connections",
+        db.max_connections.into(),
+        1,
+        MAX_DB_CONNECTIONS.into(),
+        "connections (PostgreSQL's MAX_BACKENDS)",
+    )?;
     if db.reserved_connections >= db.max_connections {
         return Err(invalid(
-            "db.max_connections",
+            "db.reserved_connections",
             format!(
-                "max_connections ({}) must exceed the reserved connections ({})",
-                db.max_connections, db.reserved_connections
+                "between 0 and {} connections (less than max_connections, {}), not {}",
+                db.max_connections - 1,
+                db.max_connections,
+                db.reserved_connections
             ),
-        ));
+        )
+        .involving(&["db.max_connections"]));
     }
-    let usable = db.max_connections.saturating_sub(db.reserved_connections);
+    let usable = db.max_connections - db.reserved_connections;
     if let Some(b) = &db.pgbouncer {
         if b.default_pool_size == 0 || b.default_pool_size > usable {
             return Err(invalid(
@@ -260,16 +379,19 @@ fn validate_db(db: &super::Pool) -> Result<(), Invalid> {
                     "between 1 and the database's {usable} usable connections (max_connections less reserved), not {}",
                     b.default_pool_size
                 ),
-            ));
+            )
+            .involving(&["db.max_connections", "db.reserved_connections"]));
         }
-        if b.max_client_conn == 0 {
-            return Err(invalid("db.pgbouncer.max_client_conn", "PgBouncer must accept at least 1 client connection"));
-        }
+        in_range(
+            "db.pgbouncer.max_client_conn",
+            b.max_client_conn.into(),
+            1,
+            MAX_CLIENT_CONN.into(),
+            "client connections",
+        )?;
     }
     if let Some(r) = &db.replicas {
-        if r.count == 0 || r.count > 64 {
-            return Err(invalid("db.replicas.count", format!("between 1 and 64 replicas, not {}", r.count)));
-        }
+        in_range("db.replicas.count", r.count.into(), 1, MAX_REPLICAS.into(), "replicas")?;
         if !(0.0..=1.0).contains(&r.read_share) {
             return Err(invalid("db.replicas.read_share", format!("a share between 0 and 1, not {}", r.read_share)));
         }

@@ -17,7 +17,7 @@ pub struct LimitStore {
     limit: u32,
     per: SimDuration,
     /// Fixed window: key -> (count, window end).
-    fixed: HashMap<u32, (u32, SimTime)>,
+    fixed: HashMap<u32, (u64, SimTime)>,
     /// Moving window: key -> times of the hits that passed.
     moving: HashMap<u32, VecDeque<SimTime>>,
 }
@@ -36,8 +36,10 @@ impl LimitStore {
                 if now >= e.1 {
                     *e = (0, now.after(self.per));
                 }
+                // Counted in u64: more hits in one window than a u32 holds
+                // stay refused, never wrap back under the limit.
                 e.0 += 1;
-                e.0 <= self.limit
+                e.0 <= u64::from(self.limit)
             }
             LimitStrategy::MovingWindow => {
                 let hits = self.moving.entry(user).or_default();

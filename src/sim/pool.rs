@@ -66,10 +66,12 @@ pub enum Checkout {
 }
 
 impl PoolState {
-    /// An empty pool.
+    /// An empty pool. Loading a model bounds `pool_size + max_overflow` to
+    /// `config::MAX_POOL_CONNECTIONS`; a spec built in code that skips that
+    /// check gets a pool of at most `u32::MAX` (unlimited), never a wrapped one.
     pub fn new(pool_size: u32, max_overflow: u32, timeout: SimDuration) -> PoolState {
         PoolState {
-            capacity: pool_size + max_overflow,
+            capacity: pool_size.saturating_add(max_overflow),
             pool_size,
             timeout,
             in_use: 0,

@@ -133,7 +133,9 @@ impl World {
         let rng = |name: &str| stream(seed, run, name);
         let workers = spec.servers.workers.get();
         let warm_fetch = SimDuration::from_secs_f64(Sampler::new(&spec.backend.latency).mean_secs());
-        let units = (0..spec.servers.count.get() * workers)
+        // Loading a model bounds servers × workers to `config::MAX_WORKERS`.
+        let units = spec.servers.count.get().checked_mul(workers).expect("servers × workers was validated");
+        let units = (0..units)
             .map(|i| {
                 // Unit names keep the one-worker streams of earlier versions.
                 let name = if workers == 1 {

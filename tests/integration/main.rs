@@ -10,6 +10,7 @@
 //! - `redis`: the shared Redis cache, its lock and outages.
 //! - `report`: plots (titles, axis labels) and the HTML report, rendered in Chromium.
 //! - `robustness`: hostile input, guards, fuzz entry points, property tests.
+//! - `sizes`: counts and sizes a model gives, checked against their ranges at load.
 //! - `cdn`: the CDN's PoPs, shield, collapsing, ETag 304s, its spread.
 //! - `caching`: TTL caches, stampedes and rate limits against their formulas.
 //! - `limits`: breaking points and spike recovery on models with closed forms.
@@ -32,5 +33,6 @@ mod redis;
 mod report;
 mod robustness;
 mod shared_refresh;
+mod sizes;
 mod support;
 mod sweep;
