@@ -137,6 +137,11 @@ pub struct ModelArgs {
     /// Seed for every random stream; same model + same seed = same output.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
+    /// Which replication's random streams to use (default 0): with a
+    /// sweep's seed and the point's values as `--set`, replays replication K
+    /// of that point exactly (runs.csv `replication`).
+    #[arg(long, value_name = "K", default_value_t = 0)]
+    pub replication: u64,
     /// Override a field by dotted path, e.g. `--set cache.ttl=2m`
     /// (repeatable; checked like the file).
     #[arg(long = "set", value_name = "PATH=VALUE")]

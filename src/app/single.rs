@@ -13,7 +13,7 @@ pub(super) fn run_model(args: RunArgs) -> Result<(), AppError> {
     let spec = apply_overrides(load_model(&args.model)?, &args.model_args.sets)?;
     guard(&spec, args.model_args.max_events, &args.model.display().to_string())?;
     let report = match &args.plot {
-        None => simulate(&spec, args.model_args.seed, 0, options(&args.model_args)),
+        None => simulate(&spec, args.model_args.seed, args.model_args.replication, options(&args.model_args)),
         Some(dir) => {
             let span = spec.workload.duration.nanos().saturating_add(spec.workload.drain.nanos());
             if args.bucket.nanos() < 1_000_000 || span / args.bucket.nanos().max(1) > 10_000_000 {
@@ -26,7 +26,7 @@ pub(super) fn run_model(args: RunArgs) -> Result<(), AppError> {
                 )));
             }
             let opts = RunOptions { series: Some(args.bucket.0), ..options(&args.model_args) };
-            let (report, hist) = simulate_detailed(&spec, args.model_args.seed, 0, opts);
+            let (report, hist) = simulate_detailed(&spec, args.model_args.seed, args.model_args.replication, opts);
             write_run_plots(dir, &spec.name, hist.series.as_ref().expect("asked for a series"))?;
             report
         }

@@ -100,13 +100,14 @@ pub fn metric_keys(spec: &crate::config::ModelSpec) -> Vec<String> {
     RunRecord::new(RunId { point: 0, rep: 0 }, &report, &hist).metrics.into_iter().map(|(k, _)| k).collect()
 }
 
-/// Numeric leaves of a report, skipping the identifying `model` and `seed`.
+/// Numeric leaves of a report, skipping the identifying `model`, `seed`
+/// and `replication`.
 fn flatten(prefix: &str, v: &serde_json::Value, out: &mut Vec<(String, Option<f64>)>) {
     use serde_json::Value;
     match v {
         Value::Object(map) => {
             for (k, child) in map {
-                if prefix.is_empty() && (k == "model" || k == "seed") {
+                if prefix.is_empty() && (k == "model" || k == "seed" || k == "replication") {
                     continue;
                 }
                 let key = if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") };

@@ -70,6 +70,9 @@ pub struct RunReport {
     pub model: String,
     /// The seed the run used.
     pub seed: u64,
+    /// The replication: with the seed, it names the run's random streams
+    /// (`cachesim run --replication K` replays a sweep's replication K).
+    pub replication: u64,
     pub requests: RequestStats,
     /// Latency of successful requests, arrival to completion, in seconds
     /// (`null` when none succeeded).

@@ -235,7 +235,11 @@ fn engine_line(r: &RunReport) -> String {
 
 /// A compact aligned summary of one run.
 pub fn summary(r: &RunReport) -> String {
-    let mut out = format!("{:<9} {}   (seed {})\n", "model", r.model, r.seed);
+    let mut out = if r.replication == 0 {
+        format!("{:<9} {}   (seed {})\n", "model", r.model, r.seed)
+    } else {
+        format!("{:<9} {}   (seed {}, replication {})\n", "model", r.model, r.seed, r.replication)
+    };
     for (label, value) in rows(r) {
         let _ = writeln!(out, "{label:<9} {value}");
     }

@@ -84,7 +84,7 @@ pub fn simulate_detailed(spec: &ModelSpec, seed: u64, run_index: u64, opts: RunO
     let end = if queue.pending() == 0 || truncated { queue.now() } else { stop };
     queue.advance_to(end);
     let measured = SimTime(w.duration.nanos()).since(SimTime(w.warmup.nanos())).as_secs_f64();
-    let mut report = report(spec, seed, &mut world, &queue, end, measured, truncated);
+    let mut report = report(spec, seed, run_index, &mut world, &queue, end, measured, truncated);
     report.engine.stop_reason = match (&world.stop_reason, truncated) {
         (Some(reason), _) => Some(reason.clone()),
         (None, true) => Some(format!("the event budget (--max-events {}) ran out", opts.max_events)),
@@ -123,9 +123,11 @@ fn secs_us(v: u64) -> f64 {
     v as f64 / 1e6
 }
 
+#[allow(clippy::too_many_arguments)]
 fn report(
     spec: &ModelSpec,
     seed: u64,
+    replication: u64,
     world: &mut World,
     queue: &EventQueue<Event>,
     end: SimTime,
@@ -166,6 +168,7 @@ fn report(
     RunReport {
         model: spec.name.clone(),
         seed,
+        replication,
         requests: RequestStats {
             arrived: s.arrived,
             ok: s.ok,

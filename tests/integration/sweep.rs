@@ -935,3 +935,44 @@ fn shipped_experiments_load() {
     let cdn = cachesim::experiment::load_experiment(&root.join("experiments/cdn_edge.ron"), &[]).unwrap();
     assert_eq!(cdn.points.len(), 4 * 2);
 }
+
+/// `cachesim run MODEL --seed S --replication K` with the point's values as
+/// `--set` replays replication K of a sweep point exactly: every metric of
+/// its `--json` equals that run's row of runs.csv, and another replication
+/// differs.
+#[test]
+fn run_with_replication_k_replays_that_sweep_run_exactly() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let exp = write(dir.path(), "small.ron", &small_text("(p99: \"2s\")"));
+    let out = dir.path().join("out");
+    sweep_ok(&exp, &out, &[]);
+    let (header, rows) = table(&out.join("runs.csv"));
+    let at = |name: &str| column(&header, name);
+    let row = rows
+        .iter()
+        .find(|r| r[at("model")] == "reference" && r[at("workload.rate")] == "50" && r[at("replication")] == "2")
+        .expect("reference at 50 req/s, replication 2");
+    let replay = |k: &str| -> Value {
+        let output = cachesim()
+            .arg("run")
+            .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("models/seed/reference.ron"))
+            .args(["--set", "workload.duration=3m", "--set", "workload.rate=50", "--seed", &row[at("seed")]])
+            .args(["--replication", k, "--json"])
+            .output()
+            .expect("cachesim starts");
+        assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+        serde_json::from_slice(&output.stdout).expect("json")
+    };
+    let leaf = |v: &Value, key: &str| key.split('.').try_fold(v, |v, k| v.get(k)).and_then(Value::as_f64);
+    let json = replay("2");
+    assert_eq!(json["replication"].as_u64(), Some(2));
+    let mut compared = 0;
+    for key in ["requests.arrived", "requests.ok", "latency_s.p99", "latency_s.max", "backend.calls", "engine.events"] {
+        let csv: f64 = row[at(key)].parse().expect("a number");
+        assert_eq!(leaf(&json, key), Some(csv), "{key}: the replay differs from runs.csv");
+        compared += 1;
+    }
+    assert_eq!(compared, 6);
+    let other = replay("1");
+    assert_ne!(leaf(&other, "engine.events"), leaf(&json, "engine.events"), "replication 1 is another run");
+}
