@@ -212,14 +212,59 @@ fn dominant_error(stats: &PointStats) -> Option<String> {
     Some(format!(", mostly {cause} {} ({:.0}% of errors)", percent(share), (share / total * 100.0).min(100.0)))
 }
 
+/// ": 85% lock wait, 10% pool wait": where the time of the requests above
+/// the p99 went (mean over replications), the phases of at least 5%, the
+/// largest first, at most three.
+fn slow_phases(stats: &PointStats) -> Option<String> {
+    let times: Vec<(crate::metrics::Phase, f64)> = crate::metrics::Phase::ALL
+        .iter()
+        .filter_map(|&p| Some((p, stats.mean(&format!("latency_breakdown.above_p99.{}_s", p.key()))?)))
+        .collect();
+    let total: f64 = times.iter().map(|(_, t)| t).sum();
+    if total <= 0.0 {
+        return None;
+    }
+    let mut shares: Vec<(crate::metrics::Phase, f64)> =
+        times.into_iter().map(|(p, t)| (p, t / total)).filter(|&(_, s)| s >= 0.05).collect();
+    // Largest first; on a tie, in report order (the sort is stable).
+    shares.sort_by(|a, b| b.1.total_cmp(&a.1));
+    let words: Vec<String> = shares.iter().take(3).map(|(p, s)| format!("{:.0}% {}", s * 100.0, p.words())).collect();
+    Some(format!(": {}", words.join(", ")))
+}
+
+/// "; failed requests: 64% in the cold start, 36% after an expiry": when
+/// the requests of `set` (`failed` or `slow`) arrived, the periods of at
+/// least 10%, the largest first.
+fn periods(stats: &PointStats, set: &str, what: &str) -> Option<String> {
+    let mut shares: Vec<(crate::metrics::Period, f64)> = crate::metrics::Period::ALL
+        .iter()
+        .filter_map(|&p| Some((p, stats.mean(&format!("when.{set}.{}", p.key()))?)))
+        .filter(|&(_, s)| s >= 0.1)
+        .collect();
+    if shares.is_empty() {
+        return None;
+    }
+    shares.sort_by(|a, b| b.1.total_cmp(&a.1));
+    let words: Vec<String> = shares.iter().map(|(p, s)| format!("{:.0}% {}", s * 100.0, p.words())).collect();
+    Some(format!("; {what}: {}", words.join(", ")))
+}
+
 /// Judges one point.
 pub fn judge(slo: &Slo, stats: &PointStats) -> Verdict {
     let m = slo.margin;
     let mut worst: Option<Outcome> = None;
     for c in checks(slo) {
         let mut outcome = if c.key == "latency_s.p99" { judge_p99(&c, stats, m) } else { judge_mean(&c, stats, m) };
-        if c.key == "requests.error_rate" && outcome.level > Level::Ready {
-            outcome.text += &dominant_error(stats).unwrap_or_default();
+        if outcome.level > Level::Ready && !outcome.inconclusive {
+            if c.key == "latency_s.p99" {
+                outcome.text += &slow_phases(stats).unwrap_or_default();
+                outcome.text += &periods(stats, "slow", "slow requests").unwrap_or_default();
+            } else if c.key.starts_with("requests.error") {
+                if c.key == "requests.error_rate" {
+                    outcome.text += &dominant_error(stats).unwrap_or_default();
+                }
+                outcome.text += &periods(stats, "failed", "failed requests").unwrap_or_default();
+            }
         }
         if worst.as_ref().is_none_or(|w| outcome.level > w.level) {
             worst = Some(outcome);
@@ -331,5 +376,23 @@ mod tests {
         assert_eq!(v.level, Level::Fails);
         let cause = v.cause.unwrap();
         assert!(cause.ends_with(", mostly rate_limited 1.50% (75% of errors)"), "{cause}");
+    }
+
+    #[test]
+    fn a_p99_verdict_names_the_phases_and_the_period_of_the_slow_requests() {
+        let mut p = point(&[3.0, 3.0], &[0.0, 0.0]);
+        for (phase, t) in [("lock_wait", 0.85), ("pool_wait", 0.10), ("handler", 0.05), ("query", 0.0)] {
+            p.metrics.push((format!("latency_breakdown.above_p99.{phase}_s"), Estimate::of(&[t, t])));
+        }
+        for (period, share) in [("cold_start", 0.7), ("after_expiry", 0.25), ("other", 0.05)] {
+            p.metrics.push((format!("when.slow.{period}"), Estimate::of(&[share, share])));
+        }
+        let cause = judge(&slo(), &p).cause.unwrap();
+        assert!(
+            cause.ends_with(
+                ": 85% lock wait, 10% pool wait, 5% handler; slow requests: 70% in the cold start, 25% after an expiry"
+            ),
+            "{cause}"
+        );
     }
 }

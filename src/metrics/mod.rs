@@ -1,11 +1,15 @@
 //! Statistics: what a run records as it goes ([`Recorder`]) and what it
 //! reports ([`RunReport`], the `--json` contract).
 
+mod breakdown;
 mod divergence;
 mod recorder;
 mod report;
 mod series;
 
+pub use breakdown::{
+    Breakdown, LatencyBreakdown, PHASES, Period, PeriodShares, Phase, PhaseClock, PhaseMeans, WhenStats,
+};
 pub use divergence::Divergence;
 pub use recorder::{Recorder, histogram};
 pub use report::{

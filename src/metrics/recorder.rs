@@ -4,6 +4,7 @@
 
 use hdrhistogram::Histogram;
 
+use super::breakdown::{Breakdown, PHASES, Period};
 use super::divergence::Divergence;
 use super::report::Cause;
 use super::series::Series;
@@ -91,6 +92,8 @@ pub struct Recorder {
     /// Response-cache lookups and hits (measured requests).
     pub response_lookups: u64,
     pub response_hits: u64,
+    /// Where measured requests' time went, and when they failed or were slow.
+    pub breakdown: Breakdown,
 }
 
 impl Recorder {
@@ -146,6 +149,7 @@ impl Recorder {
             remote_hits: 0,
             response_lookups: 0,
             response_hits: 0,
+            breakdown: Breakdown::default(),
         }
     }
 
@@ -182,8 +186,16 @@ impl Recorder {
         }
     }
 
-    /// A request left the system after `sojourn`, successfully or with a cause.
-    pub fn request_left(&mut self, now: SimTime, counted: bool, sojourn: SimDuration, outcome: Result<(), Cause>) {
+    /// A request left the system after `sojourn`, successfully or with a
+    /// cause, having spent `spent` in each phase, in `period` of the run.
+    pub fn request_left(
+        &mut self,
+        now: SimTime,
+        counted: bool,
+        sojourn: SimDuration,
+        outcome: Result<(), Cause>,
+        (spent, period): ([u64; PHASES], Period),
+    ) {
         let outcome = outcome.map(|()| sojourn);
         self.integrate(now);
         self.in_flight -= 1;
@@ -209,8 +221,12 @@ impl Recorder {
                 record(&mut self.latency_us, micros(latency));
                 self.latency_sum_ns += u128::from(latency.0);
                 self.latency_max_ns = self.latency_max_ns.max(latency.0);
+                self.breakdown.succeeded(latency.0, spent, period);
             }
-            Err(cause) => self.errors[cause as usize] += 1,
+            Err(cause) => {
+                self.errors[cause as usize] += 1;
+                self.breakdown.failed(period);
+            }
         }
     }
 

@@ -77,6 +77,12 @@ pub struct RunReport {
     /// Latency of successful requests, arrival to completion, in seconds
     /// (`null` when none succeeded).
     pub latency_s: LatencyStats,
+    /// Where the time of successful requests went, per phase: mean seconds
+    /// over all of them and over those above the p99.
+    pub latency_breakdown: super::LatencyBreakdown,
+    /// When in the run the failed requests, and the slow ones (above the
+    /// p99), arrived: shares by period.
+    pub when: super::WhenStats,
     pub cache: CacheStats,
     pub backend: BackendStats,
     pub pool: PoolStats,

@@ -89,6 +89,12 @@ impl BackendState {
         }
     }
 
+    /// Whether an outage or slow window overlaps `[from, to]`.
+    pub fn fault_during(&self, from: SimTime, to: SimTime) -> bool {
+        let overlaps = |a: SimTime, b: SimTime| a <= to && from < b;
+        self.outages.iter().any(|&(a, b)| overlaps(a, b)) || self.slow.iter().any(|&(a, b, _)| overlaps(a, b))
+    }
+
     /// Tries to send a fetch at `now`: `retries` earlier attempts of the same
     /// fetch were refused, and it started at `started`.
     pub fn attempt(&mut self, now: SimTime, started: SimTime, retries: u32) -> Attempt {

@@ -241,7 +241,16 @@ impl World {
         if c.counted && c.result.is_ok() && !c.forwarded {
             edge.counters.answered_at_edge += 1;
         }
-        self.stats.request_left(now, c.counted, now.since(c.arrived), c.result.map(|_| ()));
+        // A CDN client's whole time is at the edge (the origin's own
+        // requests are not clients).
+        let mut spent = [0; crate::metrics::PHASES];
+        spent[crate::metrics::Phase::Cdn as usize] = now.since(c.arrived).0;
+        let period = if self.fault_during(c.arrived, now) {
+            crate::metrics::Period::Fault
+        } else {
+            crate::metrics::Period::Other
+        };
+        self.stats.request_left(now, c.counted, now.since(c.arrived), c.result.map(|_| ()), (spent, period));
         if let Ok(version) = c.result {
             let staleness = self.versions.staleness(version, now);
             self.stats.served(c.counted, staleness);

@@ -16,7 +16,7 @@ use rand::RngExt;
 
 use crate::config::Pool;
 use crate::engine::{EventQueue, SimDuration, SimRng, SimTime, stream};
-use crate::metrics::Cause;
+use crate::metrics::{Cause, Phase};
 
 use super::pool::{Checkout, DbServer, Waiter};
 use super::request::ReqId;
@@ -192,6 +192,7 @@ impl World {
             Checkout::Wait => {
                 let timeout = Some(q.schedule_cancellable_in(pool.timeout, Event::PoolTimeout(id)));
                 pool.waiters.push_back(Waiter { req: id, since: now, timeout });
+                self.phase(now, id, Phase::PoolWait);
             }
         }
     }
@@ -209,6 +210,7 @@ impl World {
                 let timeout = (b.wait_timeout.0 > 0)
                     .then(|| q.schedule_cancellable_in(b.wait_timeout, Event::BouncerTimeout(id)));
                 b.waiters.push_back(Waiter { req: id, since: now, timeout });
+                self.phase(now, id, Phase::PoolWait);
                 return;
             }
             b.busy += 1;
@@ -240,6 +242,7 @@ impl World {
             }
         }
         let d = db.query.sample(&mut self.units[req.unit as usize].query_rng);
+        self.phase(now, id, Phase::Query);
         q.schedule_in(d, Event::QueryDone(id));
     }
 

@@ -160,6 +160,9 @@ fn report(
         p999: pct(0.999),
         max: any_ok.then(|| s.latency_max_ns as f64 / 1e9),
     };
+    // Requests ranked beyond the p99, as hdrhistogram ranks it.
+    let above_p99 = s.ok - ((0.99 * s.ok as f64).ceil() as u64).clamp(u64::from(any_ok), s.ok);
+    let (latency_breakdown, when) = s.breakdown.finish(above_p99);
     let in_flight_at_end = s.counted_in_flight();
     let in_flight_mean = s.in_flight_mean(end);
     s.divergence.finish(end, s.warmup);
@@ -185,6 +188,8 @@ fn report(
             in_flight_peak: s.in_flight_peak,
         },
         latency_s,
+        latency_breakdown,
+        when,
         cache: CacheStats {
             // The first cache looked at: the PoP when there is a CDN.
             hit_ratio: if spec.cdn.is_some() { ratio(edge.pop_hits, s.arrived) } else { ratio(s.hits, s.arrived) },

@@ -110,6 +110,16 @@ impl RedisState {
         }
     }
 
+    /// Whether an outage overlaps `[from, to]`.
+    pub fn outage_during(&self, from: SimTime, to: SimTime) -> bool {
+        self.outages.iter().any(|&(a, b)| a <= to && from < b)
+    }
+
+    /// Whether nothing was ever stored (or the entry was flushed).
+    pub fn is_empty(&self) -> bool {
+        self.entry.is_none()
+    }
+
     /// Whether Redis is unreachable at `now`.
     pub fn is_down(&self, now: SimTime) -> bool {
         self.outages.iter().any(|&(a, b)| a <= now && now < b)

@@ -14,7 +14,7 @@ use rand::RngExt;
 
 use crate::config::{Refresh, Snapshot};
 use crate::engine::{EventQueue, SimDuration};
-use crate::metrics::Cause;
+use crate::metrics::{Cause, Period, Phase};
 
 use super::backend::Attempt;
 use super::request::{Background, ReqId};
@@ -67,12 +67,15 @@ impl World {
                 cache.lock_held = true;
             }
             self.stats.early_recomputes += u64::from(req.counted);
+            self.requests.get_mut(id).period.mark(Period::AfterExpiry);
             self.join_local_expiry(unit, id);
             return self.begin_fetch(q, id);
         }
         if req.counted && !req.lease_waited {
             self.stats.misses += 1;
         }
+        let met = if cache.expires_at.is_none() { Period::ColdStart } else { Period::AfterExpiry };
+        self.requests.get_mut(id).period.mark(met);
         if let Refresh::StaleWhileRevalidate { window } = self.refresh
             && cache.expires_at.is_some_and(|e| now < e.after(window.0))
         {
@@ -103,6 +106,7 @@ impl World {
                 return self.start_handler(q, id);
             }
             self.requests.get_mut(id).lease_waited = true;
+            self.phase(now, id, Phase::LockWait);
             q.schedule_in(retry.0, Event::LeaseRetry(id));
             return;
         }
@@ -112,6 +116,7 @@ impl World {
         }
         if cache.lock_held {
             cache.waiters.push_back(id);
+            self.phase(now, id, Phase::LockWait);
         } else {
             cache.lock_held = true;
             self.join_local_expiry(unit, id);
@@ -163,6 +168,7 @@ impl World {
     pub(super) fn start_backend_fetch(&mut self, q: &mut EventQueue<Event>, id: ReqId) -> Result<(), Cause> {
         let req = self.requests.get_mut(id);
         (req.retries, req.fetch_started) = (0, q.now());
+        self.phase(q.now(), id, Phase::Fetch);
         self.send_fetch(q, id)
     }
 

@@ -2,6 +2,7 @@
 //! carry a small integer instead of a pointer or an allocation.
 
 use crate::engine::{SimDuration, SimTime};
+use crate::metrics::{Period, Phase, PhaseClock};
 
 /// Index of a request in the [`Slab`].
 pub type ReqId = u32;
@@ -59,6 +60,10 @@ pub struct Request {
     pub fetched_in: SimDuration,
     /// Its Redis command arrived during an outage.
     pub redis_down: bool,
+    /// Where its time goes, phase by phase.
+    pub clock: PhaseClock,
+    /// What it met that explains its fate (a cold or expired cache).
+    pub period: Period,
 }
 
 /// Whether a request is a refresh no client waits for, and of what.
@@ -116,6 +121,8 @@ impl Request {
             shared_token: 0,
             fetched_in: SimDuration::ZERO,
             redis_down: false,
+            clock: PhaseClock::new(arrived, Phase::Queue),
+            period: Period::Other,
         }
     }
 }

@@ -12,7 +12,7 @@ use rand::RngExt;
 
 use crate::config::{GiveUp, SharedRefresh, WhenDown};
 use crate::engine::{EventQueue, SimTime};
-use crate::metrics::Cause;
+use crate::metrics::{Cause, Period, Phase};
 
 use super::redis::SharedGet;
 use super::request::{RedisOp, ReqId};
@@ -24,6 +24,7 @@ impl World {
         let redis = self.redis.as_mut().expect("a Redis command needs Redis");
         let there = redis.half_rtt();
         self.requests.get_mut(id).redis_op = op;
+        self.phase(q.now(), id, Phase::Redis);
         q.schedule_in(there, Event::RedisArrive(id));
     }
 
@@ -63,7 +64,12 @@ impl World {
                     SharedRefresh::XFetch { .. } => 1.0 - self.early_rng.random::<f64>(),
                     _ => 1.0,
                 };
+                let empty = redis.is_empty();
                 let reply = redis.get(done, u);
+                if reply.kind != SharedGet::Hit {
+                    let met = if empty { Period::ColdStart } else { Period::AfterExpiry };
+                    self.requests.get_mut(id).period.mark(met);
+                }
                 let refreshes = matches!(
                     reply.kind,
                     SharedGet::Miss | SharedGet::Early | SharedGet::Token | SharedGet::StaleRefresh
@@ -135,6 +141,7 @@ impl World {
                     unreachable!("only leases answer a hot miss")
                 };
                 self.requests.get_mut(id).lease_waited = true;
+                self.phase(now, id, Phase::LockWait);
                 q.schedule_in(retry.0, Event::SharedLeaseRetry(id));
                 Ok(())
             }
@@ -253,7 +260,9 @@ impl World {
         let redis = self.redis.as_ref().expect("Redis");
         let past_deadline = redis.blocking_timeout.is_some_and(|b| now.after(redis.sleep) > req.lock_since.after(b));
         if !past_deadline {
-            q.schedule_in(redis.sleep, Event::LockRetry(id));
+            let sleep = redis.sleep;
+            self.phase(now, id, Phase::LockWait);
+            q.schedule_in(sleep, Event::LockRetry(id));
             return Ok(());
         }
         self.stats.lock_timeouts += u64::from(req.counted);

@@ -12,7 +12,7 @@ use std::collections::VecDeque;
 
 use crate::config::{LimitKey, LimitStorage, ModelSpec, Refresh};
 use crate::engine::{EventQueue, Model, SimDuration, SimRng, SimTime, stream};
-use crate::metrics::{Cause, Recorder};
+use crate::metrics::{Cause, Period, Phase, Recorder};
 
 use super::arrivals::ArrivalStream;
 use super::backend::BackendState;
@@ -341,10 +341,23 @@ impl World {
         }
     }
 
+    /// From now on, request `id` is in `phase` (see `metrics::breakdown`).
+    #[inline]
+    pub(super) fn phase(&mut self, now: SimTime, id: ReqId, phase: Phase) {
+        self.requests.get_mut(id).clock.enter(now, phase);
+    }
+
     pub(super) fn start_handler(&mut self, q: &mut EventQueue<Event>, id: ReqId) {
+        self.phase(q.now(), id, Phase::Handler);
         let unit = self.requests.get(id).unit as usize;
         let d = self.handler.sample(&mut self.units[unit].handler_rng);
         q.schedule_in(d, Event::HandlerDone(id));
+    }
+
+    /// Whether a fault window (the backend or Redis down or slow) overlaps
+    /// `[from, to]`.
+    pub(super) fn fault_during(&self, from: SimTime, to: SimTime) -> bool {
+        self.backend.fault_during(from, to) || self.redis.as_ref().is_some_and(|r| r.outage_during(from, to))
     }
 
     /// The request leaves: record it, free its slot for the next in line,
@@ -354,7 +367,11 @@ impl World {
         let req = *self.requests.get(id);
         debug_assert!(now >= req.arrived, "a request finished before it arrived");
         if req.edge == u32::MAX {
-            self.stats.request_left(now, req.counted, now.since(req.arrived), outcome);
+            let mut period = req.period;
+            if self.fault_during(req.arrived, now) {
+                period.mark(Period::Fault);
+            }
+            self.stats.request_left(now, req.counted, now.since(req.arrived), outcome, (req.clock.spent(now), period));
         }
         self.requests.remove(id);
         self.spans.leave(req.span, &mut self.stats);

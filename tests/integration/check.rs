@@ -324,7 +324,7 @@ fn changed_parameter_fails_with_a_readable_report() {
     for line in points.iter().flat_map(|p| &p.moved) {
         let (_, change) = line.split_once(": ").unwrap_or_else(|| panic!("no `KEY: ` in {line:?}"));
         let (old, rest) = change.split_once(" -> ").unwrap_or_else(|| panic!("no ` -> ` in {line:?}"));
-        let new = rest.split(' ').next().unwrap_or("");
+        let new = rest.split(' ').next().unwrap_or("").trim_end_matches(',');
         let (Ok(old), Ok(new)) = (old.parse::<f64>(), new.parse::<f64>()) else {
             panic!("the values in {line:?} are not numbers");
         };

@@ -18,6 +18,7 @@
 //! - `check`: `cachesim check`: expectations, baselines, fingerprints, JUnit.
 //! - `support`: shared helpers (building models, confidence intervals).
 
+mod breakdown;
 mod caching;
 mod cdn;
 mod check;
