@@ -29,8 +29,8 @@ pub use latency::{Latency, lognormal_params};
 pub use load::{apply_overrides, load_model, parse_model, parse_ron, read_text};
 pub use locate::{locate, locate_nth_after};
 pub use model::{
-    Arrivals, Backend, Balancer, ClosedLoop, Cost, Fault, ModelSpec, Phase, Rate, RateLimit, Restart, Retry, Servers,
-    Snapshot, WhenEmpty, Workload, Writes,
+    Arrivals, Backend, Balancer, ClientRetry, ClosedLoop, Cost, Fault, ModelSpec, Phase, Rate, RateLimit, Restart,
+    Retry, Servers, Snapshot, WhenEmpty, Workload, Writes,
 };
 pub use redis::{GiveUp, Redis, RedisLock, SharedRefresh, WhenDown, Window};
 pub use response::ResponseCache;

@@ -102,6 +102,51 @@ pub struct Workload {
     /// then unused.
     #[serde(default)]
     pub closed: Option<ClosedLoop>,
+    /// Clients that give up on a slow request and send it again: the
+    /// classic sustaining effect of a metastable failure (open arrivals
+    /// only; none by default).
+    #[serde(default)]
+    pub client: Option<ClientRetry>,
+}
+
+/// A client's timeout and retries, as HTTP client libraries do them.
+///
+/// Each request waits at most `timeout`. Then the client abandons it (the
+/// server does not know and finishes its work, counted as
+/// `requests.abandoned`) and, up to `retries` times, sends it again as a
+/// new arrival after a backoff drawn uniformly from
+/// [0, min(`max_backoff`, `backoff` × `multiplier`^(k−1))] before retry k
+/// (AWS's "full jitter"; a `backoff` of 0s retries at once).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClientRetry {
+    /// How long the client waits for a response (required; above 0).
+    pub timeout: Dur,
+    /// Retries after the first attempt (default 2: the AWS SDKs' standard
+    /// mode makes 3 attempts; 0 to 100).
+    #[serde(default = "default_client_retries")]
+    pub retries: u32,
+    /// Backoff before the first retry, the top of its jitter (default 0s:
+    /// urllib3's `Retry` with its default `backoff_factor` of 0 retries at
+    /// once).
+    #[serde(default)]
+    pub backoff: Dur,
+    /// Growth of the backoff per retry (default 2; 1 to 100).
+    #[serde(default = "default_client_multiplier")]
+    pub multiplier: f64,
+    /// The largest backoff (default 20s, the AWS SDKs' cap).
+    #[serde(default = "default_client_max_backoff")]
+    pub max_backoff: Dur,
+}
+
+fn default_client_retries() -> u32 {
+    2
+}
+fn default_client_multiplier() -> f64 {
+    2.0
+}
+fn default_client_max_backoff() -> Dur {
+    Dur::secs(20)
 }
 
 /// Users in a closed loop.

@@ -87,6 +87,8 @@ pub const MAX_REPLICAS: u32 = 64;
 /// The most CDN points of presence (`cdn.pops`); each is a cache in memory.
 pub const MAX_POPS: u32 = 10_000;
 
+/// The most retries a client makes (`workload.client.retries`).
+pub const MAX_CLIENT_RETRIES: u32 = 100;
 /// The most closed-loop users (`workload.closed.users`): each has a timer
 /// from the start.
 pub const MAX_USERS: u32 = 1_000_000;
@@ -222,6 +224,24 @@ pub fn validate(m: &ModelSpec) -> Result<(), Invalid> {
         // one instant forever.
         if c.think.mean_secs() <= 0.0 {
             return Err(invalid("workload.closed.think", "a closed loop needs a think time above zero"));
+        }
+    }
+    if let Some(c) = &w.client {
+        if w.closed.is_some() || m.cdn.is_some() {
+            return Err(invalid(
+                "workload.client",
+                "client retries apply to open arrivals straight to the service: not with `closed` or a `cdn`",
+            ));
+        }
+        if c.timeout.is_zero() {
+            return Err(invalid("workload.client.timeout", "the client's timeout must be above zero"));
+        }
+        in_range("workload.client.retries", c.retries.into(), 0, MAX_CLIENT_RETRIES.into(), "retries")?;
+        if !(c.multiplier.is_finite() && (1.0..=100.0).contains(&c.multiplier)) {
+            return Err(invalid(
+                "workload.client.multiplier",
+                format!("the backoff multiplier must be between 1 and 100, not {}", c.multiplier),
+            ));
         }
     }
     if let Some(c) = &m.client_limit {

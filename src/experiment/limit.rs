@@ -11,6 +11,7 @@
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
+use super::metastability::{AfterTrigger, after_trigger};
 use super::plan::{Plan, RunId};
 use super::record::RunRecord;
 use super::stats::aggregate;
@@ -42,13 +43,25 @@ pub struct Recovery {
     pub base: f64,
     pub spike: f64,
     pub hold_s: f64,
-    /// Replications whose service returned to meeting the SLO after the
-    /// spike ended.
+    /// Replications back to the base phase's behaviour after the spike.
     pub recovered: usize,
+    /// Replications still bad at the end whose backlog was falling.
+    #[serde(default)]
+    pub draining: usize,
+    /// Replications still bad at the end and not draining: metastable.
+    #[serde(default)]
+    pub metastable: usize,
     pub replications: usize,
     /// The slowest recovery among those that recovered, seconds after the
     /// spike ended.
     pub slowest_recovery_s: Option<f64>,
+    /// The latest a draining replication's backlog clears (extrapolated),
+    /// seconds after the spike ended.
+    #[serde(default)]
+    pub slowest_clear_s: Option<f64>,
+    /// Each replication's outcome, in order.
+    #[serde(default)]
+    pub outcomes: Vec<AfterTrigger>,
 }
 
 /// A model's breaking points.
@@ -227,10 +240,8 @@ fn collapse(evals: &[Evaluation]) -> (Option<f64>, Option<f64>) {
 }
 
 /// Base load for `hold`, `spike` × base for `hold`, base again for two
-/// holds. Recovered from the first 10-second window after which every window
-/// is no worse than the base phase: error rate within the SLO's (or the base
-/// phase's worst window, if higher: a stampede at each expiry is normal
-/// there), and mean latency within twice the base phase's.
+/// holds; then each replication is judged recovered, draining or
+/// metastable (see `metastability`).
 pub fn spike_recovery(plan: &Plan, model: &ModelSpec, base: f64, opts: RunOptions) -> Result<Recovery, AppError> {
     let l = &plan.spec.limit;
     let hold = l.hold.0;
@@ -249,46 +260,34 @@ pub fn spike_recovery(plan: &Plan, model: &ModelSpec, base: f64, opts: RunOption
     ];
     w.duration = crate::config::Dur(SimDuration(hold.0 * 4));
     w.warmup = crate::config::Dur::default();
-    let window = SimDuration::from_secs(10);
     let run_opts = RunOptions { series: Some(SimDuration::from_secs(1)), ..opts };
     let slo_errors = plan.spec.slo.error_rate.unwrap_or(1.0);
-    let outcomes: Vec<Option<f64>> = (0..plan.spec.replications)
+    let outcomes: Vec<AfterTrigger> = (0..plan.spec.replications)
         .into_par_iter()
         .map(|rep| {
             let (_, hist) = simulate_detailed(&spec, plan.spec.seed, u64::from(rep), run_opts);
             let series = hist.series.expect("asked for a series");
-            let base_latency = series.window(SimTime(0), SimTime(hold.0)).mean_latency_s().unwrap_or(0.0);
-            let base_worst_errors = (0..hold.0 / window.0)
-                .map(|i| series.window(SimTime(i * window.0), SimTime((i + 1) * window.0)).error_rate())
-                .fold(0.0, f64::max);
-            let allowed_errors = slo_errors.max(base_worst_errors);
-            let spike_end = SimTime(hold.0 * 2);
-            let end = SimTime(hold.0 * 4);
-            let ok = |from: SimTime| {
-                let b = series.window(from, from.after(window));
-                b.error_rate() <= allowed_errors && b.mean_latency_s().is_none_or(|m| m <= 2.0 * base_latency.max(1e-6))
-            };
-            // The first window start after which every window is fine.
-            let mut t = end;
-            let mut recovered_at = None;
-            while t.0 >= spike_end.0 + window.0 {
-                let from = SimTime(t.0 - window.0);
-                if !ok(from) {
-                    break;
-                }
-                recovered_at = Some(from);
-                t = from;
-            }
-            recovered_at.filter(|r| r.0 + window.0 < end.0).map(|r| r.since(spike_end).as_secs_f64())
+            after_trigger(&series, SimTime(hold.0), SimTime(hold.0 * 2), SimTime(hold.0 * 4), slo_errors)
         })
         .collect();
-    let recovered: Vec<f64> = outcomes.iter().flatten().copied().collect();
+    let recovered: Vec<f64> = outcomes
+        .iter()
+        .filter_map(|o| if let AfterTrigger::Recovered { after_s } = o { Some(*after_s) } else { None })
+        .collect();
+    let clears: Vec<f64> = outcomes
+        .iter()
+        .filter_map(|o| if let AfterTrigger::Draining { clears_after_s } = o { Some(*clears_after_s) } else { None })
+        .collect();
     Ok(Recovery {
         base,
         spike,
         hold_s: hold.as_secs_f64(),
         recovered: recovered.len(),
+        draining: clears.len(),
+        metastable: outcomes.iter().filter(|o| matches!(o, AfterTrigger::Metastable)).count(),
         replications: outcomes.len(),
         slowest_recovery_s: recovered.iter().copied().reduce(f64::max),
+        slowest_clear_s: clears.iter().copied().reduce(f64::max),
+        outcomes,
     })
 }

@@ -92,6 +92,9 @@ pub struct Recorder {
     /// Response-cache lookups and hits (measured requests).
     pub response_lookups: u64,
     pub response_hits: u64,
+    /// Requests whose client gave up, and retries sent (`workload.client`).
+    pub abandoned: u64,
+    pub client_retries: u64,
     /// Where measured requests' time went, and when they failed or were slow.
     pub breakdown: Breakdown,
 }
@@ -149,6 +152,8 @@ impl Recorder {
             remote_hits: 0,
             response_lookups: 0,
             response_hits: 0,
+            abandoned: 0,
+            client_retries: 0,
             breakdown: Breakdown::default(),
         }
     }

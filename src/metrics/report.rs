@@ -29,11 +29,14 @@ pub enum Cause {
     TooManyRequests,
     /// PgBouncer found no server connection within `query_wait_timeout`.
     QueryWaitTimeout,
+    /// The client gave up at its timeout (`workload.client`) before the
+    /// service answered; the service finished the work anyway.
+    ClientTimeout,
 }
 
 impl Cause {
     /// Every cause, in report order.
-    pub const ALL: [Cause; 10] = [
+    pub const ALL: [Cause; 11] = [
         Cause::RateLimited,
         Cause::PoolTimeout,
         Cause::BackendDeadline,
@@ -44,6 +47,7 @@ impl Cause {
         Cause::BackendUnavailable,
         Cause::TooManyRequests,
         Cause::QueryWaitTimeout,
+        Cause::ClientTimeout,
     ];
 
     /// The stable key.
@@ -59,6 +63,7 @@ impl Cause {
             Cause::BackendUnavailable => "backend_unavailable",
             Cause::TooManyRequests => "too_many_requests",
             Cause::QueryWaitTimeout => "query_wait_timeout",
+            Cause::ClientTimeout => "client_timeout",
         }
     }
 }
@@ -230,6 +235,11 @@ pub struct RequestStats {
     pub sojourn_mean_s: f64,
     /// Most requests in the system at once.
     pub in_flight_peak: u64,
+    /// Requests whose client gave up at its timeout (`workload.client`);
+    /// the service finished them anyway (as `errors.client_timeout`).
+    pub abandoned: u64,
+    /// Retries the clients sent, each counted again in `arrived`.
+    pub client_retries: u64,
 }
 
 /// Latency percentiles in seconds (3 significant digits; mean and max exact).

@@ -59,20 +59,36 @@ pub fn limits_table(plan: &Plan, results: &[LimitResult]) -> String {
                 value(Some(rec.spike)),
                 rec.hold_s
             );
-            out += &if rec.recovered == rec.replications {
-                format!(
-                    "  spike      {after}: recovers in every replication, within {:.0}s\n",
-                    rec.slowest_recovery_s.unwrap_or(0.0)
-                )
-            } else {
-                format!(
-                    "  spike      {after}: STAYS FAILED in {} of {} replications (metastable)\n",
-                    rec.replications - rec.recovered,
-                    rec.replications
-                )
-            };
+            out += &format!("  spike      {after}: {}\n", recovery_words(rec));
         }
         out.push('\n');
     }
     out
+}
+
+/// What the spike check found, worst first: metastable replications,
+/// then draining ones, then how fast the rest recovered.
+fn recovery_words(rec: &crate::experiment::Recovery) -> String {
+    let n = rec.replications;
+    let mut parts = Vec::new();
+    if rec.metastable > 0 {
+        parts.push(format!(
+            "METASTABLE in {} of {n} replications (still failing {}s after the spike ended, and not draining)",
+            rec.metastable,
+            2.0 * rec.hold_s
+        ));
+    }
+    if rec.draining > 0 {
+        parts.push(format!(
+            "draining in {} of {n} (a backlog falling steadily; clears by about {:.0}s after the spike)",
+            rec.draining,
+            rec.slowest_clear_s.unwrap_or(0.0)
+        ));
+    }
+    if rec.recovered > 0 {
+        let which =
+            if rec.recovered == n { "every replication".to_string() } else { format!("{} of {n}", rec.recovered) };
+        parts.push(format!("recovers in {which}, within {:.0}s", rec.slowest_recovery_s.unwrap_or(0.0)));
+    }
+    parts.join("; ")
 }

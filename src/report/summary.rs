@@ -143,6 +143,14 @@ fn rows(r: &RunReport) -> Vec<(&'static str, String)> {
         ("engine", engine_line(r)),
     ];
     rows.splice(5..5, optional_rows(r));
+    if q.abandoned + q.client_retries > 0 {
+        let text = format!(
+            "clients gave up on {} (finished for nobody)   retries sent {}",
+            count(q.abandoned),
+            count(q.client_retries)
+        );
+        rows.insert(2, ("", text));
+    }
     rows
 }
 

@@ -140,6 +140,7 @@ mod tests {
             warmup: Dur::default(),
             drain: Dur::default(),
             closed: None,
+            client: None,
         }
     }
 

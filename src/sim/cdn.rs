@@ -126,7 +126,7 @@ impl World {
             NodeRef::Shield => edge.pops.len() as u32,
         };
         let key = if self.has_keys() { url } else { u32::MAX };
-        self.enter_origin(q, u32::MAX, key, id, peer);
+        self.enter_origin(q, u32::MAX, key, id, peer, 0);
     }
 
     /// The origin answered forward request `id`: with the data `version` it

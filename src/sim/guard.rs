@@ -44,7 +44,10 @@ pub fn check_size(spec: &ModelSpec, budget: Option<u64>) -> Result<(), String> {
             }
         }
     }
-    let events = requests * (EVENTS_PER_REQUEST + lease_polls_per_request(spec));
+    // Clients that retry can send every request 1 + retries times (under
+    // overload, every attempt times out), each with its timer.
+    let (attempts, timers) = spec.workload.client.as_ref().map_or((1.0, 0.0), |c| (1.0 + f64::from(c.retries), 2.0));
+    let events = requests * attempts * (EVENTS_PER_REQUEST + timers + lease_polls_per_request(spec));
     let limit = budget.unwrap_or(DEFAULT_EVENT_BUDGET);
     if events.is_finite() && events <= limit as f64 {
         return Ok(());

@@ -8,6 +8,7 @@ mod background;
 mod balancer;
 mod cache;
 mod cdn;
+mod client;
 mod client_limit;
 mod database;
 mod edge;
@@ -185,6 +186,8 @@ fn report(
                 let left = s.ok + failed;
                 if left == 0 { 0.0 } else { s.sojourn_sum_ns as f64 / left as f64 / 1e9 }
             },
+            abandoned: s.abandoned,
+            client_retries: s.client_retries,
             in_flight_peak: s.in_flight_peak,
         },
         latency_s,

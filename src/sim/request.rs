@@ -64,6 +64,12 @@ pub struct Request {
     pub clock: PhaseClock,
     /// What it met that explains its fate (a cold or expired cache).
     pub period: Period,
+    /// The client's try: 0 for the first, k for retry k (`workload.client`).
+    pub attempt: u32,
+    /// The client's timeout timer, while the client waits.
+    pub client_timer: Option<crate::engine::EventKey>,
+    /// The client gave up on it; the service finishes it for nobody.
+    pub abandoned: bool,
 }
 
 /// Whether a request is a refresh no client waits for, and of what.
@@ -123,6 +129,9 @@ impl Request {
             redis_down: false,
             clock: PhaseClock::new(arrived, Phase::Queue),
             period: Period::Other,
+            attempt: 0,
+            client_timer: None,
+            abandoned: false,
         }
     }
 }

@@ -18,6 +18,7 @@ use super::arrivals::ArrivalStream;
 use super::backend::BackendState;
 use super::balancer::LoadBalancer;
 use super::cache::CacheState;
+use super::client::Clients;
 use super::client_limit::LimitStore;
 use super::database::Database;
 use super::edge::EdgeState;
@@ -72,6 +73,10 @@ pub enum Event {
     SharedLeaseRetry(ReqId),
     /// Refresh job -> Redis: time to refresh the shared entry ahead of expiry.
     SharedRefreshDue,
+    /// Client -> its request: the client's timeout passed; it gives up.
+    ClientTimeout(ReqId),
+    /// Client -> balancer: after its backoff, the client sends retry k.
+    ClientRetry(u32),
 }
 
 /// One worker process: its slots, cache and pool.
@@ -121,6 +126,8 @@ pub struct World {
     pub(super) spans: ExpirySpans,
     /// The CDN in front of everything, if any.
     pub(super) edge: Option<EdgeState>,
+    /// Clients that time out and retry, if the workload has them.
+    pub(super) clients_retry: Option<Clients>,
     pub stats: Recorder,
     /// Set when a guard stops the run: why.
     pub stop_reason: Option<String>,
@@ -191,6 +198,7 @@ impl World {
             requests: Slab::default(),
             spans: ExpirySpans::default(),
             edge: spec.cdn.as_ref().map(|c| EdgeState::new(c, seed, run)),
+            clients_retry: w.client.as_ref().map(|c| Clients::new(c, rng("client.backoff"))),
             stats: Recorder::new(SimTime(w.warmup.nanos())),
             stop_reason: None,
         };
@@ -248,6 +256,11 @@ impl World {
     /// A request (of `user`, or open) enters the system: at the CDN if
     /// there is one, else at the load balancer.
     fn enter(&mut self, q: &mut EventQueue<Event>, user: u32) {
+        self.enter_attempt(q, user, 0);
+    }
+
+    /// A client's try `attempt` (0: the first) enters the system.
+    pub(super) fn enter_attempt(&mut self, q: &mut EventQueue<Event>, user: u32, attempt: u32) {
         let now = q.now();
         if self.stats.in_flight() >= MAX_IN_FLIGHT {
             self.stop_reason = Some(format!(
@@ -260,7 +273,7 @@ impl World {
         }
         self.stats.request_entered(now, self.stats.measuring(now));
         let key = self.draw_key().unwrap_or(u32::MAX);
-        self.enter_origin(q, user, key, u32::MAX, u32::MAX);
+        self.enter_origin(q, user, key, u32::MAX, u32::MAX, attempt);
     }
 
     /// Whether requests carry a query key (there is a response cache).
@@ -276,7 +289,15 @@ impl World {
     /// A request for `key` reaches the origin's load balancer: sent by
     /// `user`, or by CDN forward request `edge` (`u32::MAX`: none) from
     /// edge node `peer` (its address, for a limit by remote address).
-    pub(super) fn enter_origin(&mut self, q: &mut EventQueue<Event>, user: u32, key: u32, edge: u32, peer: u32) {
+    pub(super) fn enter_origin(
+        &mut self,
+        q: &mut EventQueue<Event>,
+        user: u32,
+        key: u32,
+        edge: u32,
+        peer: u32,
+        attempt: u32,
+    ) {
         let now = q.now();
         let server = self.balancer.pick();
         // The kernel hands the connection to one of the server's workers.
@@ -284,12 +305,15 @@ impl World {
         let unit = server * self.workers + worker;
         let counted = self.stats.measuring(now);
         let mut request = Request::new(now, unit, server, counted);
-        (request.user, request.key, request.edge) = (user, key, edge);
+        (request.user, request.key, request.edge, request.attempt) = (user, key, edge, attempt);
         if let Some((users, rng)) = self.clients.as_mut() {
             request.client = if edge != u32::MAX && self.limit_by_peer { peer } else { users.draw(rng) };
         }
         let id = self.requests.insert(request);
         self.stats.origin_arrived += u64::from(counted);
+        if edge == u32::MAX {
+            self.client_waits(q, id);
+        }
         let u = &mut self.units[unit as usize];
         if u.busy < u.limit {
             u.busy += 1;
@@ -366,12 +390,17 @@ impl World {
         let now = q.now();
         let req = *self.requests.get(id);
         debug_assert!(now >= req.arrived, "a request finished before it arrived");
+        if let Some(timer) = req.client_timer {
+            q.cancel(timer);
+        }
         if req.edge == u32::MAX {
+            // Nobody receives the answer to an abandoned request.
+            let seen = if req.abandoned { Err(Cause::ClientTimeout) } else { outcome };
             let mut period = req.period;
             if self.fault_during(req.arrived, now) {
                 period.mark(Period::Fault);
             }
-            self.stats.request_left(now, req.counted, now.since(req.arrived), outcome, (req.clock.spent(now), period));
+            self.stats.request_left(now, req.counted, now.since(req.arrived), seen, (req.clock.spent(now), period));
         }
         self.requests.remove(id);
         self.spans.leave(req.span, &mut self.stats);
@@ -426,6 +455,8 @@ impl Model for World {
             Event::LeaseRetry(id) => self.reach_cache(q, id),
             Event::SharedLeaseRetry(id) => self.on_shared_lease_retry(q, id),
             Event::SharedRefreshDue => self.on_shared_refresh_due(q),
+            Event::ClientTimeout(id) => self.on_client_timeout(q, id),
+            Event::ClientRetry(attempt) => self.on_client_retry(q, attempt),
         }
     }
 
@@ -455,6 +486,8 @@ impl Model for World {
             Event::LeaseRetry(id) => (18, id),
             Event::SharedLeaseRetry(id) => (19, id),
             Event::SharedRefreshDue => (20, 0),
+            Event::ClientTimeout(id) => (21, id),
+            Event::ClientRetry(k) => (22, k),
         };
         (kind << 32) | u64::from(id)
     }
