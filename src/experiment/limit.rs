@@ -15,9 +15,10 @@ use super::metastability::{AfterTrigger, after_trigger};
 use super::plan::{Plan, RunId};
 use super::record::RunRecord;
 use super::stats::aggregate;
+use super::trigger::with_trigger;
 use super::verdict::{Level, judge};
-use crate::config::{ModelSpec, Phase, Rate, apply_overrides};
-use crate::engine::{SimDuration, SimTime};
+use crate::config::{ModelSpec, apply_overrides};
+use crate::engine::SimDuration;
 use crate::error::AppError;
 use crate::sim::{RunOptions, simulate_detailed};
 
@@ -42,6 +43,11 @@ pub struct Evaluation {
 pub struct Recovery {
     pub base: f64,
     pub spike: f64,
+    /// What knocked the service out, and when it started (seconds).
+    #[serde(default)]
+    pub trigger: super::trigger::Trigger,
+    #[serde(default)]
+    pub trigger_start_s: f64,
     pub hold_s: f64,
     /// Replications back to the base phase's behaviour after the spike.
     pub recovered: usize,
@@ -239,35 +245,30 @@ fn collapse(evals: &[Evaluation]) -> (Option<f64>, Option<f64>) {
     (peak.map(|p| p.value), None)
 }
 
-/// Base load for `hold`, `spike` × base for `hold`, base again for two
-/// holds; then each replication is judged recovered, draining or
+/// The base load for `hold`, the trigger (see `trigger`), then the base
+/// load for two holds; each replication is judged recovered, draining or
 /// metastable (see `metastability`).
 pub fn spike_recovery(plan: &Plan, model: &ModelSpec, base: f64, opts: RunOptions) -> Result<Recovery, AppError> {
     let l = &plan.spec.limit;
     let hold = l.hold.0;
     let spike = base * l.spike;
-    let mut spec = model.clone();
     if l.path != "workload.rate" {
         return Err(AppError::Failed(
-            "the spike check varies workload.rate; set limit.spike: 0 for other paths".into(),
+            "the metastability check holds workload.rate; set limit.spike: 0 for other paths".into(),
         ));
     }
-    let w = &mut spec.workload;
-    w.rate = Rate(base);
-    w.phases = vec![
-        Phase::Step { at: crate::config::Dur(hold), rate: Rate(spike) },
-        Phase::Step { at: crate::config::Dur(SimDuration(hold.0 * 2)), rate: Rate(base) },
-    ];
-    w.duration = crate::config::Dur(SimDuration(hold.0 * 4));
-    w.warmup = crate::config::Dur::default();
+    let t = with_trigger(model, base, l.trigger, l.spike, hold, l.at_expiry);
+    crate::sim::guard::check_size(&t.spec, None).map_err(|m| {
+        AppError::Input(crate::config::ConfigError::new(&plan.origin, format!("the metastability check: {m}")))
+    })?;
     let run_opts = RunOptions { series: Some(SimDuration::from_secs(1)), ..opts };
     let slo_errors = plan.spec.slo.error_rate.unwrap_or(1.0);
     let outcomes: Vec<AfterTrigger> = (0..plan.spec.replications)
         .into_par_iter()
         .map(|rep| {
-            let (_, hist) = simulate_detailed(&spec, plan.spec.seed, u64::from(rep), run_opts);
+            let (_, hist) = simulate_detailed(&t.spec, plan.spec.seed, u64::from(rep), run_opts);
             let series = hist.series.expect("asked for a series");
-            after_trigger(&series, SimTime(hold.0), SimTime(hold.0 * 2), SimTime(hold.0 * 4), slo_errors)
+            after_trigger(&series, t.start, t.end, t.run_end, slo_errors)
         })
         .collect();
     let recovered: Vec<f64> = outcomes
@@ -281,6 +282,8 @@ pub fn spike_recovery(plan: &Plan, model: &ModelSpec, base: f64, opts: RunOption
     Ok(Recovery {
         base,
         spike,
+        trigger: l.trigger,
+        trigger_start_s: t.start.as_secs_f64(),
         hold_s: hold.as_secs_f64(),
         recovered: recovered.len(),
         draining: clears.len(),

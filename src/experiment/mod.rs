@@ -16,6 +16,7 @@ mod spec;
 mod stats;
 mod store;
 mod sweep;
+mod trigger;
 mod verdict;
 
 pub use analysis::{PointResult, Row, analyze, rows};
@@ -31,4 +32,5 @@ pub use spec::{Axis, ExperimentSpec, Grid, GridValue, LimitSearch, Slo};
 pub use stats::{Estimate, PointStats, Pooled, aggregate, t_975};
 pub use store::Store;
 pub use sweep::{Shard, SweepOptions, SweepOutcome, finish, load_plan, merge, sweep};
+pub use trigger::Trigger;
 pub use verdict::{Level, Verdict, judge};

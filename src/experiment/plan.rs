@@ -293,6 +293,11 @@ fn check(spec: &ExperimentSpec) -> Result<(), (String, String)> {
             ),
         );
     }
+    if let super::trigger::Trigger::Slow(f) = l.trigger
+        && !(f.is_finite() && (1.0..=1000.0).contains(&f))
+    {
+        return bad("trigger", format!("a slow-down factor must be between 1 and 1000, not {f}"));
+    }
     if !(MIN_LIMIT_TOLERANCE..1.0).contains(&l.tolerance) {
         return bad(
             "tolerance",

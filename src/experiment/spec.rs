@@ -202,15 +202,24 @@ pub struct LimitSearch {
     /// least 1e-6, below 1).
     #[serde(default = "default_tolerance")]
     pub tolerance: f64,
-    /// Metastability check: hold the base load, then `spike` × the limit,
-    /// then the base load again, each for `hold` (default "2m", at most
-    /// "1d").
+    /// Metastability check: hold the highest load meeting the SLO, apply
+    /// the trigger, then hold that load again for two `hold`s, watched for
+    /// recovery (default "2m", at most "1d").
     #[serde(default = "default_hold")]
     pub hold: Dur,
     /// The spike, as a multiple of the highest value meeting the SLO
-    /// (default 2; 0 skips the check).
+    /// (default 2; 0 skips the check, whatever the trigger).
     #[serde(default = "default_spike")]
     pub spike: f64,
+    /// What knocks the service out of its steady state: `Spike` (default),
+    /// `Outage` or `Slow(factor)` of the backend for `hold`, or `Flush`
+    /// (every server restarts, caches emptied).
+    #[serde(default)]
+    pub trigger: super::trigger::Trigger,
+    /// Start the trigger on the first cache expiry after `hold` instead of
+    /// at `hold` (default false).
+    #[serde(default)]
+    pub at_expiry: bool,
 }
 
 fn default_hold() -> Dur {
@@ -242,6 +251,8 @@ impl Default for LimitSearch {
             tolerance: default_tolerance(),
             hold: default_hold(),
             spike: default_spike(),
+            trigger: Default::default(),
+            at_expiry: false,
         }
     }
 }

@@ -52,14 +52,18 @@ pub fn limits_table(plan: &Plan, results: &[LimitResult]) -> String {
             _ => String::new(),
         };
         if let Some(rec) = &r.recovery {
-            let after = format!(
-                "{} for {}s, then {} for {}s, then back",
-                value(Some(rec.base)),
-                rec.hold_s,
-                value(Some(rec.spike)),
-                rec.hold_s
-            );
-            out += &format!("  spike      {after}: {}\n", recovery_words(rec));
+            use crate::experiment::Trigger;
+            let (base, at, hold) = (value(Some(rec.base)), rec.trigger_start_s, rec.hold_s);
+            let after = match rec.trigger {
+                Trigger::Spike => {
+                    format!("{base} until {at}s, then {} for {hold}s, then back", value(Some(rec.spike)))
+                }
+                Trigger::Outage => format!("{base}; the backend down from {at}s for {hold}s"),
+                Trigger::Slow(f) => format!("{base}; the backend {f}× slower from {at}s for {hold}s"),
+                Trigger::Flush => format!("{base}; every server restarts (caches emptied) at {at}s"),
+            };
+            let label = if rec.trigger == Trigger::Spike { "spike" } else { "trigger" };
+            out += &format!("  {label:<10} {after}: {}\n", recovery_words(rec));
         }
         out.push('\n');
     }

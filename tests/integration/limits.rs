@@ -194,3 +194,52 @@ fn client_retries_without_backoff_are_metastable_and_with_backoff_recover() {
         }
     }
 }
+
+/// The other triggers, on a model with nothing to sustain a bad state (no
+/// retries, capacity to spare): a backend outage for 60 s behind a 1 s
+/// cache fails requests only while it lasts, and a flush of every cache is
+/// refilled by the next fetch (100 ms). Both are back to the base phase's
+/// behaviour within the first 10 s window after the trigger ends, in every
+/// replication. With `at_expiry`, a warm cache with a 50 s TTL places the
+/// trigger on its first expiry after the 60 s hold: at 100 s.
+#[test]
+fn outages_and_flushes_without_a_sustaining_effect_recover_at_once_and_can_start_on_an_expiry() {
+    use cachesim::experiment::Trigger;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("fragile.ron");
+    std::fs::write(
+        &path,
+        r#"Model(
+            workload: (rate: 20, duration: "60s"),
+            servers: (count: 2, handler: Constant("10ms")),
+            cache: (ttl: "1s", start: Warm),
+            backend: (latency: Constant("100ms")),
+        )"#,
+    )
+    .unwrap();
+    for trigger in [Trigger::Outage, Trigger::Flush] {
+        let mut e = spec(&path);
+        e.replications = 4;
+        e.slo.error_rate = Some(0.01);
+        e.limit.spike = 1.0;
+        e.limit.hold = "60s".parse().unwrap();
+        e.limit.trigger = trigger;
+        let plan = plan_for_model(&path, &[], e).unwrap();
+        let rec = spike_recovery(&plan, &plan.points[0].spec, 20.0, RunOptions::default()).unwrap();
+        assert_eq!(rec.recovered, rec.replications, "{trigger:?}: {rec:?}");
+        assert_eq!(rec.slowest_recovery_s, Some(0.0), "{trigger:?}: {rec:?}");
+        assert_eq!(rec.trigger_start_s, 60.0);
+    }
+    let long_ttl = dir.path().join("long_ttl.ron");
+    std::fs::write(&long_ttl, std::fs::read_to_string(&path).unwrap().replace(r#"ttl: "1s""#, r#"ttl: "50s""#))
+        .unwrap();
+    let mut e = spec(&long_ttl);
+    e.replications = 2;
+    e.limit.spike = 1.0;
+    e.limit.hold = "60s".parse().unwrap();
+    e.limit.trigger = Trigger::Outage;
+    e.limit.at_expiry = true;
+    let plan = plan_for_model(&long_ttl, &[], e).unwrap();
+    let rec = spike_recovery(&plan, &plan.points[0].spec, 20.0, RunOptions::default()).unwrap();
+    assert_eq!(rec.trigger_start_s, 100.0, "{rec:?}");
+}
