@@ -149,7 +149,22 @@ pub(super) fn limit(args: LimitArgs) -> Result<(), AppError> {
     })?;
     if let Some(dir) = &args.out {
         std::fs::create_dir_all(dir).map_err(|e| AppError::Failed(format!("cannot create {}: {e}", dir.display())))?;
-        let json = serde_json::to_vec_pretty(&results).expect("limits serialize");
+        // Stamped with the plan's fingerprint: `cachesim report DIR` shows
+        // them only beside a sweep of this very experiment.
+        if let Ok((_, swept)) = experiment::load_plan(dir)
+            && swept.fingerprint != plan.fingerprint
+        {
+            eprintln!(
+                "{}: note: {} holds a sweep of another experiment (`{}`, fingerprint {}; this is {}), whose report will refuse these limits",
+                plan.spec.name,
+                dir.display(),
+                swept.spec.name,
+                swept.fingerprint,
+                plan.fingerprint
+            );
+        }
+        let file = crate::report::LimitsFile::of(&plan, &results);
+        let json = serde_json::to_vec_pretty(&file).expect("limits serialize");
         crate::fsutil::write_atomic(&dir.join("limits.json"), &json)
             .map_err(|e| AppError::Failed(format!("cannot write limits.json: {e}")))?;
     }

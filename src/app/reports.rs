@@ -6,7 +6,7 @@ use std::path::Path;
 use super::print;
 use crate::cli::ReportArgs;
 use crate::error::AppError;
-use crate::experiment::{self, LimitResult, Plan, PointResult, Row};
+use crate::experiment::{self, Plan, PointResult, Row};
 use crate::fsutil::write_atomic;
 use crate::metrics::Series;
 use crate::report::{report_html, series_figures, sweep_figures, write_figures};
@@ -69,19 +69,12 @@ pub(super) fn write_sweep_plots(
 /// `cachesim report DIR`.
 pub(super) fn report(args: ReportArgs) -> Result<(), AppError> {
     let (store, plan) = experiment::load_plan(&args.dir)?;
+    // Breaking points are shown only beside the sweep they were found for;
+    // checked first, so that a refused report writes nothing.
+    let limits = crate::report::read_limits(&args.dir, &plan)?;
     let (records, _) = store.completed(&plan.fingerprint)?;
     let (results, rows) = experiment::finish(&plan, &args.dir, &records)?;
     let figures = write_sweep_plots(&args.dir, &plan, &results, &rows)?;
-    let limits_path = args.dir.join("limits.json");
-    let limits: Option<Vec<LimitResult>> = match std::fs::read_to_string(&limits_path) {
-        Ok(text) => Some(serde_json::from_str(&text).map_err(|e| {
-            AppError::Input(crate::config::ConfigError::new(
-                limits_path.display().to_string(),
-                format!("not a limits file: {e}"),
-            ))
-        })?),
-        Err(_) => None,
-    };
     let html = report_html(&plan, &results, &rows, &figures, limits.as_deref());
     let path = args.dir.join("report.html");
     write_atomic(&path, html.as_bytes()).map_err(|e| failed(format!("cannot write {}: {e}", path.display())))?;

@@ -1,5 +1,10 @@
 //! The breaking-point table of `cachesim limit`.
 
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::config::ConfigError;
 use crate::experiment::{LimitResult, Plan};
 
 fn value(v: Option<f64>) -> String {
@@ -95,4 +100,79 @@ fn recovery_words(rec: &crate::experiment::Recovery) -> String {
         parts.push(format!("recovers in {which}, within {:.0}s", rec.slowest_recovery_s.unwrap_or(0.0)));
     }
     parts.join("; ")
+}
+
+/// `limits.json` as `cachesim limit --out DIR` writes it: the breaking
+/// points with the fingerprint and name of the experiment they were found
+/// for, so that `cachesim report` never shows one experiment's limits beside
+/// another's sweep.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LimitsFile {
+    /// The plan's fingerprint ([`Plan::fingerprint`]).
+    pub fingerprint: String,
+    /// The experiment's name.
+    pub experiment: String,
+    /// The experiment file (or model file) the search ran on.
+    #[serde(default)]
+    pub origin: String,
+    pub limits: Vec<LimitResult>,
+}
+
+impl LimitsFile {
+    /// The breaking points of `plan`, stamped with its fingerprint.
+    pub fn of(plan: &Plan, limits: &[LimitResult]) -> LimitsFile {
+        LimitsFile {
+            fingerprint: plan.fingerprint.clone(),
+            experiment: plan.spec.name.clone(),
+            origin: plan.origin.clone(),
+            limits: limits.to_vec(),
+        }
+    }
+}
+
+/// Reads `limits.json` in the sweep directory `dir`, if there is one: its
+/// breaking points if they were found for `plan` (the sweep's), else an
+/// error (exit 2) naming both fingerprints and how to write a matching file.
+pub fn read_limits(dir: &Path, plan: &Plan) -> Result<Option<Vec<LimitResult>>, ConfigError> {
+    let path = dir.join("limits.json");
+    let text = match std::fs::read_to_string(&path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(ConfigError::new(path.display().to_string(), format!("cannot read: {e}"))),
+    };
+    let origin = path.display().to_string();
+    let value: serde_json::Value =
+        serde_json::from_str(&text).map_err(|e| ConfigError::new(&origin, format!("not a limits file: {e}")))?;
+    let hint = Some(format!(
+        "re-run `cachesim limit {} --out {}` (with the sweep's --set options, by the same build of cachesim), or delete {}",
+        if plan.origin.is_empty() { "EXPERIMENT" } else { &plan.origin },
+        dir.display(),
+        path.display()
+    ));
+    let sweep = format!("this sweep directory holds `{}`, fingerprint {}", plan.spec.name, plan.fingerprint);
+    let file: LimitsFile = match value {
+        // Before fingerprints, limits.json was the bare array.
+        serde_json::Value::Array(_) => {
+            return Err(ConfigError::new(
+                origin,
+                format!(
+                    "limits.json carries no experiment fingerprint (written by an older cachesim), so it may belong to another experiment; {sweep}"
+                ),
+            )
+            .with_hint(hint));
+        }
+        v => serde_json::from_value(v).map_err(|e| ConfigError::new(&origin, format!("not a limits file: {e}")))?,
+    };
+    if file.fingerprint != plan.fingerprint {
+        return Err(ConfigError::new(
+            origin,
+            format!(
+                "limits.json holds the breaking points of another experiment or model version (`{}`, fingerprint {}); {sweep}",
+                file.experiment, file.fingerprint
+            ),
+        )
+        .with_hint(hint));
+    }
+    Ok(Some(file.limits))
 }
