@@ -9,7 +9,9 @@
 //! - **recovered** from the first window after which every window is as
 //!   good as the base phase's (errors within the SLO or the base phase's
 //!   worst window, mean latency within twice the base mean or the base
-//!   phase's worst window: a stampede at each expiry is normal there);
+//!   phase's worst window, its first fill's window included); a window in
+//!   which a cache was filled holds an expiry's stampede, normal before the
+//!   trigger and after it, and is not held against the recovery;
 //! - otherwise **draining** when the requests in the system fall over the
 //!   second half of the windows (a least-squares line with a negative
 //!   slope, ending below where the trigger left them): the backlog clears
@@ -44,10 +46,16 @@ struct Allowance {
 }
 
 /// The base phase's allowances, from its windows past its first quarter
-/// (a cold start is not the steady state a recovery returns to).
+/// (a cold start is not the steady state a recovery returns to), and
+/// those of its windows in which a cache was filled: the first fill is the
+/// base phase's only sight of what each later expiry does (a stampede), so
+/// an expiry after the trigger is judged against it, not taken for a
+/// failure to recover.
 fn allowance(series: &Series, base_end: SimTime, slo_error_rate: f64) -> Allowance {
     let from = base_end.0 / 4;
-    let windows: Vec<_> = (from / WINDOW.0..base_end.0 / WINDOW.0)
+    let filled = |i: u64| series.refilled_between(SimTime(i * WINDOW.0), SimTime((i + 1) * WINDOW.0));
+    let windows: Vec<_> = (0..base_end.0 / WINDOW.0)
+        .filter(|&i| i * WINDOW.0 >= from || filled(i))
         .map(|i| series.window(SimTime(i * WINDOW.0), SimTime((i + 1) * WINDOW.0)))
         .collect();
     let whole = series.window(SimTime(from), base_end);
@@ -75,9 +83,14 @@ pub fn after_trigger(
     let ok = |w: &crate::metrics::Bucket| {
         w.error_rate() <= allowed.errors && w.mean_latency_s().is_none_or(|m| m <= allowed.latency_s)
     };
+    // A window in which a cache was filled holds an expiry's stampede, as
+    // normal after the trigger as before it; it neither ends nor delays a
+    // recovery.
+    let filled = |t: SimTime| series.refilled_between(t, t.after(WINDOW));
+    let fine: Vec<bool> = windows.iter().zip(&starts).map(|(w, &t)| ok(w) || filled(t)).collect();
     // The first window after which every window is fine; a lone good last
     // window is not yet a recovery.
-    let good_tail = windows.iter().rev().take_while(|w| ok(w)).count();
+    let good_tail = fine.iter().rev().take_while(|&&f| f).count();
     if good_tail >= 2.min(windows.len()) && good_tail > 0 {
         let first = starts[windows.len() - good_tail];
         return AfterTrigger::Recovered { after_s: first.since(trigger_end).as_secs_f64() };

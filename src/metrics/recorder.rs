@@ -314,6 +314,9 @@ impl Recorder {
         if self.measuring(now) {
             self.fills += 1;
         }
+        if let Some(s) = &mut self.series {
+            s.refills.push(now.0);
+        }
     }
 
     /// A pool checkout succeeded after waiting `wait`, with `in_use`

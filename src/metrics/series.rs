@@ -35,12 +35,16 @@ pub struct Series {
     /// For each server, when its cache was filled (nanoseconds): the data
     /// version it serves changes at each fill.
     pub server_fills: Vec<Vec<u64>>,
+    /// When any cache (local or the shared Redis) was filled by a fetch,
+    /// nanoseconds: where the expiries' stampedes are.
+    #[serde(skip)]
+    pub refills: Vec<u64>,
 }
 
 impl Series {
     /// An empty series with buckets of `width`.
     pub fn new(width: SimDuration) -> Series {
-        Series { bucket_ns: width.0.max(1), buckets: Vec::new(), server_fills: Vec::new() }
+        Series { bucket_ns: width.0.max(1), buckets: Vec::new(), server_fills: Vec::new(), refills: Vec::new() }
     }
 
     /// Notes that `server`'s cache was filled at `t`.
@@ -49,6 +53,11 @@ impl Series {
             self.server_fills.resize(server + 1, Vec::new());
         }
         self.server_fills[server].push(t.0);
+    }
+
+    /// Whether a cache was filled by a fetch in `[from, to)`.
+    pub fn refilled_between(&self, from: SimTime, to: SimTime) -> bool {
+        self.refills.iter().any(|&t| from.0 <= t && t < to.0)
     }
 
     /// Bucket width in seconds.
