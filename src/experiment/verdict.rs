@@ -236,11 +236,18 @@ fn slow_phases(stats: &PointStats) -> Option<String> {
 /// the requests of `set` (`failed` or `slow`) arrived, the periods of at
 /// least 10%, the largest first.
 fn periods(stats: &PointStats, set: &str, what: &str) -> Option<String> {
-    let mut shares: Vec<(crate::metrics::Period, f64)> = crate::metrics::Period::ALL
+    let means: Vec<(crate::metrics::Period, f64)> = crate::metrics::Period::ALL
         .iter()
         .filter_map(|&p| Some((p, stats.mean(&format!("when.{set}.{}", p.key()))?)))
-        .filter(|&(_, s)| s >= 0.1)
         .collect();
+    // A replication with none of these requests has every share 0, so the
+    // means are rescaled to the replications that had some.
+    let total: f64 = means.iter().map(|(_, s)| s).sum();
+    if total <= 0.0 {
+        return None;
+    }
+    let mut shares: Vec<(crate::metrics::Period, f64)> =
+        means.into_iter().map(|(p, s)| (p, s / total)).filter(|&(_, s)| s >= 0.1).collect();
     if shares.is_empty() {
         return None;
     }
