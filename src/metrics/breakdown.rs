@@ -179,8 +179,9 @@ impl PhaseClock {
 #[derive(Debug, Clone, Copy, Default)]
 struct Cell {
     requests: u64,
-    /// Seconds per phase, summed.
-    phase_s: [f64; PHASES],
+    /// Nanoseconds per phase, summed (saturating: beyond 584 years of
+    /// summed time a bucket stops counting).
+    phase_ns: [u64; PHASES],
     periods: [u64; PERIODS],
 }
 
@@ -274,8 +275,8 @@ impl Breakdown {
         }
         let c = &mut self.cells[b];
         c.requests += 1;
-        for (sum, ns) in c.phase_s.iter_mut().zip(spent) {
-            *sum += ns as f64 / 1e9;
+        for (sum, ns) in c.phase_ns.iter_mut().zip(spent) {
+            *sum = sum.saturating_add(ns);
         }
         c.periods[period.index()] += 1;
     }
@@ -292,7 +293,7 @@ impl Breakdown {
         let mut n = 0.0;
         for c in &self.cells {
             n += c.requests as f64;
-            all.iter_mut().zip(c.phase_s).for_each(|(a, s)| *a += s);
+            all.iter_mut().zip(c.phase_ns).for_each(|(a, s)| *a += s as f64 / 1e9);
         }
         // From the slowest bucket down, until `above` requests are taken;
         // the last bucket in proportion.
@@ -305,7 +306,7 @@ impl Breakdown {
                 continue;
             }
             let take = (c.requests as f64).min(left) / c.requests as f64;
-            tail.iter_mut().zip(c.phase_s).for_each(|(t, s)| *t += s * take);
+            tail.iter_mut().zip(c.phase_ns).for_each(|(t, s)| *t += s as f64 / 1e9 * take);
             periods.iter_mut().zip(c.periods).for_each(|(p, k)| *p += k as f64 * take);
             left -= c.requests as f64 * take;
         }

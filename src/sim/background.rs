@@ -24,7 +24,7 @@ impl World {
         let server = unit as u32 / self.workers;
         let mut r = Request::new(now, unit as u32, server, false);
         r.background = Background::Local;
-        let id = self.requests.insert(r);
+        let id = self.insert_request(r);
         let cache = self.units[unit].cache.as_mut().expect("background refresh needs a cache");
         cache.lock_held = true;
         self.join_local_expiry(unit, id);
@@ -39,7 +39,7 @@ impl World {
         let now = q.now();
         let mut r = Request::new(now, unit, unit / self.workers, false);
         r.background = Background::Shared;
-        let id = self.requests.insert(r);
+        let id = self.insert_request(r);
         // The reader that saw the entry due sent it: same expiry.
         if let Some(span) = self.redis.as_ref().and_then(|r| r.open_expiry) {
             self.spans.enter(&mut self.requests.get_mut(id).span, span);

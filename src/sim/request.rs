@@ -2,7 +2,7 @@
 //! carry a small integer instead of a pointer or an allocation.
 
 use crate::engine::{SimDuration, SimTime};
-use crate::metrics::{Period, Phase, PhaseClock};
+use crate::metrics::Period;
 
 /// Index of a request in the [`Slab`].
 pub type ReqId = u32;
@@ -60,8 +60,6 @@ pub struct Request {
     pub fetched_in: SimDuration,
     /// Its Redis command arrived during an outage.
     pub redis_down: bool,
-    /// Where its time goes, phase by phase.
-    pub clock: PhaseClock,
     /// What it met that explains its fate (a cold or expired cache).
     pub period: Period,
     /// The client's try: 0 for the first, k for retry k (`workload.client`).
@@ -127,7 +125,6 @@ impl Request {
             shared_token: 0,
             fetched_in: SimDuration::ZERO,
             redis_down: false,
-            clock: PhaseClock::new(arrived, Phase::Queue),
             period: Period::Other,
             attempt: 0,
             client_timer: None,

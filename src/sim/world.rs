@@ -12,7 +12,7 @@ use std::collections::VecDeque;
 
 use crate::config::{LimitKey, LimitStorage, ModelSpec, Refresh};
 use crate::engine::{EventQueue, Model, SimDuration, SimRng, SimTime, stream};
-use crate::metrics::{Cause, Period, Phase, Recorder};
+use crate::metrics::{Cause, Period, Phase, PhaseClock, Recorder};
 
 use super::arrivals::ArrivalStream;
 use super::backend::BackendState;
@@ -122,6 +122,9 @@ pub struct World {
     shared_limits: Option<LimitStore>,
     pub(super) arrivals_end: SimTime,
     pub(super) requests: Slab<Request>,
+    /// Each request's phase clock, by the same id as `requests` (apart, so
+    /// that copying a `Request` in the handlers stays cheap).
+    clocks: Vec<PhaseClock>,
     /// Which fetches each cache expiry caused.
     pub(super) spans: ExpirySpans,
     /// The CDN in front of everything, if any.
@@ -196,6 +199,7 @@ impl World {
                 .map(|c| LimitStore::new(c.strategy, c.limit.get(), c.per.0)),
             arrivals_end: SimTime(w.duration.nanos()),
             requests: Slab::default(),
+            clocks: Vec::new(),
             spans: ExpirySpans::default(),
             edge: spec.cdn.as_ref().map(|c| EdgeState::new(c, seed, run)),
             clients_retry: w.client.as_ref().map(|c| Clients::new(c, rng("client.backoff"))),
@@ -309,7 +313,7 @@ impl World {
         if let Some((users, rng)) = self.clients.as_mut() {
             request.client = if edge != u32::MAX && self.limit_by_peer { peer } else { users.draw(rng) };
         }
-        let id = self.requests.insert(request);
+        let id = self.insert_request(request);
         self.stats.origin_arrived += u64::from(counted);
         if edge == u32::MAX {
             self.client_waits(q, id);
@@ -365,10 +369,22 @@ impl World {
         }
     }
 
+    /// Stores a new request, its phase clock started at its arrival.
+    pub(super) fn insert_request(&mut self, request: Request) -> ReqId {
+        let clock = PhaseClock::new(request.arrived, Phase::Queue);
+        let id = self.requests.insert(request);
+        let i = id as usize;
+        if i >= self.clocks.len() {
+            self.clocks.resize(i + 1, clock);
+        }
+        self.clocks[i] = clock;
+        id
+    }
+
     /// From now on, request `id` is in `phase` (see `metrics::breakdown`).
     #[inline]
     pub(super) fn phase(&mut self, now: SimTime, id: ReqId, phase: Phase) {
-        self.requests.get_mut(id).clock.enter(now, phase);
+        self.clocks[id as usize].enter(now, phase);
     }
 
     pub(super) fn start_handler(&mut self, q: &mut EventQueue<Event>, id: ReqId) {
@@ -400,7 +416,13 @@ impl World {
             if self.fault_during(req.arrived, now) {
                 period.mark(Period::Fault);
             }
-            self.stats.request_left(now, req.counted, now.since(req.arrived), seen, (req.clock.spent(now), period));
+            self.stats.request_left(
+                now,
+                req.counted,
+                now.since(req.arrived),
+                seen,
+                (self.clocks[id as usize].spent(now), period),
+            );
         }
         self.requests.remove(id);
         self.spans.leave(req.span, &mut self.stats);
