@@ -6,6 +6,33 @@ use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+/// The largest input file (model, experiment, baseline, limits) read: far
+/// beyond any real one, and small enough that `/dev/zero` or a huge file
+/// given by mistake is refused at once instead of filling memory.
+pub const MAX_INPUT_BYTES: u64 = 16 * 1024 * 1024;
+
+/// Reads a regular file of at most [`MAX_INPUT_BYTES`] as UTF-8 text.
+/// Devices, pipes and directories are refused (they may never end), and so
+/// is a file that grows past the cap while it is read.
+pub fn read_input(path: &Path) -> std::io::Result<String> {
+    use std::io::Read;
+    let bad = |m: String| std::io::Error::new(std::io::ErrorKind::InvalidInput, m);
+    let meta = fs::metadata(path)?;
+    if !meta.is_file() {
+        return Err(bad("not a regular file (a directory, device or pipe)".into()));
+    }
+    let too_big = || bad(format!("larger than the {} MiB an input file may be", MAX_INPUT_BYTES / (1024 * 1024)));
+    if meta.len() > MAX_INPUT_BYTES {
+        return Err(too_big());
+    }
+    let mut text = String::new();
+    fs::File::open(path)?.take(MAX_INPUT_BYTES + 1).read_to_string(&mut text)?;
+    if text.len() as u64 > MAX_INPUT_BYTES {
+        return Err(too_big());
+    }
+    Ok(text)
+}
+
 /// Writes `bytes` to `path` atomically.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     write_all_atomic(&[(path.to_path_buf(), bytes)])

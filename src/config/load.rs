@@ -39,14 +39,14 @@ pub fn parse_ron<T: serde::de::DeserializeOwned>(source: &str, origin: &str) -> 
 
 /// Reads a text file, or says why it cannot be read.
 pub fn read_text(path: &Path, what: &str) -> Result<String, ConfigError> {
-    std::fs::read_to_string(path)
+    crate::fsutil::read_input(path)
         .map_err(|e| ConfigError::new(path.display().to_string(), format!("cannot read the {what} file: {e}")))
 }
 
 /// Reads, parses and validates the model file at `path`.
 pub fn load_model(path: &Path) -> Result<ModelSpec, ConfigError> {
     let origin = path.display().to_string();
-    let source = std::fs::read_to_string(path)
+    let source = crate::fsutil::read_input(path)
         .map_err(|e| ConfigError::new(&origin, format!("cannot read the model file: {e}")))?;
     let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or("model");
     parse_model(&source, &origin, stem)

@@ -79,7 +79,7 @@ fn point_of(r: &PointResult) -> BaselinePoint {
 pub fn load_baseline(path: &Path) -> Result<Baseline, AppError> {
     let origin = path.display().to_string();
     let text =
-        std::fs::read_to_string(path).map_err(|e| {
+        crate::fsutil::read_input(path).map_err(|e| {
             AppError::Input(ConfigError::new(&origin, format!("cannot read the baseline: {e}")).with_hint(Some(
                 "create one with `cachesim check EXPERIMENT --baseline FILE --update-baseline`".into(),
             )))

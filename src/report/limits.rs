@@ -136,7 +136,7 @@ impl LimitsFile {
 /// error (exit 2) naming both fingerprints and how to write a matching file.
 pub fn read_limits(dir: &Path, plan: &Plan) -> Result<Option<Vec<LimitResult>>, ConfigError> {
     let path = dir.join("limits.json");
-    let text = match std::fs::read_to_string(&path) {
+    let text = match crate::fsutil::read_input(&path) {
         Ok(text) => text,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(ConfigError::new(path.display().to_string(), format!("cannot read: {e}"))),

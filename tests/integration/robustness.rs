@@ -499,3 +499,34 @@ fn limit_settings_that_could_not_end_are_refused_with_their_range() {
         assert!(stderr.contains(expect), "{limit}: expected {expect:?} in {stderr}");
     }
 }
+
+/// Devices and oversized files are refused at once, not read until memory
+/// runs out: `run /dev/zero`, `sweep /dev/zero`, `check --baseline
+/// /dev/zero` and a model file past the 16 MiB cap all exit 2 with a
+/// message that says why.
+#[test]
+fn devices_and_oversized_input_files_are_refused_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let exp = dir.path().join("exp.ron");
+    let model = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("models/seed/reference.ron");
+    std::fs::write(&exp, format!(r#"Experiment(models: ["{}"], replications: 2)"#, model.display())).unwrap();
+    let big = dir.path().join("big.ron");
+    std::fs::write(&big, vec![b' '; 17 * 1024 * 1024]).unwrap();
+    let cases: Vec<(Vec<std::ffi::OsString>, &str)> = vec![
+        (vec!["run".into(), "/dev/zero".into()], "not a regular file"),
+        (vec!["sweep".into(), "/dev/zero".into()], "not a regular file"),
+        (vec!["check".into(), exp.clone().into(), "--baseline".into(), "/dev/zero".into()], "not a regular file"),
+        (vec!["run".into(), big.clone().into()], "larger than the 16 MiB"),
+    ];
+    for (args, expect) in cases {
+        let out = cachesim_cmd()
+            .args(&args)
+            .current_dir(dir.path())
+            .timeout(std::time::Duration::from_secs(30))
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stderr.contains(expect), "{args:?}: expected {expect:?} in {stderr}");
+    }
+}
