@@ -25,6 +25,9 @@ pub(super) fn bench_models(args: &BenchArgs) -> Result<Vec<ModelSpec>, AppError>
 /// Times a whole sweep with 1 and 2 threads.
 pub(super) fn bench_sweep(path: &std::path::Path, args: &BenchArgs) -> Result<(), AppError> {
     let plan = load_experiment(path, &args.model_args.sets)?;
+    for p in &plan.points {
+        super::guard(&p.spec, args.model_args.max_events, &plan.origin)?;
+    }
     let runs = plan.runs().len();
     let mut text = format!(
         "sweep {}: {} points × {} replications = {runs} runs\n",

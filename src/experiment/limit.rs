@@ -133,6 +133,22 @@ pub fn find_limits(
     let l = &plan.spec.limit;
     let per_model = ladder(l.low, l.high).len() + bisections(l.tolerance) + usize::from(l.spike > 0.0);
     let models = plan.model_points();
+    // Every run the search may make passes the size guard before any
+    // starts: the largest is at `high`, and the check's at `high` too.
+    for p in &models {
+        let refuse = |m: String| {
+            AppError::Input(crate::config::ConfigError::new(
+                &plan.origin,
+                format!("{} at {} = {}: {m}", p.spec.name, l.path, l.high),
+            ))
+        };
+        let top = apply_overrides(p.spec.clone(), &[format!("{}={}", l.path, l.high)])?;
+        crate::sim::guard::check_size(&top, None).map_err(refuse)?;
+        if l.spike > 0.0 && l.path == "workload.rate" {
+            let t = with_trigger(&top, l.high, l.trigger, l.spike, l.hold.0, l.at_expiry);
+            crate::sim::guard::check_size(&t.spec, None).map_err(refuse)?;
+        }
+    }
     let total = per_model * models.len();
     let mut results = Vec::new();
     for (i, p) in models.into_iter().enumerate() {
