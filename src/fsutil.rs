@@ -11,7 +11,8 @@ use std::path::{Path, PathBuf};
 /// given by mistake is refused at once instead of filling memory.
 pub const MAX_INPUT_BYTES: u64 = 16 * 1024 * 1024;
 
-/// Reads a regular file of at most [`MAX_INPUT_BYTES`] as UTF-8 text.
+/// Reads a regular file of at most [`MAX_INPUT_BYTES`] as UTF-8 text,
+/// without a leading byte-order mark.
 /// Devices, pipes and directories are refused (they may never end), and so
 /// is a file that grows past the cap while it is read.
 pub fn read_input(path: &Path) -> std::io::Result<String> {
@@ -29,6 +30,11 @@ pub fn read_input(path: &Path) -> std::io::Result<String> {
     fs::File::open(path)?.take(MAX_INPUT_BYTES + 1).read_to_string(&mut text)?;
     if text.len() as u64 > MAX_INPUT_BYTES {
         return Err(too_big());
+    }
+    // A byte-order mark, as Windows editors write, is not part of the text
+    // (and positions count from after it, as an editor shows them).
+    if let Some(rest) = text.strip_prefix('\u{feff}') {
+        text = rest.to_string();
     }
     Ok(text)
 }

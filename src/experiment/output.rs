@@ -129,11 +129,17 @@ pub fn points_csv(plan: &Plan, results: &[PointResult]) -> Vec<u8> {
     csv_bytes(header, rows)
 }
 
+/// Text made safe for one Markdown table cell: a `|` is escaped and line
+/// breaks become spaces, so a model named "a|b" cannot add a column.
+fn cell(text: &str) -> String {
+    text.replace('|', "\\|").replace(['\n', '\r'], " ")
+}
+
 /// The verdict matrix in the seed note's shape: a row per grid combination,
 /// a column per architecture, and the cheapest that meets the SLO.
 pub fn matrix_md(plan: &Plan, results: &[PointResult], rows: &[Row]) -> String {
-    let models: Vec<&str> =
-        rows.first().map(|r| r.points.iter().map(|&i| results[i].model.as_str()).collect()).unwrap_or_default();
+    let models: Vec<String> =
+        rows.first().map(|r| r.points.iter().map(|&i| cell(&results[i].model)).collect()).unwrap_or_default();
     let slo = &plan.spec.slo;
     let mut bounds = Vec::new();
     if let Some(p99) = slo.p99 {
@@ -157,8 +163,8 @@ pub fn matrix_md(plan: &Plan, results: &[PointResult], rows: &[Row]) -> String {
         plan.spec.replications,
         plan.spec.seed,
     );
-    let axes: Vec<&str> =
-        if plan.axes.is_empty() { vec!["point"] } else { plan.axes.iter().map(String::as_str).collect() };
+    let axes: Vec<String> =
+        if plan.axes.is_empty() { vec!["point".into()] } else { plan.axes.iter().map(|a| cell(a)).collect() };
     out += &format!("| {} | {} | cheapest meeting the SLO |\n", axes.join(" | "), models.join(" | "));
     out += &format!("|{}\n", "---|".repeat(axes.len() + models.len() + 1));
     for row in rows {
@@ -170,7 +176,7 @@ pub fn matrix_md(plan: &Plan, results: &[PointResult], rows: &[Row]) -> String {
                 .params
                 .iter()
                 .zip(&row.labels)
-                .map(|((_, v), l)| if l == v { v.clone() } else { format!("{l} ({v})") })
+                .map(|((_, v), l)| cell(&if l == v { v.clone() } else { format!("{l} ({v})") }))
                 .collect()
         };
         let verdicts: Vec<String> = row
@@ -188,14 +194,14 @@ pub fn matrix_md(plan: &Plan, results: &[PointResult], rows: &[Row]) -> String {
                         cell += &format!(", ${pm:.2}/M req");
                     }
                 }
-                cell
+                self::cell(&cell)
             })
             .collect();
         out += &format!(
             "| {} | {} | {} |\n",
             cells.join(" | "),
             verdicts.join(" | "),
-            row.cheapest.as_deref().unwrap_or("none")
+            cell(row.cheapest.as_deref().unwrap_or("none"))
         );
     }
     out += "\nLevels: READY meets every bound with the margin to spare (upper 95% bound); NEEDS_TUNING meets them, but within the margin; RISKY misses one, or may (within the margin or the noise); FAILS clearly misses one (lower 95% bound beyond the margin). The cause is the bound that decided.\n";
@@ -240,4 +246,15 @@ pub fn write_all(
     ];
     write_all_atomic(&files)
         .map_err(|e| AppError::Failed(format!("cannot write the results into {}: {e}", out.display())))
+}
+
+#[cfg(test)]
+mod cell_tests {
+    use super::cell;
+
+    #[test]
+    fn a_pipe_or_a_line_break_in_a_name_cannot_break_the_matrix_table() {
+        assert_eq!(cell("a|b\nc\r"), "a\\|b c ");
+        assert_eq!(cell("reference_locked"), "reference_locked");
+    }
 }

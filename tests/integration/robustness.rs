@@ -557,3 +557,21 @@ fn limit_and_bench_sweep_refuse_runs_the_size_guard_refuses_before_starting() {
         assert!(stderr.contains("event budget"), "{args:?}: {stderr}");
     }
 }
+
+/// A model saved with a UTF-8 byte-order mark (as Windows editors do) runs
+/// like the same model without one, and an error in it is still placed at
+/// the line and column an editor shows.
+#[test]
+fn a_model_with_a_utf8_byte_order_mark_loads_and_errors_keep_their_column() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = r#"Model(workload: (rate: 5, duration: "10s"), backend: (latency: Constant("1s")))"#;
+    let path = dir.path().join("bom.ron");
+    std::fs::write(&path, format!("\u{feff}{text}")).unwrap();
+    let out = cachesim_cmd().arg("run").arg(&path).arg("--json").output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    std::fs::write(&path, format!("\u{feff}{}", text.replace("rate: 5", "rte: 5"))).unwrap();
+    let out = cachesim_cmd().arg("run").arg(&path).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("bom.ron:1:18"), "the misspelt field sits at column 18: {stderr}");
+}
