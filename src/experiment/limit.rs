@@ -15,7 +15,7 @@ use super::metastability::{AfterTrigger, after_trigger};
 use super::plan::{Plan, RunId};
 use super::record::RunRecord;
 use super::stats::aggregate;
-use super::trigger::with_trigger;
+use super::trigger::{Triggered, with_trigger};
 use super::verdict::{Level, judge};
 use crate::config::{ModelSpec, apply_overrides};
 use crate::engine::SimDuration;
@@ -145,8 +145,7 @@ pub fn find_limits(
         let top = apply_overrides(p.spec.clone(), &[format!("{}={}", l.path, l.high)])?;
         crate::sim::guard::check_size(&top, None).map_err(refuse)?;
         if l.spike > 0.0 && l.path == "workload.rate" {
-            let t = with_trigger(&top, l.high, l.trigger, l.spike, l.hold.0, l.at_expiry);
-            crate::sim::guard::check_size(&t.spec, None).map_err(refuse)?;
+            checked_trigger(plan, &top, l.high).map_err(refuse)?;
         }
     }
     let total = per_model * models.len();
@@ -261,6 +260,15 @@ fn collapse(evals: &[Evaluation]) -> (Option<f64>, Option<f64>) {
     (peak.map(|p| p.value), None)
 }
 
+/// The metastability check's run of `model` at `base`, with the plan's
+/// trigger in place, if the size guard lets it run (else its message).
+fn checked_trigger(plan: &Plan, model: &ModelSpec, base: f64) -> Result<Triggered, String> {
+    let l = &plan.spec.limit;
+    let t = with_trigger(model, base, l.trigger, l.spike, l.hold.0, l.at_expiry);
+    crate::sim::guard::check_size(&t.spec, None)?;
+    Ok(t)
+}
+
 /// The base load for `hold`, the trigger (see `trigger`), then the base
 /// load for two holds; each replication is judged recovered, draining or
 /// metastable (see `metastability`).
@@ -273,8 +281,7 @@ pub fn spike_recovery(plan: &Plan, model: &ModelSpec, base: f64, opts: RunOption
             "the metastability check holds workload.rate; set limit.spike: 0 for other paths".into(),
         ));
     }
-    let t = with_trigger(model, base, l.trigger, l.spike, hold, l.at_expiry);
-    crate::sim::guard::check_size(&t.spec, None).map_err(|m| {
+    let t = checked_trigger(plan, model, base).map_err(|m| {
         AppError::Input(crate::config::ConfigError::new(&plan.origin, format!("the metastability check: {m}")))
     })?;
     let run_opts = RunOptions { series: Some(SimDuration::from_secs(1)), ..opts };

@@ -216,44 +216,41 @@ fn dominant_error(stats: &PointStats) -> Option<String> {
 /// the p99 went (mean over replications), the phases of at least 5%, the
 /// largest first, at most three.
 fn slow_phases(stats: &PointStats) -> Option<String> {
-    let times: Vec<(crate::metrics::Phase, f64)> = crate::metrics::Phase::ALL
+    let times = crate::metrics::Phase::ALL
         .iter()
-        .filter_map(|&p| Some((p, stats.mean(&format!("latency_breakdown.above_p99.{}_s", p.key()))?)))
-        .collect();
-    let total: f64 = times.iter().map(|(_, t)| t).sum();
-    if total <= 0.0 {
-        return None;
-    }
-    let mut shares: Vec<(crate::metrics::Phase, f64)> =
-        times.into_iter().map(|(p, t)| (p, t / total)).filter(|&(_, s)| s >= 0.05).collect();
-    // Largest first; on a tie, in report order (the sort is stable).
-    shares.sort_by(|a, b| b.1.total_cmp(&a.1));
-    let words: Vec<String> = shares.iter().take(3).map(|(p, s)| format!("{:.0}% {}", s * 100.0, p.words())).collect();
-    Some(format!(": {}", words.join(", ")))
+        .filter_map(|&p| Some((p.words(), stats.mean(&format!("latency_breakdown.above_p99.{}_s", p.key()))?)));
+    Some(format!(": {}", largest_shares(times.collect(), 0.05, 3)?))
 }
 
 /// "; failed requests: 64% in the cold start, 36% after an expiry": when
 /// the requests of `set` (`failed` or `slow`) arrived, the periods of at
-/// least 10%, the largest first.
+/// least 10%, the largest first. A replication with none of these
+/// requests has every share 0, so the means are rescaled to their total.
 fn periods(stats: &PointStats, set: &str, what: &str) -> Option<String> {
-    let means: Vec<(crate::metrics::Period, f64)> = crate::metrics::Period::ALL
+    let means = crate::metrics::Period::ALL
         .iter()
-        .filter_map(|&p| Some((p, stats.mean(&format!("when.{set}.{}", p.key()))?)))
-        .collect();
-    // A replication with none of these requests has every share 0, so the
-    // means are rescaled to the replications that had some.
-    let total: f64 = means.iter().map(|(_, s)| s).sum();
+        .filter_map(|&p| Some((p.words(), stats.mean(&format!("when.{set}.{}", p.key()))?)));
+    Some(format!("; {what}: {}", largest_shares(means.collect(), 0.1, usize::MAX)?))
+}
+
+/// "85% lock wait, 10% pool wait": each part's share of the parts' total,
+/// those of at least `at_least`, the largest first (on a tie, in the order
+/// given), at most `at_most` of them. `None` when the total is not positive
+/// or no part is large enough.
+fn largest_shares(parts: Vec<(&str, f64)>, at_least: f64, at_most: usize) -> Option<String> {
+    let total: f64 = parts.iter().map(|(_, v)| v).sum();
     if total <= 0.0 {
         return None;
     }
-    let mut shares: Vec<(crate::metrics::Period, f64)> =
-        means.into_iter().map(|(p, s)| (p, s / total)).filter(|&(_, s)| s >= 0.1).collect();
+    let mut shares: Vec<(&str, f64)> =
+        parts.into_iter().map(|(name, v)| (name, v / total)).filter(|&(_, s)| s >= at_least).collect();
     if shares.is_empty() {
         return None;
     }
+    // The sort is stable, so ties keep the order given.
     shares.sort_by(|a, b| b.1.total_cmp(&a.1));
-    let words: Vec<String> = shares.iter().map(|(p, s)| format!("{:.0}% {}", s * 100.0, p.words())).collect();
-    Some(format!("; {what}: {}", words.join(", ")))
+    let words: Vec<String> = shares.iter().take(at_most).map(|(name, s)| format!("{:.0}% {name}", s * 100.0)).collect();
+    Some(words.join(", "))
 }
 
 /// Judges one point.
