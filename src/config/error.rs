@@ -71,6 +71,15 @@ impl ConfigError {
                         .into(),
                 ),
             ),
+            // serde's "Expected a nonzero u32": say it in the field's terms.
+            R::InvalidValueForType { expected, found } if expected.contains("nonzero") => (
+                format!("this count must be a whole number of at least 1, not {found}"),
+                Some("docs/models.md gives each field's range".into()),
+            ),
+            R::Message(m) if m.contains("untagged enum RawHandler") => (
+                super::HANDLER_FORMS.to_string(),
+                Some("check the spelling of the fields and distributions (docs/models.md, servers.handler)".into()),
+            ),
             other => (other.to_string(), None),
         };
         ConfigError::at(origin, source, e.span.start.line, e.span.start.col, message).with_hint(hint)

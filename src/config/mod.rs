@@ -13,6 +13,7 @@ mod load;
 mod locate;
 mod model;
 mod overrides;
+mod process;
 mod redis;
 mod response;
 mod ron_value;
@@ -25,13 +26,14 @@ pub use client_limit::{ClientLimit, LimitKey, LimitStorage, LimitStrategy};
 pub use db::{PgBouncer, Pool, Replicas};
 pub use duration::Dur;
 pub use error::ConfigError;
-pub use latency::{Latency, lognormal_params};
+pub use latency::{Latency, Z99, lognormal_params};
 pub use load::{apply_overrides, load_model, parse_model, parse_ron, read_text};
 pub use locate::{locate, locate_nth_after};
 pub use model::{
     Arrivals, Backend, Balancer, ClientRetry, ClosedLoop, Cost, Fault, ModelSpec, Phase, Rate, RateLimit, Restart,
     Retry, Servers, Snapshot, WhenEmpty, Workload, Writes,
 };
+pub use process::{Codec, HANDLER_FORMS, Handler, is_zero};
 pub use redis::{GiveUp, Redis, RedisLock, SharedRefresh, WhenDown, Window};
 pub use response::ResponseCache;
 pub use suggest::did_you_mean;

@@ -212,10 +212,31 @@ pub struct Servers {
     /// request; a number (1 to 1,000,000) models sync workers or threads.
     #[serde(default)]
     pub concurrency: Option<NonZeroU32>,
-    /// Handler time once the data is at hand (parsing, serialization), also
-    /// after a fetch. Default `Constant("0s")`.
+    /// The endpoint's time once the data is at hand, also after a fetch: a
+    /// distribution (time it waits, as in earlier versions) or
+    /// `(cpu: Constant("2ms"), wait: Constant("48ms"))`: CPU on the worker's
+    /// event loop, then waiting. Default zero.
+    #[serde(default)]
+    pub handler: super::process::Handler,
+    /// CPU on the event loop per request before the endpoint runs: HTTP
+    /// parsing, routing, validation. Default `Constant("0s")` (not modelled;
+    /// a FastAPI GET costs about 0.1-0.2 ms: measure yours, docs/models.md).
     #[serde(default = "zero_latency")]
-    pub handler: Latency,
+    pub parse: Latency,
+    /// The JSON codec that prices payloads: `Json` (default, CPython's
+    /// `json`), `Orjson`, `Pydantic` or `Rates(dumps: 41e6, loads: 39e6)`
+    /// in bytes per CPU second.
+    #[serde(default)]
+    pub json: super::process::Codec,
+    /// Bytes of JSON in each successful response, serialised on the event
+    /// loop. Absent (default): the backend's `payload_bytes`.
+    #[serde(default)]
+    pub response_bytes: Option<u64>,
+    /// CPU cores per server. The worker processes computing at once share
+    /// them as the OS does (processor sharing). Absent (default): one core
+    /// per worker process, so processes never slow each other.
+    #[serde(default)]
+    pub cores: Option<NonZeroU32>,
     /// Restarts: at each `(at: "5m", server: 0)` that server's workers lose
     /// their in-memory caches (a deploy, a crash).
     #[serde(default)]
@@ -238,7 +259,11 @@ impl Default for Servers {
             workers: one(),
             balancer: Balancer::default(),
             concurrency: None,
-            handler: zero_latency(),
+            handler: super::process::Handler::default(),
+            parse: zero_latency(),
+            json: super::process::Codec::default(),
+            response_bytes: None,
+            cores: None,
             restarts: Vec::new(),
         }
     }
@@ -287,6 +312,12 @@ pub struct Backend {
     /// (successful) call starts, or when it completes.
     #[serde(default)]
     pub snapshot: Snapshot,
+    /// Bytes of JSON in the dataset a fetch returns (the seed's 200
+    /// employee records: about 62,000). The fetching worker parses it on
+    /// its event loop (`servers.json`), and so does a worker that reads it
+    /// from Redis; a Redis write serialises it. Default 0: not modelled.
+    #[serde(default)]
+    pub payload_bytes: u64,
 }
 
 /// When a fetch reads the data it returns.

@@ -104,6 +104,7 @@ pub const MAX_KEYS: u32 = 10_000_000;
 /// Checks the rules that relate fields to each other, and the guards.
 pub fn validate(m: &ModelSpec) -> Result<(), Invalid> {
     validate_servers(&m.servers)?;
+    in_range("backend.payload_bytes", m.backend.payload_bytes, 0, MAX_PAYLOAD_BYTES, "bytes")?;
     let w = &m.workload;
     if w.duration.is_zero() {
         return Err(invalid("workload.duration", "the duration must be above zero"));
@@ -304,8 +305,35 @@ fn validate_servers(s: &super::Servers) -> Result<(), Invalid> {
     if let Some(c) = s.concurrency {
         in_range("servers.concurrency", c.get().into(), 1, MAX_CONCURRENCY.into(), "requests at once per worker")?;
     }
+    if let Some(c) = s.cores {
+        in_range("servers.cores", c.get().into(), 1, MAX_WORKERS.into(), "cores per server")?;
+    }
+    if let Some(bytes) = s.response_bytes {
+        in_range("servers.response_bytes", bytes, 0, MAX_PAYLOAD_BYTES, "bytes")?;
+    }
+    if let super::Codec::Rates { dumps, loads } = s.json {
+        for (field, rate) in [("dumps", dumps), ("loads", loads)] {
+            if !(rate.is_finite() && (MIN_CODEC_RATE..=MAX_CODEC_RATE).contains(&rate)) {
+                return Err(invalid(
+                    "servers.json",
+                    format!(
+                        "`{field}` is bytes per CPU second, between {MIN_CODEC_RATE:e} and {MAX_CODEC_RATE:e} \
+                         (CPython's json: about 4e7), not {rate}"
+                    ),
+                ));
+            }
+        }
+    }
     Ok(())
 }
+
+/// The largest payload or response a model may declare: 1 GiB.
+pub const MAX_PAYLOAD_BYTES: u64 = 1 << 30;
+
+/// A codec's rates, bytes per CPU second: from 1 kB/s (absurdly slow, but
+/// finite times) to 1 TB/s (faster than memory).
+const MIN_CODEC_RATE: f64 = 1e3;
+const MAX_CODEC_RATE: f64 = 1e12;
 
 /// The QueuePool's size: `pool_size + max_overflow` connections, at least 1
 /// and at most [`MAX_POOL_CONNECTIONS`], each part checked before the sum

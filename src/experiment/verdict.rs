@@ -222,6 +222,20 @@ fn slow_phases(stats: &PointStats) -> Option<String> {
     Some(format!(": {}", largest_shares(times.collect(), 0.05, 3)?))
 }
 
+/// "; event loop 97% busy (one process serves at most 1/0.01 s = 100
+/// req/s)": the busiest process's loop, when it computes at least 90% of
+/// the time, is the bottleneck whatever the phases say.
+fn saturated_loop(stats: &PointStats) -> Option<String> {
+    let busy = stats.mean("servers.loop_utilisation.max").filter(|&u| u >= 0.9)?;
+    let cpu = stats.mean("servers.cpu_s_per_request").filter(|&c| c > 0.0)?;
+    Some(format!(
+        "; event loop {:.0}% busy (one process serves at most 1/{} = {} req/s)",
+        busy * 100.0,
+        secs(Some(cpu)),
+        (10.0 / cpu).round() / 10.0
+    ))
+}
+
 /// "; failed requests: 64% in the cold start, 36% after an expiry": when
 /// the requests of `set` (`failed` or `slow`) arrived, the periods of at
 /// least 10%, the largest first. A replication with none of these
@@ -262,6 +276,7 @@ pub fn judge(slo: &Slo, stats: &PointStats) -> Verdict {
         if outcome.level > Level::Ready && !outcome.inconclusive {
             if c.key == "latency_s.p99" {
                 outcome.text += &slow_phases(stats).unwrap_or_default();
+                outcome.text += &saturated_loop(stats).unwrap_or_default();
                 outcome.text += &periods(stats, "slow", "slow requests").unwrap_or_default();
             } else if c.key.starts_with("requests.error") {
                 if c.key == "requests.error_rate" {

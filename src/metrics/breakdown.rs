@@ -35,10 +35,15 @@ pub enum Phase {
     /// At the CDN: a client's whole time there, the origin fetch it waits
     /// for included.
     Cdn,
+    /// Ready to run but waiting for its process's event loop (loop lag).
+    LoopWait,
+    /// Computing on its process's event loop (parsing, handler CPU, JSON),
+    /// slowed when the server's processes share too few cores.
+    Cpu,
 }
 
 /// The number of phases.
-pub const PHASES: usize = 8;
+pub const PHASES: usize = 10;
 
 impl Phase {
     /// Every phase, in report order.
@@ -51,6 +56,8 @@ impl Phase {
         Phase::Query,
         Phase::Redis,
         Phase::Cdn,
+        Phase::LoopWait,
+        Phase::Cpu,
     ];
 
     /// The key stem in `latency_breakdown.<set>.<key>_s`.
@@ -64,6 +71,8 @@ impl Phase {
             Phase::Query => "query",
             Phase::Redis => "redis",
             Phase::Cdn => "cdn",
+            Phase::LoopWait => "loop_wait",
+            Phase::Cpu => "cpu",
         }
     }
 
@@ -78,6 +87,8 @@ impl Phase {
             Phase::Query => "query",
             Phase::Redis => "Redis",
             Phase::Cdn => "CDN",
+            Phase::LoopWait => "event-loop wait",
+            Phase::Cpu => "CPU",
         }
     }
 }
@@ -168,6 +179,11 @@ impl PhaseClock {
         (self.phase, self.since) = (next, now);
     }
 
+    /// The phase the request is in.
+    pub fn phase(&self) -> Phase {
+        self.phase
+    }
+
     /// Time per phase, in nanoseconds, up to `now`.
     pub fn spent(mut self, now: SimTime) -> [u64; PHASES] {
         self.enter(now, self.phase);
@@ -215,6 +231,8 @@ pub struct PhaseMeans {
     pub query_s: f64,
     pub redis_s: f64,
     pub cdn_s: f64,
+    pub loop_wait_s: f64,
+    pub cpu_s: f64,
 }
 
 impl PhaseMeans {
@@ -229,6 +247,8 @@ impl PhaseMeans {
             query_s: m(5),
             redis_s: m(6),
             cdn_s: m(7),
+            loop_wait_s: m(8),
+            cpu_s: m(9),
         }
     }
 }
@@ -352,8 +372,8 @@ mod tests {
     fn the_requests_above_the_p99_are_the_slowest_buckets() {
         let mut b = Breakdown::default();
         // 990 fast requests all handler; 10 slow ones, 90% lock wait.
-        let fast = [0, 0, 0, 10_000_000, 0, 0, 0, 0];
-        let slow = [0, 900_000_000, 0, 100_000_000, 0, 0, 0, 0];
+        let fast = [0, 0, 0, 10_000_000, 0, 0, 0, 0, 0, 0];
+        let slow = [0, 900_000_000, 0, 100_000_000, 0, 0, 0, 0, 0, 0];
         for _ in 0..990 {
             b.succeeded(10_000_000, fast, Period::Other);
         }

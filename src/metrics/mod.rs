@@ -3,6 +3,7 @@
 
 mod breakdown;
 mod divergence;
+mod process;
 mod recorder;
 mod report;
 mod series;
@@ -11,6 +12,7 @@ pub use breakdown::{
     Breakdown, LatencyBreakdown, PHASES, Period, PeriodShares, Phase, PhaseClock, PhaseMeans, WhenStats,
 };
 pub use divergence::Divergence;
+pub use process::{LagStats, ProcessRecorder, ServerStats, Spread};
 pub use recorder::{Recorder, histogram};
 pub use report::{
     BackendStats, CacheStats, Cause, CdnStats, DbStats, DivergenceStats, EngineStats, Fingerprints, LatencyStats,

@@ -75,6 +75,8 @@ pub struct Recorder {
     last_change: SimTime,
     /// Per-bucket counters, when asked for (whole run, warm-up included).
     pub series: Option<Series>,
+    /// The worker processes' event loops.
+    pub process: super::ProcessRecorder,
     /// Versions held by the caches, and divergence windows.
     pub divergence: Divergence,
     /// Age behind the newest version of what was served, microseconds.
@@ -141,6 +143,7 @@ impl Recorder {
             in_flight_area: 0,
             last_change: SimTime::ZERO,
             series: None,
+            process: super::ProcessRecorder::default(),
             divergence: Divergence::default(),
             staleness_us: histogram(),
             staleness_sum_ns: 0,

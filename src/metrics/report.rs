@@ -88,6 +88,9 @@ pub struct RunReport {
     /// When in the run the failed requests, and the slow ones (above the
     /// p99), arrived: shares by period.
     pub when: super::WhenStats,
+    /// The worker processes: their event loops' load and lag, and the CPU
+    /// per request.
+    pub servers: super::ServerStats,
     pub cache: CacheStats,
     pub backend: BackendStats,
     pub pool: PoolStats,

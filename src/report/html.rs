@@ -44,12 +44,25 @@ fn servers(m: &ModelSpec) -> String {
         Balancer::Random => "random",
         Balancer::LeastConnections => "least connections",
     };
+    let handler = match s.handler.has_cpu() {
+        true => format!("CPU {} then wait {}", latency(&s.handler.cpu), latency(&s.handler.wait)),
+        false => latency(&s.handler.wait),
+    };
     let mut line = format!(
-        "servers: {} × {} × {concurrency} ({balancer}), handler {}",
+        "servers: {} × {} × {concurrency} ({balancer}), handler {handler}",
         s.count,
         plural(s.workers.get(), "worker process", "worker processes"),
-        latency(&s.handler)
     );
+    if let Some(cores) = s.cores {
+        line += &format!(", {} per server", plural(cores.get(), "core", "cores"));
+    }
+    if !crate::config::is_zero(&s.parse) {
+        line += &format!(", parse CPU {}", latency(&s.parse));
+    }
+    if m.backend.payload_bytes > 0 || s.response_bytes.is_some_and(|b| b > 0) {
+        let bytes = s.response_bytes.unwrap_or(m.backend.payload_bytes);
+        line += &format!(", JSON {:?}: payload {} B, response {bytes} B", s.json, m.backend.payload_bytes);
+    }
     if !s.restarts.is_empty() {
         line += &format!(", {} at {}", plural(s.restarts.len() as u32, "restart", "restarts"), {
             s.restarts.iter().map(|r| format!("{} (server {})", r.at, r.server)).collect::<Vec<_>>().join(", ")

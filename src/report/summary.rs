@@ -158,6 +158,21 @@ fn rows(r: &RunReport) -> Vec<(&'static str, String)> {
 /// versions.
 fn optional_rows(r: &RunReport) -> Vec<(&'static str, String)> {
     let mut rows = Vec::new();
+    let sv = &r.servers;
+    if sv.cpu_s_per_request > 0.0 {
+        rows.push((
+            "event loop",
+            format!(
+                "busy {} (busiest process {})   lag p50 {}   p99 {}   max {}   CPU per request {}",
+                pct(sv.loop_utilisation.mean),
+                pct(sv.loop_utilisation.max),
+                secs(sv.loop_lag_s.p50),
+                secs(sv.loop_lag_s.p99),
+                secs(sv.loop_lag_s.max),
+                secs(Some(sv.cpu_s_per_request))
+            ),
+        ));
+    }
     let d = &r.redis;
     if d.gets > 0 {
         rows.push((

@@ -47,7 +47,8 @@ pub fn check_size(spec: &ModelSpec, budget: Option<u64>) -> Result<(), String> {
     // Clients that retry can send every request 1 + retries times (under
     // overload, every attempt times out), each with its timer.
     let (attempts, timers) = spec.workload.client.as_ref().map_or((1.0, 0.0), |c| (1.0 + f64::from(c.retries), 2.0));
-    let events = requests * attempts * (EVENTS_PER_REQUEST + timers + lease_polls_per_request(spec));
+    let per_request = EVENTS_PER_REQUEST + timers + lease_polls_per_request(spec) + cpu_events_per_request(spec);
+    let events = requests * attempts * per_request;
     let limit = budget.unwrap_or(DEFAULT_EVENT_BUDGET);
     if events.is_finite() && events <= limit as f64 {
         return Ok(());
@@ -57,6 +58,32 @@ pub fn check_size(spec: &ModelSpec, budget: Option<u64>) -> Result<(), String> {
          shorten workload.duration or lower the rate, or pass --max-events N to run anyway and stop after N events",
         spec.name, requests, events, limit as f64
     ))
+}
+
+/// Each piece of CPU on an event loop is one completion event. Where a
+/// server's processes outnumber its cores, every start and end of a piece
+/// moves the completions of the others computing then: about twice the
+/// server's offered CPU load a = λ·E[cpu] of them (at least one, at most
+/// every process).
+fn cpu_events_per_request(spec: &ModelSpec) -> f64 {
+    let s = &spec.servers;
+    let costs = super::process::CpuCosts::new(spec);
+    let mean = |x: &Option<Sampler>| x.as_ref().map_or(0.0, |x| x.mean_secs());
+    let pieces = [costs.parse.is_some(), costs.handler.is_some(), costs.encode_response > 0, costs.decode > 0]
+        .iter()
+        .filter(|&&p| p)
+        .count() as f64;
+    let cpu_s = mean(&costs.parse) + mean(&costs.handler) + (costs.encode_response + costs.decode) as f64 / 1e9;
+    let workers = f64::from(s.workers.get());
+    let moved = match s.cores {
+        Some(c) if c.get() < s.workers.get() => {
+            let rate = expected_requests(spec) / spec.workload.duration.as_secs_f64().max(1e-9);
+            let load = rate / f64::from(s.count.get()) * cpu_s;
+            (2.0 * load).clamp(1.0, workers)
+        }
+        _ => 0.0,
+    };
+    pieces * (1.0 + 2.0 * moved)
 }
 
 /// Lease waiters look again every `retry` while a fetch runs: about
@@ -105,6 +132,27 @@ mod tests {
         // An explicit budget replaces the default both ways.
         assert!(check_size(&m("1e9", "1h"), Some(u64::MAX)).is_ok());
         assert!(check_size(&m("500", "1h"), Some(1000)).is_err());
+    }
+
+    /// CPU pieces are events, and processes sharing too few cores move each
+    /// other's completions: 1000 processes on one core at a load of 0.5
+    /// core cost about 1 + 2·1 events per piece, against 1 with a core each.
+    #[test]
+    fn cpu_pieces_and_core_sharing_count_in_the_budget() {
+        let text = |cores: &str| {
+            format!(
+                r#"Model(workload: (rate: 5, duration: "1h"), cache: (ttl: "1000d", start: Warm),
+                         servers: (workers: 1000, {cores} handler: (cpu: Constant("100ms"), wait: Constant("0s"))),
+                         backend: (latency: Constant("1s")))"#
+            )
+        };
+        let own = parse_model(&text(""), "t", "t").unwrap();
+        assert!((cpu_events_per_request(&own) - 1.0).abs() < 1e-12);
+        let shared = parse_model(&text("cores: 1,"), "t", "t").unwrap();
+        assert!((cpu_events_per_request(&shared) - 3.0).abs() < 1e-9);
+        let plain =
+            parse_model(r#"Model(workload: (rate: 5, duration: "1h"), backend: (latency: Constant("1s")))"#, "t", "t");
+        assert_eq!(cpu_events_per_request(&plain.unwrap()), 0.0);
     }
 
     /// Lease waiters poll: with a 1 s fetch, a 2 s TTL and a 1 ms retry,

@@ -15,6 +15,7 @@ mod edge;
 mod expiry;
 pub mod guard;
 mod pool;
+mod process;
 mod redis;
 mod refresh;
 mod request;
@@ -169,6 +170,8 @@ fn report(
     s.divergence.finish(end, s.warmup);
     let served = s.staleness_us.len();
     let any_checkout = s.checkouts > 0;
+    let window = world.arrivals_end.since(s.warmup).0;
+    let servers = s.process.report(world.units.iter().map(|u| u.cpu.busy_ns), window, s.origin_arrived);
     RunReport {
         model: spec.name.clone(),
         seed,
@@ -193,6 +196,7 @@ fn report(
         latency_s,
         latency_breakdown,
         when,
+        servers,
         cache: CacheStats {
             // The first cache looked at: the PoP when there is a CDN.
             hit_ratio: if spec.cdn.is_some() { ratio(edge.pop_hits, s.arrived) } else { ratio(s.hits, s.arrived) },

@@ -17,6 +17,7 @@ use crate::engine::{EventQueue, SimDuration};
 use crate::metrics::{Cause, Period, Phase};
 
 use super::backend::Attempt;
+use super::process::AfterCpu;
 use super::request::{Background, ReqId};
 use super::world::{Event, World};
 
@@ -222,10 +223,19 @@ impl World {
     pub(super) fn on_fetch_done(&mut self, q: &mut EventQueue<Event>, id: ReqId) {
         let now = q.now();
         self.stats.fetch_done(now);
-        let version = match self.backend.snapshot {
-            Snapshot::AtStart => self.requests.get(id).version,
-            Snapshot::AtEnd => self.versions.current(now),
-        };
+        if self.backend.snapshot == Snapshot::AtEnd {
+            self.requests.get_mut(id).version = self.versions.current(now);
+        }
+        // The worker parses the payload on its event loop before using it.
+        let work = SimDuration(self.cpu.decode);
+        self.compute(q, id, work, AfterCpu::Fetched);
+    }
+
+    /// The fetched payload is parsed: store it (in Redis, or in the
+    /// worker's cache) and serve it.
+    pub(super) fn fetch_decoded(&mut self, q: &mut EventQueue<Event>, id: ReqId) {
+        let now = q.now();
+        let version = self.requests.get(id).version;
         if self.redis.is_some() {
             return self.redis_store(q, id, version);
         }

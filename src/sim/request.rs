@@ -68,6 +68,8 @@ pub struct Request {
     pub client_timer: Option<crate::engine::EventKey>,
     /// The client gave up on it; the service finishes it for nobody.
     pub abandoned: bool,
+    /// Its response is serialised (or needs no serialising).
+    pub encoded: bool,
 }
 
 /// Whether a request is a refresh no client waits for, and of what.
@@ -129,6 +131,7 @@ impl Request {
             attempt: 0,
             client_timer: None,
             abandoned: false,
+            encoded: false,
         }
     }
 }

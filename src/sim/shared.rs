@@ -10,8 +10,9 @@
 
 use rand::RngExt;
 
+use super::process::AfterCpu;
 use crate::config::{GiveUp, SharedRefresh, WhenDown};
-use crate::engine::{EventQueue, SimTime};
+use crate::engine::{EventQueue, SimDuration, SimTime};
 use crate::metrics::{Cause, Period, Phase};
 
 use super::redis::SharedGet;
@@ -214,6 +215,13 @@ impl World {
     /// The request has the version its Redis exchange left it
     /// (`req.version`), since it started getting the data.
     fn obtained_via_redis(&mut self, q: &mut EventQueue<Event>, id: ReqId) {
+        // The worker parses the value it read on its event loop.
+        let work = SimDuration(self.cpu.decode);
+        self.compute(q, id, work, AfterCpu::FromRedis);
+    }
+
+    /// The value read from Redis is parsed: serve it.
+    pub(super) fn redis_decoded(&mut self, q: &mut EventQueue<Event>, id: ReqId) {
         let req = self.requests.get(id);
         let (version, took) = (req.version, q.now().since(req.fetch_started));
         self.obtained(q, id, version, took);
@@ -318,6 +326,13 @@ impl World {
         // XFetch's Δ, stored with the value: the recompute as the worker
         // timed it.
         (req.version, req.fetched_in) = (version, now.since(req.fetch_started));
+        // The worker serialises the value for Redis on its event loop.
+        let work = SimDuration(self.cpu.encode_payload);
+        self.compute(q, id, work, AfterCpu::ToRedis);
+    }
+
+    /// The value is serialised: SET it.
+    pub(super) fn redis_encoded(&mut self, q: &mut EventQueue<Event>, id: ReqId) {
         self.send(q, id, RedisOp::Set);
     }
 }

@@ -24,8 +24,9 @@ use super::database::Database;
 use super::edge::EdgeState;
 use super::expiry::ExpirySpans;
 use super::pool::PoolState;
+use super::process::{AfterCpu, Cores, CpuCosts, EventLoop};
 use super::redis::RedisState;
-use super::request::{ReqId, Request, Slab};
+use super::request::{Background, ReqId, Request, Slab};
 use super::responses::{ResponseState, ZipfKeys};
 use super::sampler::Sampler;
 use super::versions::Versions;
@@ -77,6 +78,8 @@ pub enum Event {
     ClientTimeout(ReqId),
     /// Client -> balancer: after its backoff, the client sends retry k.
     ClientRetry(u32),
+    /// A worker's event loop: the CPU piece it was running is done.
+    CpuDone(u32),
 }
 
 /// One worker process: its slots, cache and pool.
@@ -92,6 +95,9 @@ pub(super) struct Unit {
     pub responses: Option<ResponseState>,
     /// Client-limit counters in this worker's memory (`PerProcess`).
     pub limits: Option<LimitStore>,
+    /// The process's event loop, and the stream its CPU costs are drawn from.
+    pub cpu: EventLoop,
+    pub cpu_rng: SimRng,
 }
 
 /// The most requests that may be in the system at once: beyond this the run
@@ -105,7 +111,13 @@ pub struct World {
     balancer: LoadBalancer,
     pub(super) refresh: Refresh,
     pub(super) early_rng: SimRng,
+    /// The handler's waiting (`servers.handler.wait`).
     handler: Sampler,
+    /// What each step costs the event loop.
+    pub(super) cpu: CpuCosts,
+    /// Each server's cores, when its processes can outnumber them (else
+    /// empty: every process has a core of its own).
+    pub(super) cores: Vec<Cores>,
     pub(super) backend: BackendState,
     pub(super) versions: Versions,
     pub(super) redis: Option<RedisState>,
@@ -169,6 +181,8 @@ impl World {
                         .as_ref()
                         .filter(|c| c.storage == LimitStorage::PerProcess)
                         .map(|c| LimitStore::new(c.strategy, c.limit.get(), c.per.0)),
+                    cpu: EventLoop::default(),
+                    cpu_rng: rng(&format!("{name}.cpu")),
                 }
             })
             .collect();
@@ -179,7 +193,12 @@ impl World {
             balancer: LoadBalancer::new(spec.servers.balancer, spec.servers.count.get(), rng("balancer")),
             refresh: spec.cache.as_ref().map_or(Refresh::None, |c| c.refresh),
             early_rng: rng("xfetch"),
-            handler: Sampler::new(&spec.servers.handler),
+            handler: Sampler::new(&spec.servers.handler.wait),
+            cpu: CpuCosts::new(spec),
+            cores: match spec.servers.cores {
+                Some(c) if c.get() < workers => vec![Cores::new(c.get()); spec.servers.count.get() as usize],
+                _ => Vec::new(),
+            },
             backend: BackendState::new(&spec.backend, rng("backend"), rng("backend.retry")),
             versions: Versions::new(spec.backend.writes.as_ref(), rng("backend.writes")),
             redis: spec
@@ -327,9 +346,16 @@ impl World {
         }
     }
 
-    /// The request has a worker slot: a response-cache hit is answered at
-    /// once; otherwise it goes on to the data cache.
+    /// The request has a worker slot: its process parses it first.
     fn admit(&mut self, q: &mut EventQueue<Event>, id: ReqId) {
+        let unit = self.requests.get(id).unit as usize;
+        let cpu = self.parse_cpu(unit);
+        self.compute(q, id, cpu, AfterCpu::Parsed);
+    }
+
+    /// The request is parsed: a response-cache hit is answered at once;
+    /// otherwise it goes on to the data cache.
+    pub(super) fn admit_parsed(&mut self, q: &mut EventQueue<Event>, id: ReqId) {
         let now = q.now();
         let req = *self.requests.get(id);
         let store = match self.shared_limits.as_mut() {
@@ -349,7 +375,9 @@ impl World {
                 self.stats.response_hits += u64::from(hit.is_some());
             }
             if let Some(version) = hit {
-                self.requests.get_mut(id).key = u32::MAX;
+                // The stored response is already bytes: nothing to serialise.
+                let req = self.requests.get_mut(id);
+                (req.key, req.encoded) = (u32::MAX, true);
                 self.serve(now, id, version);
                 return self.finish(q, id, Ok(()));
             }
@@ -381,13 +409,27 @@ impl World {
         id
     }
 
+    /// The phase request `id` is in.
+    pub(super) fn phase_of(&self, id: ReqId) -> Phase {
+        self.clocks[id as usize].phase()
+    }
+
     /// From now on, request `id` is in `phase` (see `metrics::breakdown`).
     #[inline]
     pub(super) fn phase(&mut self, now: SimTime, id: ReqId, phase: Phase) {
         self.clocks[id as usize].enter(now, phase);
     }
 
+    /// The endpoint runs: its CPU on the event loop, then its waiting.
     pub(super) fn start_handler(&mut self, q: &mut EventQueue<Event>, id: ReqId) {
+        self.phase(q.now(), id, Phase::Handler);
+        let unit = self.requests.get(id).unit as usize;
+        let cpu = self.handler_cpu(unit);
+        self.compute(q, id, cpu, AfterCpu::HandlerWait);
+    }
+
+    /// The handler's CPU is done: it waits (`handler.wait`).
+    pub(super) fn handler_wait(&mut self, q: &mut EventQueue<Event>, id: ReqId) {
         self.phase(q.now(), id, Phase::Handler);
         let unit = self.requests.get(id).unit as usize;
         let d = self.handler.sample(&mut self.units[unit].handler_rng);
@@ -405,6 +447,12 @@ impl World {
     pub(super) fn finish(&mut self, q: &mut EventQueue<Event>, id: ReqId, outcome: Result<(), Cause>) {
         let now = q.now();
         let req = *self.requests.get(id);
+        // A response is serialised on the event loop before it leaves.
+        if outcome.is_ok() && !req.encoded && self.cpu.encode_response > 0 && req.background == Background::No {
+            self.requests.get_mut(id).encoded = true;
+            let work = SimDuration(self.cpu.encode_response);
+            return self.compute(q, id, work, AfterCpu::Responded);
+        }
         debug_assert!(now >= req.arrived, "a request finished before it arrived");
         if let Some(timer) = req.client_timer {
             q.cancel(timer);
@@ -479,6 +527,7 @@ impl Model for World {
             Event::SharedRefreshDue => self.on_shared_refresh_due(q),
             Event::ClientTimeout(id) => self.on_client_timeout(q, id),
             Event::ClientRetry(attempt) => self.on_client_retry(q, attempt),
+            Event::CpuDone(unit) => self.on_cpu_done(q, unit as usize),
         }
     }
 
@@ -510,6 +559,7 @@ impl Model for World {
             Event::SharedRefreshDue => (20, 0),
             Event::ClientTimeout(id) => (21, id),
             Event::ClientRetry(k) => (22, k),
+            Event::CpuDone(u) => (23, u),
         };
         (kind << 32) | u64::from(id)
     }

@@ -7,6 +7,7 @@
 //!   at 1, 2 and 4 threads); different seeds differ.
 //! - `distributed`: workers, balancers, versions and divergence, stampede mitigations.
 //! - `queueing`: servers and pools against M/M/1, M/D/1, Erlang B and C.
+//! - `event_loop`: the server process: its event loop and shared cores against M/D/1, M/G/1 and PS.
 //! - `redis`: the shared Redis cache, its lock and outages.
 //! - `report`: plots (titles, axis labels) and the HTML report, rendered in Chromium.
 //! - `robustness`: hostile input, guards, fuzz entry points, property tests.
@@ -27,6 +28,7 @@ mod clock;
 mod database;
 mod determinism;
 mod distributed;
+mod event_loop;
 mod limits;
 mod mitigations;
 mod queueing;

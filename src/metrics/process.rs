@@ -1,0 +1,91 @@
+//! What the server processes did: their event loops' lag and CPU.
+
+use hdrhistogram::Histogram;
+use serde::Serialize;
+
+use crate::engine::SimDuration;
+
+/// Recorded during a run, for requests that arrived after the warm-up.
+pub struct ProcessRecorder {
+    /// How long each CPU piece waited for its loop, nanoseconds.
+    pub lag_ns: Histogram<u64>,
+    pub lag_max_ns: u64,
+    /// CPU the measured requests used, full-core nanoseconds.
+    pub cpu_ns: u128,
+}
+
+impl Default for ProcessRecorder {
+    fn default() -> Self {
+        let mut lag_ns = Histogram::new_with_bounds(1, 3_600_000_000_000, 3).expect("valid bounds");
+        lag_ns.auto(true);
+        ProcessRecorder { lag_ns, lag_max_ns: 0, cpu_ns: 0 }
+    }
+}
+
+impl ProcessRecorder {
+    /// A CPU piece of a request started after waiting `lag` for its loop.
+    pub fn loop_lag(&mut self, counted: bool, lag: SimDuration) {
+        if counted {
+            // Zero lags count too: the histogram's floor is 1 ns.
+            let v = lag.0.max(1);
+            if self.lag_ns.record(v).is_err() {
+                self.lag_ns.saturating_record(v);
+            }
+            self.lag_max_ns = self.lag_max_ns.max(lag.0);
+        }
+    }
+
+    /// A CPU piece of `work` nanoseconds finished.
+    pub fn cpu_done(&mut self, counted: bool, work: u64) {
+        if counted {
+            self.cpu_ns += u128::from(work);
+        }
+    }
+}
+
+/// `servers` in the report: the worker processes' event loops.
+#[derive(Debug, Clone, PartialEq, Serialize, Default)]
+pub struct ServerStats {
+    /// Share of the measured window each process's loop spent computing:
+    /// the mean and the largest over processes.
+    pub loop_utilisation: Spread,
+    /// How long a ready piece of CPU waited for its loop, seconds (`null`
+    /// when nothing computed).
+    pub loop_lag_s: LagStats,
+    /// CPU seconds per request that left, over the measured requests.
+    pub cpu_s_per_request: f64,
+}
+
+/// The mean and the largest of a per-process figure.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Default)]
+pub struct Spread {
+    pub mean: f64,
+    pub max: f64,
+}
+
+/// Percentiles of the loop lag.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Default)]
+pub struct LagStats {
+    pub p50: Option<f64>,
+    pub p99: Option<f64>,
+    pub max: Option<f64>,
+}
+
+impl ProcessRecorder {
+    /// The report, given each loop's busy nanoseconds in a window of
+    /// `window_ns`, and the requests that left.
+    pub fn report(&self, busy_ns: impl Iterator<Item = u64>, window_ns: u64, left: u64) -> ServerStats {
+        let (mut n, mut sum, mut max) = (0u64, 0.0, 0.0f64);
+        for busy in busy_ns {
+            let u = if window_ns > 0 { busy as f64 / window_ns as f64 } else { 0.0 };
+            (n, sum, max) = (n + 1, sum + u, max.max(u));
+        }
+        let lags = !self.lag_ns.is_empty();
+        let q = |p: f64| lags.then(|| self.lag_ns.value_at_quantile(p) as f64 / 1e9);
+        ServerStats {
+            loop_utilisation: Spread { mean: if n > 0 { sum / n as f64 } else { 0.0 }, max },
+            loop_lag_s: LagStats { p50: q(0.5), p99: q(0.99), max: lags.then(|| self.lag_max_ns as f64 / 1e9) },
+            cpu_s_per_request: if left > 0 { self.cpu_ns as f64 / 1e9 / left as f64 } else { 0.0 },
+        }
+    }
+}
