@@ -17,6 +17,7 @@ mod redis;
 mod response;
 mod ron_value;
 mod suggest;
+mod trace;
 mod validate;
 
 pub use cache::{Cache, CacheStart, Refresh, TtlFrom};
@@ -25,8 +26,8 @@ pub use client_limit::{ClientLimit, LimitKey, LimitStorage, LimitStrategy};
 pub use db::{PgBouncer, Pool, Replicas};
 pub use duration::Dur;
 pub use error::ConfigError;
-pub use latency::{Latency, lognormal_params};
-pub use load::{apply_overrides, load_model, parse_model, parse_ron, read_text};
+pub use latency::{Latency, Z99, lognormal_params};
+pub use load::{apply_overrides, load_model, parse_model, parse_model_in, parse_ron, read_text};
 pub use locate::{locate, locate_nth_after};
 pub use model::{
     Arrivals, Backend, Balancer, ClientRetry, ClosedLoop, Cost, Fault, ModelSpec, Phase, Rate, RateLimit, Restart,
@@ -35,6 +36,7 @@ pub use model::{
 pub use redis::{GiveUp, Redis, RedisLock, SharedRefresh, WhenDown, Window};
 pub use response::ResponseCache;
 pub use suggest::did_you_mean;
+pub use trace::{TraceTimes, parse_trace};
 pub use validate::{
     MAX_CLIENT_CONN, MAX_CONCURRENCY, MAX_DB_CONNECTIONS, MAX_KEYS, MAX_LIMIT_USERS, MAX_POOL_CONNECTIONS, MAX_POPS,
     MAX_REPLICAS, MAX_SERVERS, MAX_USERS, MAX_WORKERS,
