@@ -35,6 +35,26 @@ pub enum Command {
     Limit(LimitArgs),
     /// Measure simulation speed: events/s and simulated requests/s.
     Bench(BenchArgs),
+    /// Fit latency distributions (LogNormal, Exponential, Empirical) to
+    /// measured durations; print them as model-file RON with their
+    /// Kolmogorov–Smirnov distance, p-value and which to use.
+    Fit(FitArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct FitArgs {
+    /// CSV of measured durations, one a row: plain numbers are seconds,
+    /// others durations with units ("12ms", "1.5s"). A header row is
+    /// optional; `#` lines are comments.
+    pub samples: PathBuf,
+    /// The column to read, by its name in the header row (default: the
+    /// first column).
+    #[arg(long, value_name = "NAME")]
+    pub column: Option<String>,
+    /// The most values in the Empirical table: the samples' quantiles at
+    /// probabilities (i − 0.5)/K (all the samples when there are fewer).
+    #[arg(long, value_name = "K", default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    pub quantiles: u32,
 }
 
 #[derive(Debug, Args)]

@@ -10,6 +10,7 @@
 //! - [`config`]: the model file schema, defaults, checks and `--set`.
 //! - [`sim`]: the architecture's components and the request lifecycle.
 //! - [`metrics`]: what a run records and reports.
+//! - [`fit`]: latency distributions fitted to measured durations.
 //! - [`report`]: text summaries; [`app`] and [`cli`]: the command line.
 //!
 //! # Example
@@ -43,6 +44,7 @@ pub mod config;
 pub mod engine;
 pub mod error;
 pub mod experiment;
+pub mod fit;
 pub mod fsutil;
 pub mod fuzzing;
 pub mod metrics;

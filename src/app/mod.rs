@@ -1,10 +1,11 @@
 //! From parsed arguments to work: load and check models, run them, print.
 //! The only module that writes to stdout. One file per family of commands:
 //! `single` (run, the default comparison), `experiments` (sweep, merge,
-//! check, limit), `reports` (report, plots), `bench`.
+//! check, limit), `reports` (report, plots), `bench`, `fit`.
 
 mod bench;
 mod experiments;
+mod fit;
 mod reports;
 mod single;
 
@@ -26,6 +27,7 @@ pub fn run(cli: Cli) -> Result<(), AppError> {
         Some(Command::Limit(args)) => experiments::limit(args),
         Some(Command::Check(args)) => experiments::check(args),
         Some(Command::Bench(args)) => bench::bench(args),
+        Some(Command::Fit(args)) => fit::fit(args),
     }
 }
 

@@ -55,6 +55,58 @@ impl Dur {
     }
 }
 
+impl Dur {
+    /// Reads a measured value: a plain decimal number is seconds, exact to
+    /// the nanosecond (`0.25`, `1700000000.123456789`; a tenth decimal
+    /// rounds), one in exponent form (`1.2e-3`) is rounded to the
+    /// nanosecond, and anything else is a duration with units as in model
+    /// files (`"12ms"`, `"1.5s"`). Used for measured samples and traces.
+    pub fn parse_seconds(text: &str) -> Result<Dur, String> {
+        let s = text.trim();
+        let plain = !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit() || b == b'.') && s.matches('.').count() <= 1;
+        let too_long = || format!("{s:?} is too long (the limit is about 584 years)");
+        if plain && s != "." {
+            let (whole, frac) = s.split_once('.').unwrap_or((s, ""));
+            let whole: u128 = if whole.is_empty() { 0 } else { whole.parse().map_err(|_| too_long())? };
+            let mut ns: u128 = 0;
+            for (i, d) in frac.bytes().enumerate() {
+                let digit = u128::from(d - b'0');
+                match i {
+                    0..9 => ns += digit * 10u128.pow(8 - i as u32),
+                    9 => ns += u128::from(digit >= 5),
+                    _ => break,
+                }
+            }
+            let total = whole.checked_mul(1_000_000_000).and_then(|w| w.checked_add(ns)).ok_or_else(too_long)?;
+            return u64::try_from(total).map(|ns| Dur(SimDuration(ns))).map_err(|_| too_long());
+        }
+        if let Ok(v) = s.parse::<f64>() {
+            if !v.is_finite() {
+                return Err(format!("{s:?} is not a finite number of seconds"));
+            }
+            if v < 0.0 {
+                return Err(format!("{s:?} is negative; a duration cannot be"));
+            }
+            if v * 1e9 >= u64::MAX as f64 {
+                return Err(too_long());
+            }
+            return Ok(Dur(SimDuration::from_secs_f64(v)));
+        }
+        if s.starts_with('-') {
+            return Err(format!("{s:?} is negative; a duration cannot be"));
+        }
+        s.parse::<Dur>().map_err(|e| {
+            if e.contains("unknown unit") || e.contains("too long") {
+                e
+            } else {
+                format!(
+                    "{s:?} is neither a number of seconds (like 0.25) nor a duration with a unit (like 12ms or 1.5s)"
+                )
+            }
+        })
+    }
+}
+
 impl FromStr for Dur {
     type Err = String;
 
@@ -194,6 +246,23 @@ mod tests {
         for bad in ["", "5", "5x", "ms", "-1s", "1e400s", "1000000d"] {
             assert!(bad.parse::<Dur>().is_err(), "{bad:?} should be rejected");
         }
+    }
+
+    #[test]
+    fn measured_values_are_seconds_or_durations() {
+        let ns = |s: &str| Dur::parse_seconds(s).unwrap().nanos();
+        assert_eq!(ns("0.25"), 250_000_000);
+        assert_eq!(ns("12"), 12_000_000_000);
+        assert_eq!(ns(".5"), 500_000_000);
+        assert_eq!(ns("1700000000.123456789"), 1_700_000_000_123_456_789);
+        assert_eq!(ns("0.0000000015"), 2);
+        assert_eq!(ns("1.2e-3"), 1_200_000);
+        assert_eq!(ns("12ms"), 12_000_000);
+        assert_eq!(ns(" 1.5s "), 1_500_000_000);
+        for bad in ["", ".", "-1", "-2ms", "abc", "5x", "inf", "NaN", "1.2.3", "99999999999999999999"] {
+            assert!(Dur::parse_seconds(bad).is_err(), "{bad:?} should be rejected");
+        }
+        assert!(Dur::parse_seconds("5x").unwrap_err().contains("unknown unit"));
     }
 
     #[test]

@@ -7,11 +7,19 @@ use super::error::ConfigError;
 use super::locate::locate;
 use super::model::ModelSpec;
 use super::overrides;
+use super::trace;
 use super::validate::validate;
 
 /// Parses and validates a model from RON text. `origin` names the source in
 /// errors (usually the path); `default_name` is used when the file gives none.
+/// A trace file the model names is read relative to the current directory.
 pub fn parse_model(source: &str, origin: &str, default_name: &str) -> Result<ModelSpec, ConfigError> {
+    parse_model_in(source, origin, default_name, Path::new(""))
+}
+
+/// [`parse_model`], reading a trace file relative to `dir` (the model
+/// file's directory).
+pub fn parse_model_in(source: &str, origin: &str, default_name: &str, dir: &Path) -> Result<ModelSpec, ConfigError> {
     if source.trim().is_empty() {
         return Err(ConfigError::new(origin, "the model file is empty").with_hint(Some(
             "a model starts with `Model(` and needs at least `workload` and `backend`; see models/seed/reference.ron"
@@ -26,6 +34,17 @@ pub fn parse_model(source: &str, origin: &str, default_name: &str) -> Result<Mod
     validate(&spec).map_err(|bad| match locate(source, &bad.path) {
         Some((line, col)) => ConfigError::at(origin, source, line, col, format!("{}: {}", bad.path, bad.message)),
         None => ConfigError::new(origin, format!("{}: {}", bad.path, bad.message)),
+    })?;
+    trace::load(&mut spec, dir).map_err(|e| match e {
+        trace::TraceError::File(e) => e,
+        // "workload.arrivals.file: ..." or "workload.arrivals.loaded: ...".
+        trace::TraceError::Field(message) => {
+            let path = message.split(':').next().unwrap_or_default();
+            match locate(source, path) {
+                Some((line, col)) => ConfigError::at(origin, source, line, col, message),
+                None => ConfigError::new(origin, message),
+            }
+        }
     })?;
     Ok(spec)
 }
@@ -49,7 +68,7 @@ pub fn load_model(path: &Path) -> Result<ModelSpec, ConfigError> {
     let source = crate::fsutil::read_input(path)
         .map_err(|e| ConfigError::new(&origin, format!("cannot read the model file: {e}")))?;
     let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or("model");
-    parse_model(&source, &origin, stem)
+    parse_model_in(&source, &origin, stem, path.parent().unwrap_or(Path::new("")))
 }
 
 /// Applies `--set PATH=VALUE` overrides in order, then validates the result.
@@ -59,8 +78,13 @@ pub fn apply_overrides(mut spec: ModelSpec, sets: &[String]) -> Result<ModelSpec
         let (path, value) = set
             .split_once('=')
             .ok_or_else(|| ConfigError::new(&origin, "expected PATH=VALUE, e.g. --set cache.ttl=2m"))?;
-        spec = overrides::set(&spec, path.trim(), value.trim())
+        let mut changed = overrides::set(&spec, path.trim(), value.trim())
             .map_err(|(message, hint)| ConfigError::new(&origin, message).with_hint(hint))?;
+        trace::carry_over(&spec, &mut changed).map_err(|e| match e {
+            trace::TraceError::File(e) => e,
+            trace::TraceError::Field(message) => ConfigError::new(&origin, message),
+        })?;
+        spec = changed;
     }
     if !sets.is_empty() {
         validate(&spec).map_err(|bad| {

@@ -18,6 +18,7 @@ mod redis;
 mod response;
 mod ron_value;
 mod suggest;
+mod trace;
 mod validate;
 
 pub use cache::{Cache, CacheStart, Refresh, TtlFrom};
@@ -27,7 +28,7 @@ pub use db::{PgBouncer, Pool, Replicas};
 pub use duration::Dur;
 pub use error::ConfigError;
 pub use latency::{Latency, Z99, lognormal_params};
-pub use load::{apply_overrides, load_model, parse_model, parse_ron, read_text};
+pub use load::{apply_overrides, load_model, parse_model, parse_model_in, parse_ron, read_text};
 pub use locate::{locate, locate_nth_after};
 pub use model::{
     Arrivals, Backend, Balancer, ClientRetry, ClosedLoop, Cost, Fault, ModelSpec, Phase, Rate, RateLimit, Restart,
@@ -37,6 +38,7 @@ pub use process::{Codec, HANDLER_FORMS, Handler, is_zero};
 pub use redis::{GiveUp, Redis, RedisLock, SharedRefresh, WhenDown, Window};
 pub use response::ResponseCache;
 pub use suggest::did_you_mean;
+pub use trace::{TraceTimes, parse_trace};
 pub use validate::{
     MAX_CLIENT_CONN, MAX_CONCURRENCY, MAX_DB_CONNECTIONS, MAX_KEYS, MAX_LIMIT_USERS, MAX_POOL_CONNECTIONS, MAX_POPS,
     MAX_REPLICAS, MAX_SERVERS, MAX_USERS, MAX_WORKERS,

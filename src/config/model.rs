@@ -171,7 +171,7 @@ fn default_drain() -> Dur {
 }
 
 /// The arrival process.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub enum Arrivals {
     /// Exponential gaps: many independent clients.
@@ -179,6 +179,20 @@ pub enum Arrivals {
     Poisson,
     /// Evenly spaced arrivals (a load generator at a fixed rate).
     Constant,
+    /// Recorded arrival instants replayed from `file` (one a line, see
+    /// `docs/models.md`), from the first one at time zero; `rate` plays
+    /// them faster (2: twice as fast). `workload.rate` and `phases` are
+    /// then unused.
+    Trace {
+        /// The trace file, relative to the model file's directory.
+        file: String,
+        /// Speed-up factor: the gaps are divided by it (default 1; above 0).
+        #[serde(default = "super::trace::default_speed")]
+        rate: f64,
+        /// The instants read from `file` as the model loads.
+        #[serde(default)]
+        loaded: super::trace::TraceTimes,
+    },
 }
 
 /// A change of arrival rate.

@@ -101,6 +101,28 @@ pub const MAX_LIMIT_USERS: u32 = 10_000_000;
 /// is kept in memory (8 bytes each).
 pub const MAX_KEYS: u32 = 10_000_000;
 
+/// A trace replays its instants as recorded: nothing else may shape them.
+fn validate_trace(w: &super::Workload, speed: f64) -> Result<(), Invalid> {
+    if !(speed.is_finite() && speed > 0.0) {
+        return Err(invalid(
+            "workload.arrivals.rate",
+            format!("a trace's speed-up must be a finite number above zero (2 plays it twice as fast), not {speed}"),
+        ));
+    }
+    if !w.phases.is_empty() {
+        return Err(invalid(
+            "workload.phases",
+            "phases do not apply to a trace, whose instants are replayed as recorded; speed it up with workload.arrivals.rate",
+        )
+        .involving(&["workload.arrivals"]));
+    }
+    if w.closed.is_some() {
+        return Err(invalid("workload.closed", "a closed loop makes its own arrivals; it cannot replay a trace")
+            .involving(&["workload.arrivals"]));
+    }
+    Ok(())
+}
+
 /// Checks the rules that relate fields to each other, and the guards.
 pub fn validate(m: &ModelSpec) -> Result<(), Invalid> {
     validate_servers(&m.servers)?;
@@ -114,6 +136,9 @@ pub fn validate(m: &ModelSpec) -> Result<(), Invalid> {
             "workload.warmup",
             format!("the warm-up ({}) must be shorter than the duration ({})", w.warmup, w.duration),
         ));
+    }
+    if let super::Arrivals::Trace { rate, .. } = &w.arrivals {
+        validate_trace(w, *rate)?;
     }
     let mut last = super::Dur::default();
     for (i, phase) in w.phases.iter().enumerate() {

@@ -142,6 +142,13 @@ pub fn find_limits(
                 format!("{} at {} = {}: {m}", p.spec.name, l.path, l.high),
             ))
         };
+        if l.path == "workload.rate" && matches!(p.spec.workload.arrivals, crate::config::Arrivals::Trace { .. }) {
+            return Err(refuse(
+                "it replays a trace, which workload.rate does not change; search the trace's speed-up instead \
+                 (limit: (path: \"workload.arrivals.rate\", spike: 0, ...))"
+                    .into(),
+            ));
+        }
         let top = apply_overrides(p.spec.clone(), &[format!("{}={}", l.path, l.high)])?;
         crate::sim::guard::check_size(&top, None).map_err(refuse)?;
         if l.spike > 0.0 && l.path == "workload.rate" {

@@ -22,7 +22,13 @@ pub fn expected_requests(spec: &ModelSpec) -> f64 {
             let think = c.think.mean_secs().max(1e-9);
             f64::from(c.users.get()) * w.duration.as_secs_f64() / think
         }
-        None => RateProfile::new(w).expected_between(0.0, w.duration.as_secs_f64()),
+        None => match &w.arrivals {
+            // A trace: exactly its instants within the duration.
+            crate::config::Arrivals::Trace { rate, loaded, .. } => {
+                super::arrivals::trace_arrivals_within(loaded.times(), *rate, w.duration.nanos()) as f64
+            }
+            _ => RateProfile::new(w).expected_between(0.0, w.duration.as_secs_f64()),
+        },
     }
 }
 
@@ -153,6 +159,33 @@ mod tests {
         let plain =
             parse_model(r#"Model(workload: (rate: 5, duration: "1h"), backend: (latency: Constant("1s")))"#, "t", "t");
         assert_eq!(cpu_events_per_request(&plain.unwrap()), 0.0);
+    }
+
+    /// A trace is counted, not estimated: its instants within the
+    /// duration, at its speed.
+    #[test]
+    fn trace_arrivals_are_counted() {
+        let dir = tempfile::tempdir().unwrap();
+        let lines: String = (0..1000).map(|i| format!("{}\n", i as f64 * 0.1)).collect();
+        std::fs::write(dir.path().join("t.txt"), lines).unwrap();
+        let model = |speed: &str| {
+            crate::config::parse_model_in(
+                &format!(
+                    r#"Model(workload: (arrivals: Trace(file: "t.txt", rate: {speed}), rate: 1, duration: "50s"),
+                             backend: (latency: Constant("1s")))"#
+                ),
+                "t",
+                "t",
+                dir.path(),
+            )
+            .unwrap()
+        };
+        // 0, 0.1, ..., 50.0 s: 501 instants; twice as fast, all 1000.
+        assert_eq!(expected_requests(&model("1")), 501.0);
+        assert_eq!(expected_requests(&model("2.0")), 1000.0);
+        // About 4 events a request: 2004 and 4000 against a budget of 3000.
+        assert!(check_size(&model("1"), Some(3000)).is_ok());
+        assert!(check_size(&model("2.0"), Some(3000)).is_err());
     }
 
     /// Lease waiters poll: with a 1 s fetch, a 2 s TTL and a 1 ms retry,

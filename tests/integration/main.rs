@@ -17,6 +17,8 @@
 //! - `limits`: breaking points and spike recovery on models with closed forms.
 //! - `sweep`: experiments: sweeps, resume, shards and merge, verdict files.
 //! - `check`: `cachesim check`: expectations, baselines, fingerprints, JUnit.
+//! - `fit`: `cachesim fit`: maximum-likelihood fits, KS p-values, the RON it prints.
+//! - `trace`: `workload.arrivals: Trace(..)`: replayed arrivals against the Poisson model.
 //! - `support`: shared helpers (building models, confidence intervals).
 
 mod breakdown;
@@ -29,6 +31,7 @@ mod database;
 mod determinism;
 mod distributed;
 mod event_loop;
+mod fit;
 mod limits;
 mod mitigations;
 mod queueing;
@@ -39,3 +42,4 @@ mod shared_refresh;
 mod sizes;
 mod support;
 mod sweep;
+mod trace;
