@@ -8,6 +8,8 @@
 //! - `distributed`: workers, balancers, versions and divergence, stampede mitigations.
 //! - `queueing`: servers and pools against M/M/1, M/D/1, Erlang B and C.
 //! - `redis`: the shared Redis cache, its lock and outages.
+//! - `plots`: a sweep's plots read from their SVG: lines per setting, legends,
+//!   log axes, SLO rules, dashes, panels, the verdict heatmap.
 //! - `report`: plots (titles, axis labels) and the HTML report, rendered in Chromium.
 //! - `robustness`: hostile input, guards, fuzz entry points, property tests.
 //! - `sizes`: counts and sizes a model gives, checked against their ranges at load.
@@ -29,6 +31,7 @@ mod determinism;
 mod distributed;
 mod limits;
 mod mitigations;
+mod plots;
 mod queueing;
 mod redis;
 mod report;
