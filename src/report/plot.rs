@@ -433,11 +433,18 @@ where
         mesh.y_desc(&chart.y_label);
     }
     mesh.draw().map_err(err)?;
-    for rule in &chart.rules {
+    // Labels just above their rules, the lowest first; a label that would
+    // overlap the one below it (two bounds alike) goes above that one.
+    let mut rules: Vec<&Rule> = chart.rules.iter().collect();
+    rules.sort_by(|a, b| a.y.total_cmp(&b.y));
+    let mut above = i32::MAX;
+    for rule in rules {
         let ends = [(x.range.start, rule.y), (x.range.end, rule.y)];
         series(&mut c, &ends, RULE_COLOR, Dash::Dashed, at.bitmap)?;
+        let y = c.backend_coord(&ends[0]).1;
+        above = (y - 17).min(above.saturating_sub(15));
         let font = ("sans-serif", 12).into_font().color(&RULE_COLOR);
-        let label = EmptyElement::at(ends[0]) + Text::new(rule.label.clone(), (6, -17), font);
+        let label = EmptyElement::at(ends[0]) + Text::new(rule.label.clone(), (6, above - y), font);
         c.draw_series(std::iter::once(label)).map_err(err)?;
     }
     for line in &chart.lines {
