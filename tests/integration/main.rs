@@ -9,6 +9,8 @@
 //! - `queueing`: servers and pools against M/M/1, M/D/1, Erlang B and C.
 //! - `event_loop`: the server process: its event loop and shared cores against M/D/1, M/G/1 and PS.
 //! - `redis`: the shared Redis cache, its lock and outages.
+//! - `plots`: a sweep's plots read from their SVG: lines per setting, legends,
+//!   log axes, SLO rules, dashes, panels, the verdict heatmap.
 //! - `report`: plots (titles, axis labels) and the HTML report, rendered in Chromium.
 //! - `robustness`: hostile input, guards, fuzz entry points, property tests.
 //! - `sizes`: counts and sizes a model gives, checked against their ranges at load.
@@ -34,6 +36,7 @@ mod event_loop;
 mod fit;
 mod limits;
 mod mitigations;
+mod plots;
 mod queueing;
 mod redis;
 mod report;
