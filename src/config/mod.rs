@@ -34,7 +34,7 @@ pub use model::{
     Arrivals, Backend, Balancer, ClientRetry, ClosedLoop, Cost, Fault, ModelSpec, Phase, Rate, RateLimit, Restart,
     Retry, Servers, Snapshot, WhenEmpty, Workload, Writes,
 };
-pub use process::{Codec, HANDLER_FORMS, Handler, is_zero};
+pub use process::{Codec, Gc, GcEvery, HANDLER_FORMS, Handler, is_zero};
 pub use redis::{GiveUp, Redis, RedisLock, SharedRefresh, WhenDown, Window};
 pub use response::ResponseCache;
 pub use suggest::did_you_mean;

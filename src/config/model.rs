@@ -251,6 +251,10 @@ pub struct Servers {
     /// per worker process, so processes never slow each other.
     #[serde(default)]
     pub cores: Option<NonZeroU32>,
+    /// Garbage-collection pauses of each worker process: `(every:
+    /// Requests(1000), pause: Constant("30ms"))`. Absent (default): none.
+    #[serde(default)]
+    pub gc: Option<super::process::Gc>,
     /// Restarts: at each `(at: "5m", server: 0)` that server's workers lose
     /// their in-memory caches (a deploy, a crash).
     #[serde(default)]
@@ -278,6 +282,7 @@ impl Default for Servers {
             json: super::process::Codec::default(),
             response_bytes: None,
             cores: None,
+            gc: None,
             restarts: Vec::new(),
         }
     }

@@ -106,6 +106,51 @@ impl Codec {
     }
 }
 
+/// CPython's garbage collector, as pauses of a whole process: a full
+/// (generation-2) collection walks every tracked object and stops the
+/// event loop meanwhile, so every request on that process is delayed at
+/// the same moment.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Gc {
+    /// When a pause comes: `Requests(1000)` (after every 1000 requests the
+    /// process finished; the default, about every few seconds at a few
+    /// hundred req/s, as DOMAIN.md E reports) or `Interval("5s")`.
+    #[serde(default)]
+    pub every: GcEvery,
+    /// How long each pause stops the loop (default `Constant("30ms")`:
+    /// "tens of ms"; a full pass costs about 0.4 µs per live tracked object
+    /// on this machine kind, so 30 ms is a heap of about 75,000 objects).
+    #[serde(default = "default_pause")]
+    pub pause: Latency,
+}
+
+/// What triggers a collection.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub enum GcEvery {
+    /// After every N requests the process finished (1 to 4,294,967,295).
+    Requests(u32),
+    /// At a fixed interval per process, the processes out of phase.
+    Interval(Dur),
+}
+
+impl Default for GcEvery {
+    fn default() -> GcEvery {
+        GcEvery::Requests(1000)
+    }
+}
+
+impl Default for Gc {
+    fn default() -> Gc {
+        Gc { every: GcEvery::default(), pause: default_pause() }
+    }
+}
+
+fn default_pause() -> Latency {
+    Latency::Constant(Dur::millis(30))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -333,6 +333,22 @@ fn validate_servers(s: &super::Servers) -> Result<(), Invalid> {
     if let Some(c) = s.cores {
         in_range("servers.cores", c.get().into(), 1, MAX_WORKERS.into(), "cores per server")?;
     }
+    if let Some(gc) = &s.gc {
+        match gc.every {
+            super::GcEvery::Requests(0) => {
+                return Err(invalid("servers.gc.every", "Requests(N) needs N of at least 1, e.g. Requests(1000)"));
+            }
+            super::GcEvery::Interval(d) if d < MIN_GC_INTERVAL => {
+                return Err(invalid(
+                    "servers.gc.every",
+                    format!(
+                        "Interval must be at least {MIN_GC_INTERVAL} (CPython collects every few seconds), not {d}"
+                    ),
+                ));
+            }
+            _ => {}
+        }
+    }
     if let Some(bytes) = s.response_bytes {
         in_range("servers.response_bytes", bytes, 0, MAX_PAYLOAD_BYTES, "bytes")?;
     }
@@ -351,6 +367,9 @@ fn validate_servers(s: &super::Servers) -> Result<(), Invalid> {
     }
     Ok(())
 }
+
+/// The shortest interval between a process's garbage-collection pauses.
+const MIN_GC_INTERVAL: super::Dur = super::Dur::millis(1);
 
 /// The largest payload or response a model may declare: 1 GiB.
 pub const MAX_PAYLOAD_BYTES: u64 = 1 << 30;

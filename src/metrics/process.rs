@@ -12,13 +12,19 @@ pub struct ProcessRecorder {
     pub lag_max_ns: u64,
     /// CPU the measured requests used, full-core nanoseconds.
     pub cpu_ns: u128,
+    /// Garbage collections that started in the measured window, and their
+    /// pauses' total, nanoseconds.
+    pub gc_pauses: u64,
+    pub gc_pause_ns: u128,
+    /// Measured requests that a collection held back at least once.
+    pub gc_delayed: u64,
 }
 
 impl Default for ProcessRecorder {
     fn default() -> Self {
         let mut lag_ns = Histogram::new_with_bounds(1, 3_600_000_000_000, 3).expect("valid bounds");
         lag_ns.auto(true);
-        ProcessRecorder { lag_ns, lag_max_ns: 0, cpu_ns: 0 }
+        ProcessRecorder { lag_ns, lag_max_ns: 0, cpu_ns: 0, gc_pauses: 0, gc_pause_ns: 0, gc_delayed: 0 }
     }
 }
 
@@ -33,6 +39,19 @@ impl ProcessRecorder {
             }
             self.lag_max_ns = self.lag_max_ns.max(lag.0);
         }
+    }
+
+    /// A collection that paused its loop for `took` ended.
+    pub fn collection(&mut self, measuring: bool, took: SimDuration) {
+        if measuring {
+            self.gc_pauses += 1;
+            self.gc_pause_ns += u128::from(took.0);
+        }
+    }
+
+    /// A request left; `delayed` if it was measured and a collection held it.
+    pub fn delayed_by_gc(&mut self, delayed: bool) {
+        self.gc_delayed += u64::from(delayed);
     }
 
     /// A CPU piece of `work` nanoseconds finished.
@@ -52,8 +71,21 @@ pub struct ServerStats {
     /// How long a ready piece of CPU waited for its loop, seconds (`null`
     /// when nothing computed).
     pub loop_lag_s: LagStats,
-    /// CPU seconds per request that left, over the measured requests.
+    /// CPU seconds per request that reached the servers (measured).
     pub cpu_s_per_request: f64,
+    /// Garbage-collection pauses that started in the measured window.
+    pub gc_pauses: u64,
+    /// Their total length, seconds.
+    pub gc_pause_s: GcPauseStats,
+    /// Share of the measured requests that reached the servers and that a
+    /// pause held back at least once.
+    pub gc_delayed_share: f64,
+}
+
+/// The pauses' total.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Default)]
+pub struct GcPauseStats {
+    pub total: f64,
 }
 
 /// The mean and the largest of a per-process figure.
@@ -86,6 +118,9 @@ impl ProcessRecorder {
             loop_utilisation: Spread { mean: if n > 0 { sum / n as f64 } else { 0.0 }, max },
             loop_lag_s: LagStats { p50: q(0.5), p99: q(0.99), max: lags.then(|| self.lag_max_ns as f64 / 1e9) },
             cpu_s_per_request: if left > 0 { self.cpu_ns as f64 / 1e9 / left as f64 } else { 0.0 },
+            gc_pauses: self.gc_pauses,
+            gc_pause_s: GcPauseStats { total: self.gc_pause_ns as f64 / 1e9 },
+            gc_delayed_share: if left > 0 { self.gc_delayed as f64 / left as f64 } else { 0.0 },
         }
     }
 }

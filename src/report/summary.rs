@@ -159,6 +159,17 @@ fn rows(r: &RunReport) -> Vec<(&'static str, String)> {
 fn optional_rows(r: &RunReport) -> Vec<(&'static str, String)> {
     let mut rows = Vec::new();
     let sv = &r.servers;
+    if sv.gc_pauses > 0 {
+        rows.push((
+            "gc",
+            format!(
+                "pauses {}   paused {}   requests held {}",
+                count(sv.gc_pauses),
+                secs(Some(sv.gc_pause_s.total)),
+                pct(sv.gc_delayed_share)
+            ),
+        ));
+    }
     if sv.cpu_s_per_request > 0.0 {
         rows.push((
             "event loop",

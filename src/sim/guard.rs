@@ -54,7 +54,7 @@ pub fn check_size(spec: &ModelSpec, budget: Option<u64>) -> Result<(), String> {
     // overload, every attempt times out), each with its timer.
     let (attempts, timers) = spec.workload.client.as_ref().map_or((1.0, 0.0), |c| (1.0 + f64::from(c.retries), 2.0));
     let per_request = EVENTS_PER_REQUEST + timers + lease_polls_per_request(spec) + cpu_events_per_request(spec);
-    let events = requests * attempts * per_request;
+    let events = requests * attempts * per_request + gc_events(spec, requests);
     let limit = budget.unwrap_or(DEFAULT_EVENT_BUDGET);
     if events.is_finite() && events <= limit as f64 {
         return Ok(());
@@ -90,6 +90,23 @@ fn cpu_events_per_request(spec: &ModelSpec) -> f64 {
         _ => 0.0,
     };
     pieces * (1.0 + 2.0 * moved)
+}
+
+/// Garbage collections: a due timer and a pause per interval on every
+/// process, or a pause per N requests; each event a pause holds back is
+/// scheduled again (at most the request events, counted above, once more).
+fn gc_events(spec: &ModelSpec, requests: f64) -> f64 {
+    let s = &spec.servers;
+    let Some(gc) = &s.gc else { return 0.0 };
+    let processes = f64::from(s.count.get()) * f64::from(s.workers.get());
+    let duration = spec.workload.duration.as_secs_f64().max(1e-9);
+    let (pauses, events_per_pause) = match gc.every {
+        crate::config::GcEvery::Interval(every) => (processes * duration / every.as_secs_f64().max(1e-9), 2.0),
+        crate::config::GcEvery::Requests(n) => (requests / f64::from(n.max(1)), 1.0),
+    };
+    // The share of time a process is paused: what share of its events wait.
+    let paused = (pauses / processes / duration * gc.pause.mean_secs()).min(1.0);
+    pauses * events_per_pause + requests * EVENTS_PER_REQUEST * paused
 }
 
 /// Lease waiters look again every `retry` while a fetch runs: about

@@ -70,6 +70,8 @@ pub struct Request {
     pub abandoned: bool,
     /// Its response is serialised (or needs no serialising).
     pub encoded: bool,
+    /// A garbage collection held it back at least once.
+    pub gc_delayed: bool,
 }
 
 /// Whether a request is a refresh no client waits for, and of what.
@@ -132,6 +134,7 @@ impl Request {
             client_timer: None,
             abandoned: false,
             encoded: false,
+            gc_delayed: false,
         }
     }
 }

@@ -24,7 +24,7 @@ use super::database::Database;
 use super::edge::EdgeState;
 use super::expiry::ExpirySpans;
 use super::pool::PoolState;
-use super::process::{AfterCpu, Cores, CpuCosts, EventLoop};
+use super::process::{AfterCpu, Collector, Cores, CpuCosts, EventLoop, GcPolicy};
 use super::redis::RedisState;
 use super::request::{Background, ReqId, Request, Slab};
 use super::responses::{ResponseState, ZipfKeys};
@@ -80,6 +80,11 @@ pub enum Event {
     ClientRetry(u32),
     /// A worker's event loop: the CPU piece it was running is done.
     CpuDone(u32),
+    /// Collector -> worker: an interval garbage collection is due.
+    GcDue(u32),
+    /// Worker -> request: the worker accepts its connection (held back by
+    /// a garbage collection).
+    Accept(ReqId),
 }
 
 /// One worker process: its slots, cache and pool.
@@ -98,6 +103,9 @@ pub(super) struct Unit {
     /// The process's event loop, and the stream its CPU costs are drawn from.
     pub cpu: EventLoop,
     pub cpu_rng: SimRng,
+    /// Its garbage collector, and the stream of its pauses.
+    pub collector: Collector,
+    pub gc_rng: SimRng,
 }
 
 /// The most requests that may be in the system at once: beyond this the run
@@ -118,6 +126,8 @@ pub struct World {
     /// Each server's cores, when its processes can outnumber them (else
     /// empty: every process has a core of its own).
     pub(super) cores: Vec<Cores>,
+    /// Garbage-collection pauses, if the model has them.
+    pub(super) gc: Option<GcPolicy>,
     pub(super) backend: BackendState,
     pub(super) versions: Versions,
     pub(super) redis: Option<RedisState>,
@@ -183,6 +193,8 @@ impl World {
                         .map(|c| LimitStore::new(c.strategy, c.limit.get(), c.per.0)),
                     cpu: EventLoop::default(),
                     cpu_rng: rng(&format!("{name}.cpu")),
+                    collector: Collector::default(),
+                    gc_rng: rng(&format!("{name}.gc")),
                 }
             })
             .collect();
@@ -199,6 +211,7 @@ impl World {
                 Some(c) if c.get() < workers => vec![Cores::new(c.get()); spec.servers.count.get() as usize],
                 _ => Vec::new(),
             },
+            gc: spec.servers.gc.as_ref().map(GcPolicy::new),
             backend: BackendState::new(&spec.backend, rng("backend"), rng("backend.retry")),
             versions: Versions::new(spec.backend.writes.as_ref(), rng("backend.writes")),
             redis: spec
@@ -231,6 +244,7 @@ impl World {
             }
         }
         world.schedule_background_refresh(queue);
+        world.schedule_first_collections(queue);
         world.schedule_shared_refresh(queue);
         for r in &spec.servers.restarts {
             queue.schedule_at(SimTime(r.at.nanos()), Event::Restart(r.server));
@@ -337,7 +351,15 @@ impl World {
         if edge == u32::MAX {
             self.client_waits(q, id);
         }
-        let u = &mut self.units[unit as usize];
+        if self.collecting(unit as usize) {
+            return self.hold(unit as usize, Some(id), Event::Accept(id));
+        }
+        self.accept(q, id);
+    }
+
+    /// The worker takes the request's connection: into a slot, or its queue.
+    fn accept(&mut self, q: &mut EventQueue<Event>, id: ReqId) {
+        let u = &mut self.units[self.requests.get(id).unit as usize];
         if u.busy < u.limit {
             u.busy += 1;
             self.admit(q, id);
@@ -464,6 +486,7 @@ impl World {
             if self.fault_during(req.arrived, now) {
                 period.mark(Period::Fault);
             }
+            self.stats.process.delayed_by_gc(req.counted && req.gc_delayed);
             self.stats.request_left(
                 now,
                 req.counted,
@@ -496,6 +519,9 @@ impl World {
             }
             None => u.busy -= 1,
         }
+        if req.background == Background::No {
+            self.count_finished(q, req.unit as usize);
+        }
     }
 }
 
@@ -504,6 +530,12 @@ impl Model for World {
 
     #[inline]
     fn handle(&mut self, q: &mut EventQueue<Event>, event: Event) {
+        if self.gc.is_some()
+            && let Some((unit, id)) = self.woken(&event)
+            && self.collecting(unit)
+        {
+            return self.hold(unit, id, event);
+        }
         match event {
             Event::Arrival => self.on_arrival(q),
             Event::FetchDone(id) => self.on_fetch_done(q, id),
@@ -528,6 +560,8 @@ impl Model for World {
             Event::ClientTimeout(id) => self.on_client_timeout(q, id),
             Event::ClientRetry(attempt) => self.on_client_retry(q, attempt),
             Event::CpuDone(unit) => self.on_cpu_done(q, unit as usize),
+            Event::GcDue(unit) => self.on_gc_due(q, unit as usize),
+            Event::Accept(id) => self.accept(q, id),
         }
     }
 
@@ -560,6 +594,8 @@ impl Model for World {
             Event::ClientTimeout(id) => (21, id),
             Event::ClientRetry(k) => (22, k),
             Event::CpuDone(u) => (23, u),
+            Event::GcDue(u) => (24, u),
+            Event::Accept(id) => (25, id),
         };
         (kind << 32) | u64::from(id)
     }

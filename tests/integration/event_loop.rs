@@ -197,3 +197,51 @@ fn codec_rates_and_payload_sizes_are_checked_at_load() {
         assert_rejected(&out, names);
     }
 }
+
+/// Garbage-collection pauses against their exact effect: pauses of a
+/// constant d = 20 ms every T = 1 s per process, Poisson arrivals (λ = 20/s)
+/// and a 100 ms handler wait h. A request is held when it arrives during a
+/// pause (its accept waits) or when its handler ends during one (its reply
+/// waits); with h > d and T > 2(h + d) these are disjoint, so by PASTA a
+/// share 2d/T = 4% is delayed, each by d − U with U uniform on [0, d): on
+/// average d/2, so the mean latency is h + (2d/T)(d/2) = h + d²/T.
+#[test]
+fn gc_pauses_delay_the_share_and_time_that_theory_gives() {
+    let spec =
+        model(&loop_model(r#"handler: Constant("100ms"), gc: (every: Interval("1s"), pause: Constant("20ms"))"#));
+    let spec = with(&spec, &["workload.rate=20"]);
+    let runs = replicate(&spec, 27, 12);
+    let share: Vec<f64> = runs.iter().map(|r| r.servers.gc_delayed_share).collect();
+    let added: Vec<f64> = runs.iter().map(|r| r.latency_s.mean.unwrap() - 0.1).collect();
+    assert_covers_at("share of requests a pause delays", &share, 2.0 * 0.02, 0.0, 1.0 - 0.05 / 2.0);
+    assert_covers_at("mean added delay", &added, 0.02 * 0.02, 0.0, 1.0 - 0.05 / 2.0);
+    for r in &runs {
+        // One pause a second from the warm-up (200 s) to the end (2000 s),
+        // the first at a random phase: 1800 or 1801 of them.
+        assert!((1800..=1801).contains(&r.servers.gc_pauses), "{} pauses", r.servers.gc_pauses);
+        let total = r.servers.gc_pause_s.total;
+        assert!((total - r.servers.gc_pauses as f64 * 0.02).abs() < 1e-9, "pause total {total}");
+    }
+}
+
+/// `Requests(N)`: a collection after every N-th finished request, exactly:
+/// 1000 requests 100 ms apart (the k-th arrives at k/10 s) and N = 100 give
+/// 10 pauses, the last after request 1000 ends at 100.01 s, past the
+/// measured window (which ends at 100 s), so 9 are reported.
+#[test]
+fn gc_every_n_requests_pauses_after_each_nth() {
+    let spec = model(
+        r#"Model(
+            workload: (arrivals: Constant, rate: 10, duration: "100s"),
+            servers: (handler: Constant("10ms"), gc: (every: Requests(100), pause: Constant("5ms"))),
+            cache: (ttl: "1000d", start: Warm),
+            backend: (latency: Constant("1s")),
+        )"#,
+    );
+    let r = cachesim::sim::simulate(&spec, 1, 0, RunOptions::default());
+    assert_eq!(r.requests.ok, 1000);
+    assert_eq!(r.servers.gc_pauses, 9);
+    // The pause follows a request's end; requests arrive 100 ms apart and
+    // take 10 ms, so none is ever held.
+    assert_eq!(r.servers.gc_delayed_share, 0.0);
+}

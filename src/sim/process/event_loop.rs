@@ -24,6 +24,8 @@ pub enum AfterCpu {
     ToRedis,
     /// The response is serialised: it leaves.
     Responded,
+    /// A garbage collection's pause is over.
+    Collected,
 }
 
 /// A piece of CPU work for one request.

@@ -9,9 +9,11 @@
 
 mod cores;
 mod event_loop;
+mod gc;
 
 pub use cores::Cores;
 pub use event_loop::{AfterCpu, EventLoop, Job, Running};
+pub use gc::{Collector, GcPolicy, NO_REQ};
 
 use crate::config::{ModelSpec, is_zero};
 use crate::engine::{EventQueue, SimDuration};
@@ -55,7 +57,7 @@ impl CpuCosts {
 impl World {
     /// Request `id` needs `work` of CPU on its process's loop, then goes on
     /// with `then`.
-    pub(super) fn compute(&mut self, q: &mut EventQueue<Event>, id: ReqId, work: SimDuration, then: AfterCpu) {
+    pub(in crate::sim) fn compute(&mut self, q: &mut EventQueue<Event>, id: ReqId, work: SimDuration, then: AfterCpu) {
         if work.0 == 0 {
             return self.after_cpu(q, id, then);
         }
@@ -75,9 +77,13 @@ impl World {
     /// Puts `job` on the CPU of `unit`'s loop.
     fn start_job(&mut self, q: &mut EventQueue<Event>, unit: usize, job: Job) {
         let now = q.now();
-        let counted = self.requests.get(job.req).counted;
-        self.stats.process.loop_lag(counted, now.since(job.ready));
-        self.phase(now, job.req, Phase::Cpu);
+        if job.req == NO_REQ {
+            self.units[unit].collector.running = true;
+        } else {
+            let counted = self.requests.get(job.req).counted;
+            self.stats.process.loop_lag(counted, now.since(job.ready));
+            self.phase(now, job.req, Phase::Cpu);
+        }
         let mut running = Running { job, remaining: job.work, key: None, started: now };
         if self.cores.is_empty() {
             q.schedule_in(SimDuration(job.work), Event::CpuDone(unit as u32));
@@ -94,16 +100,23 @@ impl World {
     /// `unit`'s job is done: account for it, let its request go on (in the
     /// same step, so CPU it asks for at once runs next), then start the
     /// next ready job.
-    pub(super) fn on_cpu_done(&mut self, q: &mut EventQueue<Event>, unit: usize) {
+    pub(in crate::sim) fn on_cpu_done(&mut self, q: &mut EventQueue<Event>, unit: usize) {
         let now = q.now();
         let window = (self.stats.warmup, self.arrivals_end);
         let lp = &mut self.units[unit].cpu;
         let done = lp.running.take().expect("a CPU completion has a running job");
         lp.add_busy(done.started, now, window);
-        lp.held_by = Some(done.job.req);
         if !self.cores.is_empty() {
             self.reshare(q, unit / self.workers as usize, -1);
         }
+        if done.job.req == NO_REQ {
+            self.collected(q, unit, done.started);
+            if let Some(next) = self.units[unit].cpu.ready.pop_front() {
+                self.start_job(q, unit, next);
+            }
+            return;
+        }
+        self.units[unit].cpu.held_by = Some(done.job.req);
         let counted = self.requests.get(done.job.req).counted;
         self.stats.process.cpu_done(counted, done.job.work);
         self.phase(now, done.job.req, done.job.resume);
@@ -150,11 +163,12 @@ impl World {
             AfterCpu::FromRedis => self.redis_decoded(q, id),
             AfterCpu::ToRedis => self.redis_encoded(q, id),
             AfterCpu::Responded => self.finish(q, id, Ok(())),
+            AfterCpu::Collected => unreachable!("a collection carries no request"),
         }
     }
 
     /// A draw of `servers.parse` for a request on `unit` (zero without one).
-    pub(super) fn parse_cpu(&mut self, unit: usize) -> SimDuration {
+    pub(in crate::sim) fn parse_cpu(&mut self, unit: usize) -> SimDuration {
         match self.cpu.parse.as_ref() {
             Some(s) => s.sample(&mut self.units[unit].cpu_rng),
             None => SimDuration::ZERO,
@@ -162,7 +176,7 @@ impl World {
     }
 
     /// A draw of `servers.handler.cpu` (zero without one).
-    pub(super) fn handler_cpu(&mut self, unit: usize) -> SimDuration {
+    pub(in crate::sim) fn handler_cpu(&mut self, unit: usize) -> SimDuration {
         match self.cpu.handler.as_ref() {
             Some(s) => s.sample(&mut self.units[unit].cpu_rng),
             None => SimDuration::ZERO,
