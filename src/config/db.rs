@@ -49,6 +49,33 @@ pub struct Pool {
     /// that has not applied the newest write is a stale read.
     #[serde(default)]
     pub writes: Option<Writes>,
+    /// Time to open a physical connection: TCP, PostgreSQL's startup and
+    /// SCRAM authentication (about four round trips) and the fork of a
+    /// backend process. The pool opens lazily, so the first `pool_size`
+    /// checkouts and every overflow checkout pay it. Default
+    /// `LogNormal(median: "5ms", p99: "20ms")`: a few ms on one host.
+    #[serde(default = "default_connect")]
+    pub connect: Latency,
+    /// Who gets a returned connection when checkouts wait: `Barging`
+    /// (default: SQLAlchemy's async pool over `asyncio.Queue` wakes the
+    /// oldest waiter, but a checkout that runs before it resumes takes the
+    /// connection and the waiter queues again at the back) or `Fifo` (the
+    /// oldest waiter always gets it).
+    #[serde(default)]
+    pub fairness: Fairness,
+}
+
+/// The pool's wake-up order (docs/models.md, "Pool fairness").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub enum Fairness {
+    #[default]
+    Barging,
+    Fifo,
+}
+
+fn default_connect() -> Latency {
+    Latency::LogNormal { median: Dur::millis(5), p99: Dur::millis(20) }
 }
 
 fn default_max_connections() -> u32 {

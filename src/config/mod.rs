@@ -24,7 +24,7 @@ mod validate;
 pub use cache::{Cache, CacheStart, Refresh, TtlFrom};
 pub use cdn::{Cdn, Shield, Spread};
 pub use client_limit::{ClientLimit, LimitKey, LimitStorage, LimitStrategy};
-pub use db::{PgBouncer, Pool, Replicas};
+pub use db::{Fairness, PgBouncer, Pool, Replicas};
 pub use duration::Dur;
 pub use error::ConfigError;
 pub use latency::{Latency, Z99, lognormal_params};

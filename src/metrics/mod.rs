@@ -15,7 +15,7 @@ pub use divergence::Divergence;
 pub use process::{GcPauseStats, LagStats, ProcessRecorder, ServerStats, Spread};
 pub use recorder::{Recorder, histogram};
 pub use report::{
-    BackendStats, CacheStats, Cause, CdnStats, DbStats, DivergenceStats, EngineStats, Fingerprints, LatencyStats,
-    LayerStats, PoolStats, RedisStats, RequestStats, RunReport, StalenessStats,
+    BackendStats, CacheStats, Cause, CdnStats, ConnectStats, DbStats, DivergenceStats, EngineStats, Fingerprints,
+    LatencyStats, LayerStats, PoolStats, RedisStats, RequestStats, RunReport, StalenessStats,
 };
 pub use series::{Bucket, Series};

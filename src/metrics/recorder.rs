@@ -67,6 +67,10 @@ pub struct Recorder {
     /// Connections in use now, all pools together.
     pool_in_use: u64,
     pub pool_timeouts: u64,
+    /// Connections the measured requests opened, and how long each took.
+    pub connects: u64,
+    pub connect_sum_ns: u128,
+    pub connect_us: Histogram<u64>,
     in_flight: u64,
     /// Requests in the system that arrived after the warm-up.
     counted_in_flight: u64,
@@ -137,6 +141,9 @@ impl Recorder {
             pool_peak_per_pool: 0,
             pool_in_use: 0,
             pool_timeouts: 0,
+            connects: 0,
+            connect_sum_ns: 0,
+            connect_us: histogram(),
             in_flight: 0,
             counted_in_flight: 0,
             in_flight_peak: 0,
@@ -319,6 +326,15 @@ impl Recorder {
         }
         if let Some(s) = &mut self.series {
             s.refills.push(now.0);
+        }
+    }
+
+    /// A request began opening a connection that takes `d`.
+    pub fn connect_started(&mut self, counted: bool, d: SimDuration) {
+        if counted {
+            self.connects += 1;
+            self.connect_sum_ns += u128::from(d.0);
+            record(&mut self.connect_us, micros(d));
         }
     }
 

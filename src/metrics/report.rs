@@ -329,6 +329,18 @@ pub struct PoolStats {
     pub timeouts: u64,
     /// Most connections open on the database at once, all pools together.
     pub db_peak_connections: u64,
+    /// Physical connections the measured requests opened (the pools open
+    /// lazily and close overflow connections on return).
+    pub connections_opened: u64,
+    /// How long opening one took, seconds (`null` when none was opened).
+    pub connect_s: ConnectStats,
+}
+
+/// Time to open a connection.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct ConnectStats {
+    pub mean: Option<f64>,
+    pub p99: Option<f64>,
 }
 
 /// The engine's own counters: deterministic, no wall-clock time.

@@ -18,7 +18,7 @@ use crate::config::Pool;
 use crate::engine::{EventQueue, SimDuration, SimRng, SimTime, stream};
 use crate::metrics::{Cause, Phase};
 
-use super::pool::{Checkout, DbServer, Waiter};
+use super::pool::{Checkout, DbServer, Returned, Waiter};
 use super::request::ReqId;
 use super::sampler::Sampler;
 use super::versions::Versions;
@@ -107,6 +107,9 @@ pub struct Database {
     route_rng: SimRng,
     writes: Versions,
     pub query: Sampler,
+    /// Opening a physical connection, and its stream.
+    connect: Sampler,
+    connect_rng: SimRng,
     pub counters: DbCounters,
 }
 
@@ -142,6 +145,8 @@ impl Database {
             route_rng: stream(seed, run, "db.route"),
             writes: Versions::new(spec.writes.as_ref(), stream(seed, run, "db.writes")),
             query: Sampler::new(&spec.query),
+            connect: Sampler::new(&spec.connect),
+            connect_rng: stream(seed, run, "db.connect"),
             counters: DbCounters::default(),
         }
     }
@@ -184,6 +189,7 @@ impl World {
                 self.stats.checkout(now, req.counted, SimDuration::ZERO, in_use);
                 self.start_query(q, id);
             }
+            Checkout::Open => self.connect(q, id, now),
             Checkout::Refused => self.finish(q, id, Err(Cause::TooManyConnections)),
             Checkout::Wait if pool.timeout.0 == 0 => {
                 self.stats.pool_timeout(req.counted);
@@ -194,6 +200,43 @@ impl World {
                 pool.waiters.push_back(Waiter { req: id, since: now, timeout });
                 self.phase(now, id, Phase::PoolWait);
             }
+        }
+    }
+
+    /// The request has a slot for a new connection: it opens one (waiting
+    /// since `since`), then checks it out.
+    fn connect(&mut self, q: &mut EventQueue<Event>, id: ReqId, since: SimTime) {
+        let db = self.db.as_mut().expect("a query needs a database");
+        let d = db.connect.sample(&mut db.connect_rng);
+        self.stats.connect_started(self.requests.get(id).counted, d);
+        let r = self.requests.get_mut(id);
+        r.pool_since = since;
+        self.phase(q.now(), id, Phase::PoolWait);
+        q.schedule_in(d, Event::ConnectDone(id));
+    }
+
+    /// The new connection is open: the checkout is done.
+    pub(super) fn on_connect_done(&mut self, q: &mut EventQueue<Event>, id: ReqId) {
+        let now = q.now();
+        let req = *self.requests.get(id);
+        let in_use = u64::from(self.units[req.unit as usize].pools[req.db_node as usize].in_use);
+        self.stats.checkout(now, req.counted, now.since(req.pool_since), in_use);
+        self.start_query(q, id);
+    }
+
+    /// A woken pool waiter resumes: it takes the connection if it is still
+    /// idle, or waits again at the back.
+    pub(super) fn on_pool_wake(&mut self, q: &mut EventQueue<Event>, id: ReqId) {
+        let now = q.now();
+        let req = *self.requests.get(id);
+        let pool = &mut self.units[req.unit as usize].pools[req.db_node as usize];
+        if let Some(w) = pool.resume(id) {
+            if let Some(key) = w.timeout {
+                q.cancel(key);
+            }
+            let in_use = u64::from(pool.in_use);
+            self.stats.checkout(now, req.counted, now.since(w.since), in_use);
+            self.start_query(q, id);
         }
     }
 
@@ -279,23 +322,42 @@ impl World {
         let db = self.db.as_mut().expect("a query needs a database");
         let pool = &mut self.units[req.unit as usize].pools[node];
         self.stats.checkin();
-        if let Some(w) = pool.checkin(&mut db.nodes[node].conns) {
-            if let Some(key) = w.timeout {
-                q.cancel(key);
+        match pool.checkin(&mut db.nodes[node].conns) {
+            Returned::Idle => {}
+            Returned::Handed(w) => {
+                if let Some(key) = w.timeout {
+                    q.cancel(key);
+                }
+                let in_use = u64::from(pool.in_use);
+                let counted = self.requests.get(w.req).counted;
+                self.stats.checkout(now, counted, now.since(w.since), in_use);
+                self.start_query(q, w.req);
             }
-            let in_use = u64::from(pool.in_use);
-            let counted = self.requests.get(w.req).counted;
-            self.stats.checkout(now, counted, now.since(w.since), in_use);
-            self.start_query(q, w.req);
+            // It resumes after what is already due now (asyncio's ready
+            // queue), so a checkout due now runs first.
+            Returned::Woken(w) => q.schedule_in(SimDuration::ZERO, Event::PoolWake(w.req)),
         }
     }
 
     pub(super) fn on_pool_timeout(&mut self, q: &mut EventQueue<Event>, id: ReqId) {
         let req = *self.requests.get(id);
-        let pool = &mut self.units[req.unit as usize].pools[req.db_node as usize];
-        if pool.remove_waiter(id).is_some() {
-            self.stats.pool_timeout(req.counted);
-            self.finish(q, id, Err(Cause::PoolTimeout));
+        let node = req.db_node as usize;
+        let pool = &mut self.units[req.unit as usize].pools[node];
+        let (gone, wake) = pool.remove_waiter(id);
+        if let Some(w) = wake {
+            q.schedule_in(SimDuration::ZERO, Event::PoolWake(w.req));
+        }
+        let Some(w) = gone else { return };
+        // QueuePool checks again at the timeout: a slot freed meanwhile
+        // opens a connection instead of failing.
+        let db = self.db.as_mut().expect("a query needs a database");
+        match pool.open_new(&mut db.nodes[node].conns) {
+            Some(Checkout::Open) => self.connect(q, id, w.since),
+            Some(_) => self.finish(q, id, Err(Cause::TooManyConnections)),
+            None => {
+                self.stats.pool_timeout(req.counted);
+                self.finish(q, id, Err(Cause::PoolTimeout));
+            }
         }
     }
 

@@ -53,7 +53,10 @@ pub fn check_size(spec: &ModelSpec, budget: Option<u64>) -> Result<(), String> {
     // Clients that retry can send every request 1 + retries times (under
     // overload, every attempt times out), each with its timer.
     let (attempts, timers) = spec.workload.client.as_ref().map_or((1.0, 0.0), |c| (1.0 + f64::from(c.retries), 2.0));
-    let per_request = EVENTS_PER_REQUEST + timers + lease_polls_per_request(spec) + cpu_events_per_request(spec);
+    // A checkout that opens a connection, or a woken pool waiter, is one
+    // more event.
+    let pool = if spec.db.is_some() { 1.0 } else { 0.0 };
+    let per_request = EVENTS_PER_REQUEST + pool + timers + lease_polls_per_request(spec) + cpu_events_per_request(spec);
     let events = requests * attempts * per_request + gc_events(spec, requests);
     let limit = budget.unwrap_or(DEFAULT_EVENT_BUDGET);
     if events.is_finite() && events <= limit as f64 {

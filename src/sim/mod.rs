@@ -273,6 +273,11 @@ fn report(
             wait_p99_s: any_checkout.then(|| secs_us(s.pool_wait_us.value_at_quantile(0.99))),
             timeouts: s.pool_timeouts,
             db_peak_connections: u64::from(db_peak),
+            connections_opened: s.connects,
+            connect_s: crate::metrics::ConnectStats {
+                mean: (s.connects > 0).then(|| s.connect_sum_ns as f64 / s.connects as f64 / 1e9),
+                p99: (s.connects > 0).then(|| secs_us(s.connect_us.value_at_quantile(0.99))),
+            },
         },
         divergence: divergence_stats(&s.divergence, measured_span),
         staleness_s: StalenessStats {

@@ -72,6 +72,8 @@ pub struct Request {
     pub encoded: bool,
     /// A garbage collection held it back at least once.
     pub gc_delayed: bool,
+    /// When its pool checkout began (while it opens a connection).
+    pub pool_since: SimTime,
 }
 
 /// Whether a request is a refresh no client waits for, and of what.
@@ -135,6 +137,7 @@ impl Request {
             abandoned: false,
             encoded: false,
             gc_delayed: false,
+            pool_since: arrived,
         }
     }
 }

@@ -85,6 +85,11 @@ pub enum Event {
     /// Worker -> request: the worker accepts its connection (held back by
     /// a garbage collection).
     Accept(ReqId),
+    /// Database -> request: the connection it opened is ready.
+    ConnectDone(ReqId),
+    /// Pool -> woken waiter: it resumes, and takes the connection if it is
+    /// still idle.
+    PoolWake(ReqId),
 }
 
 /// One worker process: its slots, cache and pool.
@@ -181,7 +186,12 @@ impl World {
                     queue: VecDeque::new(),
                     cache: spec.cache.as_ref().map(|c| CacheState::new(c, rng(&format!("{name}.cache")), warm_fetch)),
                     pools: spec.db.as_ref().map_or(Vec::new(), |p| {
-                        (0..p.nodes()).map(|_| PoolState::new(p.pool_size, p.max_overflow, p.pool_timeout.0)).collect()
+                        (0..p.nodes())
+                            .map(|_| {
+                                let fifo = p.fairness == crate::config::Fairness::Fifo;
+                                PoolState::new(p.pool_size, p.max_overflow, p.pool_timeout.0, fifo)
+                            })
+                            .collect()
                     }),
                     handler_rng: rng(&format!("{name}.handler")),
                     query_rng: rng(&format!("{name}.db")),
@@ -562,6 +572,8 @@ impl Model for World {
             Event::CpuDone(unit) => self.on_cpu_done(q, unit as usize),
             Event::GcDue(unit) => self.on_gc_due(q, unit as usize),
             Event::Accept(id) => self.accept(q, id),
+            Event::ConnectDone(id) => self.on_connect_done(q, id),
+            Event::PoolWake(id) => self.on_pool_wake(q, id),
         }
     }
 
@@ -596,6 +608,8 @@ impl Model for World {
             Event::CpuDone(u) => (23, u),
             Event::GcDue(u) => (24, u),
             Event::Accept(id) => (25, id),
+            Event::ConnectDone(id) => (26, id),
+            Event::PoolWake(id) => (27, id),
         };
         (kind << 32) | u64::from(id)
     }

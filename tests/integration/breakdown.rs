@@ -50,7 +50,7 @@ fn with_nothing_waiting_the_breakdown_is_the_handler_and_the_query() {
             servers: (handler: Constant("50ms")),
             cache: (ttl: "1000d", start: Warm),
             backend: (latency: Constant("1s")),
-            db: (query: Constant("20ms")),
+            db: (query: Constant("20ms"), connect: Constant("0s")),
         )"#,
     );
     let r = simulate(&spec, 1 + seed_offset(), 0, RunOptions::default());

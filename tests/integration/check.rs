@@ -585,7 +585,11 @@ fn duration_bounds_and_pooled_metrics_work() {
     ];
     let expect: Vec<&str> = expect.iter().map(String::as_str).collect();
     let src = experiment("10, 100", &expect)
-        .replace("    duration:", "    set: [\"db.max_overflow=100000\"],\n    duration:");
+        // An unbounded pool whose connections open at once: no checkout waits.
+        .replace(
+            "    duration:",
+            "    set: [\"db.max_overflow=100000\", \"db.connect=Constant(\\\"0s\\\")\"],\n    duration:",
+        );
     let run = sandbox.check(&sandbox.write("small.ron", &src), &[]);
     run.expect_code(0, "durations and pooled metrics");
     let results = expectation_section(&run.stdout);

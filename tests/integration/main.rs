@@ -2,6 +2,7 @@
 //!
 //! Where new tests go:
 //! - `clock`: the engine's clock and cancelled timers, through Little's law.
+//! - `connections`: the pool's physical connections: connect costs and who gets a returned one.
 //! - `cli`: the command line as a user runs it: output, exit codes, errors.
 //! - `determinism`: same seed, same bytes (every shipped model and experiment,
 //!   at 1, 2 and 4 threads); different seeds differ.
@@ -29,6 +30,7 @@ mod cdn;
 mod check;
 mod cli;
 mod clock;
+mod connections;
 mod database;
 mod determinism;
 mod distributed;

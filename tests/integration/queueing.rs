@@ -1,4 +1,6 @@
 //! Servers and connection pools against queueing theory (DOMAIN.md A3).
+//! The formulas hand out connections at once, so these pools open theirs
+//! in no time (`connect: Constant("0s")`; `event_loop.rs` tests the cost).
 //!
 //! Each test runs independent replications (fixed base seed, replication
 //! index 0..n) and asserts that the 95% Student-t confidence interval of the
@@ -73,7 +75,7 @@ fn constant_service_is_an_md1_queue() {
 #[test]
 fn the_pool_is_an_mmc_queue() {
     let spec = model(&queue_model(
-        r#"db: (pool_size: 5, max_overflow: 10, pool_timeout: "30s", query: Exponential(mean: "100ms")),"#,
+        r#"db: (pool_size: 5, max_overflow: 10, pool_timeout: "30s", query: Exponential(mean: "100ms"), connect: Constant("0s")),"#,
     ));
     let spec = with(&spec, &["workload.rate=100", "workload.duration=400s", "workload.warmup=40s"]);
     let runs = replicate(&spec, 13, 12);
@@ -92,7 +94,7 @@ fn the_pool_is_an_mmc_queue() {
 fn a_pool_without_patience_is_an_erlang_loss_system() {
     for (size, overflow, rate, expected) in [(5, 10, 100, erlang_b(15, 10.0)), (5, 0, 40, erlang_b(5, 4.0))] {
         let spec = model(&queue_model(&format!(
-            r#"db: (pool_size: {size}, max_overflow: {overflow}, pool_timeout: "0s", query: Exponential(mean: "100ms")),"#
+            r#"db: (pool_size: {size}, max_overflow: {overflow}, pool_timeout: "0s", query: Exponential(mean: "100ms"), connect: Constant("0s")),"#
         )));
         let spec = with(&spec, &[&format!("workload.rate={rate}"), "workload.duration=400s", "workload.warmup=40s"]);
         let blocked: Vec<f64> = replicate(&spec, 14, 12)
@@ -125,7 +127,7 @@ fn server_slots_are_an_mmc_queue() {
 fn sweep_intervals_cover_the_truth_95_percent_of_the_time() {
     use cachesim::experiment::Estimate;
     let spec = model(&queue_model(
-        r#"db: (pool_size: 5, max_overflow: 10, pool_timeout: "30s", query: Exponential(mean: "100ms")),"#,
+        r#"db: (pool_size: 5, max_overflow: 10, pool_timeout: "30s", query: Exponential(mean: "100ms"), connect: Constant("0s")),"#,
     ));
     let spec = with(&spec, &["workload.rate=100", "workload.duration=100s", "workload.warmup=10s"]);
     let truth = erlang_c(15, 10.0) / 50.0;
@@ -177,7 +179,7 @@ fn pool_peaks_count_all_pools_together_and_the_largest_one() {
             workload: (arrivals: Constant, rate: 300, duration: "20s"),
             servers: (count: 3, balancer: RoundRobin, handler: Constant("0s")),
             backend: (latency: Constant("1ms")),
-            db: (pool_size: 5, max_overflow: 10, pool_timeout: "30s", query: Constant("1s")),
+            db: (pool_size: 5, max_overflow: 10, pool_timeout: "30s", query: Constant("1s"), connect: Constant("0s")),
         )"#,
     );
     let r = replicate(&spec, 14, 1).remove(0);

@@ -142,7 +142,9 @@ impl World {
             | Event::LockRetry(id)
             | Event::LeaseRetry(id)
             | Event::SharedLeaseRetry(id)
-            | Event::Accept(id) => id,
+            | Event::Accept(id)
+            | Event::ConnectDone(id)
+            | Event::PoolWake(id) => id,
             Event::BackgroundRefresh(unit) => return Some((unit as usize, None)),
             _ => return None,
         };
