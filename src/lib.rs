@@ -11,7 +11,8 @@
 //! - [`sim`]: the architecture's components and the request lifecycle.
 //! - [`metrics`]: what a run records and reports.
 //! - [`fit`]: latency distributions fitted to measured durations.
-//! - [`report`]: text summaries; [`app`] and [`cli`]: the command line.
+//! - [`report`]: text summaries; [`app`] and [`cli`]: the command line;
+//!   [`outdir`]: where commands write, and whether they may.
 //!
 //! # Example
 //!
@@ -48,6 +49,7 @@ pub mod fit;
 pub mod fsutil;
 pub mod fuzzing;
 pub mod metrics;
+pub mod outdir;
 pub mod report;
 pub mod sim;
 

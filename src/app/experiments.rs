@@ -5,6 +5,7 @@ use super::{Progress, guard, print};
 use crate::cli::{CheckArgs, LimitArgs, MergeArgs, SweepArgs};
 use crate::error::AppError;
 use crate::experiment::{self, SweepOptions, load_experiment, matrix_md};
+use crate::outdir::{OutputDir, check_file_target};
 use crate::sim::RunOptions;
 
 pub(super) fn sweep(args: SweepArgs) -> Result<(), AppError> {
@@ -12,7 +13,11 @@ pub(super) fn sweep(args: SweepArgs) -> Result<(), AppError> {
     for p in &plan.points {
         guard(&p.spec, args.max_events, &plan.origin)?;
     }
-    let out = args.out.clone().unwrap_or_else(|| std::path::Path::new("results").join(&plan.spec.name));
+    let flag = "--out";
+    let out = args.out.clone().unwrap_or_else(|| crate::outdir::default_dir(&plan.spec.name));
+    // Claimed (checked, made, locked) before anything is written, and held
+    // until the plots are written.
+    let _claim = OutputDir::claim(&out, flag)?;
     let opts = SweepOptions {
         threads: args.threads,
         shard: args.shard,
@@ -48,6 +53,10 @@ pub(super) fn sweep(args: SweepArgs) -> Result<(), AppError> {
 pub(super) fn merge(args: MergeArgs) -> Result<(), AppError> {
     let dirs: Vec<&std::path::Path> = args.dirs.iter().map(|d| d.as_path()).collect();
     let out = args.out.clone().unwrap_or_else(|| args.dirs[0].clone());
+    // The first directory's plan is what is merged: refused before the
+    // target is made, if there is none.
+    experiment::load_plan(&args.dirs[0])?;
+    let _claim = OutputDir::claim(&out, if args.out.is_some() { "--out" } else { "merge's first directory" })?;
     let (results, rows) = experiment::merge(&dirs, &out)?;
     let (_, plan) = experiment::load_plan(&out)?;
     write_sweep_plots(&out, &plan, &results, &rows)?;
@@ -63,13 +72,24 @@ pub(super) fn check(args: CheckArgs) -> Result<(), AppError> {
     // By default a directory of this plan's own (its fingerprint covers the
     // models, the grid and the build), so that a changed model or a new
     // build computes afresh instead of meeting an earlier check's runs.
-    let out = args.out.clone().unwrap_or_else(|| {
-        std::path::Path::new("results").join(&plan.spec.name).join(format!("check-{}", plan.fingerprint))
-    });
+    let flag = "--out";
+    let out = args
+        .out
+        .clone()
+        .unwrap_or_else(|| crate::outdir::default_dir(&plan.spec.name).join(format!("check-{}", plan.fingerprint)));
+    // Every file this check will write is checked before anything is.
+    if let Some(path) = &args.junit {
+        check_file_target(path, "--junit")?;
+    }
     let baseline = match (&args.baseline, args.update_baseline) {
         (Some(path), false) => Some(experiment::load_baseline(path)?),
+        (Some(path), true) => {
+            check_file_target(path, "--baseline")?;
+            None
+        }
         _ => None,
     };
+    let _claim = OutputDir::claim(&out, flag)?;
     let opts = SweepOptions { threads: args.threads, ..SweepOptions::default() };
     let progress = Progress::new(args.quiet, &plan.spec.name);
     let outcome = experiment::sweep(&plan, &out, opts, &|done, total| progress.advance(done, total, None))?;
@@ -102,17 +122,19 @@ pub(super) fn check(args: CheckArgs) -> Result<(), AppError> {
             text += &format!("  FAIL {u}\n");
         }
     }
+    if let Some(path) = &args.junit {
+        let xml = crate::report::junit(&plan.spec.name, &expectations, comparison.as_ref());
+        crate::fsutil::write_atomic(path, xml.as_bytes())
+            .map_err(|e| AppError::Failed(format!("cannot write {}: {e}", path.display())))?;
+    }
+    // The baseline last: a check that fails to write anything else leaves
+    // the committed baseline as it was.
     if args.update_baseline {
         let path = args.baseline.as_ref().expect("clap requires --baseline");
         let json = serde_json::to_vec_pretty(&experiment::Baseline::of(&plan, &results)).expect("baselines serialize");
         crate::fsutil::write_atomic(path, &json)
             .map_err(|e| AppError::Failed(format!("cannot write {}: {e}", path.display())))?;
         text += &format!("baseline written to {}\n", path.display());
-    }
-    if let Some(path) = &args.junit {
-        let xml = crate::report::junit(&plan.spec.name, &expectations, comparison.as_ref());
-        crate::fsutil::write_atomic(path, xml.as_bytes())
-            .map_err(|e| AppError::Failed(format!("cannot write {}: {e}", path.display())))?;
     }
     let passed = expectations.iter().all(|e| e.passed) && comparison.as_ref().is_none_or(|c| c.holds());
     text += if passed { "result: PASS\n" } else { "result: FAIL\n" };
@@ -134,6 +156,9 @@ pub(super) fn limit(args: LimitArgs) -> Result<(), AppError> {
         let name = args.file.display().to_string();
         experiment::plan_for_model(&args.file, &args.sets, experiment::ExperimentSpec::for_model(&name))?
     };
+    // Claimed before the search, which can take long: a path that cannot
+    // be written is refused at once.
+    let claim = args.out.as_deref().map(|dir| OutputDir::claim(dir, "--out")).transpose()?;
     let pool = {
         let mut b = rayon::ThreadPoolBuilder::new();
         if let Some(t) = args.threads {
@@ -147,8 +172,8 @@ pub(super) fn limit(args: LimitArgs) -> Result<(), AppError> {
             progress.advance(done, total, Some(line))
         })
     })?;
-    if let Some(dir) = &args.out {
-        std::fs::create_dir_all(dir).map_err(|e| AppError::Failed(format!("cannot create {}: {e}", dir.display())))?;
+    if let Some(claim) = &claim {
+        let dir = claim.path();
         // Stamped with the plan's fingerprint: `cachesim report DIR` shows
         // them only beside a sweep of this very experiment.
         if let Ok((_, swept)) = experiment::load_plan(dir)

@@ -69,6 +69,7 @@ pub(super) fn write_sweep_plots(
 /// `cachesim report DIR`.
 pub(super) fn report(args: ReportArgs) -> Result<(), AppError> {
     let (store, plan) = experiment::load_plan(&args.dir)?;
+    let _claim = crate::outdir::OutputDir::claim(&args.dir, "report's directory")?;
     // Breaking points are shown only beside the sweep they were found for;
     // checked first, so that a refused report writes nothing.
     let limits = crate::report::read_limits(&args.dir, &plan)?;

@@ -25,6 +25,7 @@ pub(super) fn run_model(args: RunArgs) -> Result<(), AppError> {
                     ),
                 )));
             }
+            let _claim = crate::outdir::OutputDir::claim(dir, "--plot")?;
             let opts = RunOptions { series: Some(args.bucket.0), ..options(&args.model_args) };
             let (report, hist) = simulate_detailed(&spec, args.model_args.seed, args.model_args.replication, opts);
             write_run_plots(dir, &spec.name, hist.series.as_ref().expect("asked for a series"))?;

@@ -367,10 +367,13 @@ fn library_sweep(experiment: &Path, out: &Path, threads: usize) -> std::collecti
     use cachesim::experiment::{SweepOptions, sweep};
     let plan = load_experiment(experiment, &[]).expect("the shortened experiment loads");
     let opts = SweepOptions { threads: Some(threads), ..SweepOptions::default() };
+    // Claimed as the command claims it (marker and lock).
+    let claim = cachesim::outdir::OutputDir::claim(out, "--out").expect("the directory is claimed");
     let outcome = sweep(&plan, out, opts, &|_, _| {}).expect("the sweep runs");
     let (results, rows) = outcome.results.expect("an unsharded sweep has results");
     cachesim::report::write_figures(&out.join("plots"), cachesim::report::sweep_figures(&plan, &results, &rows))
         .expect("plots are written");
+    drop(claim);
     tree(out)
 }
 
@@ -379,8 +382,9 @@ fn library_sweep(experiment: &Path, out: &Path, threads: usize) -> std::collecti
 /// process through the library; the library's files equal the binary's.
 ///
 /// Every file is compared, none excluded: runs.csv, points.csv,
-/// summary.json, matrix.md, plots/*.svg and *.png, .cachesim/plan.json and
-/// .cachesim/runs/*.json. None holds wall-clock time or the thread count
+/// summary.json, matrix.md, plots/*.svg and *.png, .cachesim/plan.json,
+/// .cachesim/runs/*.json, .cachesim/marker and .cachesim/lock (emptied when
+/// the command ends). None holds wall-clock time or the thread count
 /// (only `cachesim bench` measures time, and it writes only to stdout and
 /// temporary directories; the progress bar's elapsed time goes to stderr,
 /// silenced by -q). plan.json holds the experiment's path, which is why every

@@ -22,6 +22,8 @@
 //! - `check`: `cachesim check`: expectations, baselines, fingerprints, JUnit.
 //! - `fit`: `cachesim fit`: maximum-likelihood fits, KS p-values, the RON it prints.
 //! - `trace`: `workload.arrivals: Trace(..)`: replayed arrivals against the Poisson model.
+//! - `paths`: where commands write: name slugs, the directory marker, the
+//!   one-writer lock, output paths checked before anything is written.
 //! - `support`: shared helpers (building models, confidence intervals).
 
 mod breakdown;
@@ -38,6 +40,7 @@ mod event_loop;
 mod fit;
 mod limits;
 mod mitigations;
+mod paths;
 mod plots;
 mod queueing;
 mod redis;

@@ -513,11 +513,16 @@ fn bad_shard_values_are_usage_errors() {
 // ---------------------------------------------------------------------------
 
 /// Every file and directory under `dir`: (contents, or `None` for a
-/// directory; modification time).
+/// directory; modification time). The lock file is left out: every command
+/// that claims the directory writes its process id there (and empties it on
+/// exit), refused or not.
 fn snapshot(dir: &Path) -> BTreeMap<PathBuf, (Option<Vec<u8>>, SystemTime)> {
     let mut out = BTreeMap::new();
     let mut stack = vec![dir.to_path_buf()];
     while let Some(path) = stack.pop() {
+        if path.ends_with(".cachesim/lock") {
+            continue;
+        }
         let meta = fs::metadata(&path).expect("metadata");
         let mtime = meta.modified().expect("mtime");
         if meta.is_dir() {
