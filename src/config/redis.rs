@@ -29,6 +29,13 @@ pub struct Redis {
     /// Windows of time during which Redis cannot be reached.
     #[serde(default)]
     pub outages: Vec<Window>,
+    /// Instants of a FLUSHALL: every key is deleted, the shared entry and
+    /// the lock key with it (a holder still fetching then finds its lock
+    /// gone at release, LockNotOwnedError, and a waiter may take the lock
+    /// meanwhile), and a lease's token or a stale-while-revalidate refresh
+    /// mark. Commands already at Redis are not affected; the next GET misses.
+    #[serde(default)]
+    pub flushes: Vec<Dur>,
     /// What a request does when Redis is down: `Backend` (default: go to the
     /// backend directly) or `Fail` (cause `redis_unavailable`).
     #[serde(default)]

@@ -291,7 +291,9 @@ pub fn spike_recovery(plan: &Plan, model: &ModelSpec, base: f64, opts: RunOption
     let t = checked_trigger(plan, model, base).map_err(|m| {
         AppError::Input(crate::config::ConfigError::new(&plan.origin, format!("the metastability check: {m}")))
     })?;
-    let run_opts = RunOptions { series: Some(SimDuration::from_secs(1)), ..opts };
+    // Requests slower than the p99 bound are counted, for the latency test.
+    let slow_above = plan.spec.slo.p99.map(|d| d.0);
+    let run_opts = RunOptions { series: Some(SimDuration::from_secs(1)), slow_above, ..opts };
     let slo_errors = plan.spec.slo.error_rate.unwrap_or(1.0);
     let outcomes: Vec<AfterTrigger> = (0..plan.spec.replications)
         .into_par_iter()

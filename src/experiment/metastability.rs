@@ -4,14 +4,23 @@
 //! 2022) is a bad state that persists after its trigger is removed, held
 //! there by a sustaining effect (client retries, cache misses). Slow
 //! recovery is not metastability, and neither is a backlog that is steadily
-//! draining. So, on 10-second windows from the trigger's end:
+//! draining. So, on windows from the trigger's end (10 s, widened to whole
+//! multiples of 10 s until the base phase's rate expects at least
+//! [`MIN_EXPECTED`] completions in one):
 //!
 //! - **recovered** from the first window after which every window is as
-//!   good as the base phase's (errors within the SLO or the base phase's
-//!   worst window, mean latency within twice the base mean or the base
-//!   phase's worst window, its first fill's window included); a window in
-//!   which a cache was filled holds an expiry's stampede, normal before the
-//!   trigger and after it, and is not held against the recovery;
+//!   good as the base phase's: each window is tested against the steady
+//!   base phase (past its first quarter, a cold start) on counts, and is
+//!   bad only when it is *significantly* worse (see [`Judge`]); every test
+//!   of every window is made at [`FALSE_ALARM`] divided by their number
+//!   (Bonferroni), so a replication that is back to the base phase's
+//!   behaviour from some window on is reported recovered from it, too late,
+//!   with probability at most [`FALSE_ALARM`] when requests are independent.
+//!   Slow requests cluster in a queue's busy periods, so a bad state must
+//!   persist: a bad window counts only in a run that starts at the trigger's
+//!   end or beside another bad window. A window in which a cache was
+//!   filled holds an expiry's stampede, normal before the trigger and after
+//!   it, and is not held against the recovery;
 //! - otherwise **draining** when the requests in the system fall over the
 //!   second half of the windows (a least-squares line with a negative
 //!   slope, ending below where the trigger left them): the backlog clears
@@ -19,12 +28,29 @@
 //! - otherwise **metastable**: still bad and not draining when the run ends.
 
 use serde::{Deserialize, Serialize};
+use statrs::distribution::{Binomial, DiscreteCDF};
 
 use crate::engine::{SimDuration, SimTime};
-use crate::metrics::Series;
+use crate::metrics::{Bucket, Series};
 
-/// Windows recovery is judged on.
+/// The shortest window recovery is judged on.
 pub const WINDOW: SimDuration = SimDuration(10_000_000_000);
+
+/// Completions the base phase's rate should expect in one window: windows
+/// are widened (by whole [`WINDOW`]s) until it does, so that a window's
+/// count tells a real shortfall from Poisson noise.
+pub const MIN_EXPECTED: f64 = 30.0;
+
+/// The probability that a replication which is back to the base phase's
+/// behaviour from some window on is judged bad in any later window (a false
+/// alarm, which would report its recovery late or not at all).
+pub const FALSE_ALARM: f64 = 0.01;
+
+/// The tests each window takes: goodput, errors, latency.
+const TESTS: f64 = 3.0;
+
+/// The share of successful requests a p99 bound lets be slower than it.
+const SLOW_SHARE: f64 = 0.01;
 
 /// How one replication came out after the trigger.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -38,32 +64,93 @@ pub enum AfterTrigger {
     Metastable,
 }
 
-/// What the base phase allows a window.
-struct Allowance {
-    errors: f64,
-    latency_s: f64,
+/// What the steady base phase did, and how a window is judged against it.
+///
+/// A window of `L` seconds is bad when any of these holds at level `alpha`
+/// (one-sided):
+///
+/// - **goodput**: its successful requests `k` are too few for the base
+///   phase's rate: with `K` successes in the base phase's `T` seconds, under
+///   equal rates `k` given `k + K` is Binomial(`k + K`, `L / (L + T)`) (the
+///   exact test of two Poisson rates), and `P(X ≤ k) < alpha`;
+/// - **errors**: its failures `f` of `n` ended requests are too many for the
+///   error rate allowed, `p` = the larger of the SLO's and the base
+///   phase's: `P(X ≥ f) < alpha` for X ~ Binomial(`n`, `p`);
+/// - **latency**: its successful requests slower than the SLO's p99 bound
+///   (`slow`, counted when the run is given the bound) are too many for the
+///   share allowed, `q` = the larger of the p99's 1% and the base phase's:
+///   `P(X ≥ slow) < alpha` for X ~ Binomial(`k`, `q`).
+struct Judge {
+    ok: u64,
+    secs: f64,
+    error_rate: f64,
+    slow_share: f64,
     in_flight: f64,
+    window: SimDuration,
+    alpha: f64,
 }
 
-/// The base phase's allowances, from its windows past its first quarter
-/// (a cold start is not the steady state a recovery returns to), and
-/// those of its windows in which a cache was filled: the first fill is the
-/// base phase's only sight of what each later expiry does (a stampede), so
-/// an expiry after the trigger is judged against it, not taken for a
-/// failure to recover.
-fn allowance(series: &Series, base_end: SimTime, slo_error_rate: f64) -> Allowance {
-    let from = base_end.0 / 4;
-    let filled = |i: u64| series.refilled_between(SimTime(i * WINDOW.0), SimTime((i + 1) * WINDOW.0));
-    let windows: Vec<_> = (0..base_end.0 / WINDOW.0)
-        .filter(|&i| i * WINDOW.0 >= from || filled(i))
-        .map(|i| series.window(SimTime(i * WINDOW.0), SimTime((i + 1) * WINDOW.0)))
-        .collect();
-    let whole = series.window(SimTime(from), base_end);
-    let mean = whole.mean_latency_s().unwrap_or(0.0).max(1e-6);
-    Allowance {
-        errors: windows.iter().map(|w| w.error_rate()).fold(slo_error_rate, f64::max),
-        latency_s: windows.iter().filter_map(|w| w.mean_latency_s()).fold(2.0 * mean, f64::max),
-        in_flight: windows.iter().map(|w| w.in_flight_max as f64).fold(1.0, f64::max),
+impl Judge {
+    /// The base phase's record from `base_end / 4` to `base_end`, its
+    /// windows sized for it, and the level of each test when `watched`
+    /// seconds are judged.
+    fn new(series: &Series, base_end: SimTime, watched: SimDuration, slo_error_rate: f64) -> Judge {
+        let from = SimTime(base_end.0 / 4);
+        let whole = series.window(from, base_end);
+        let secs = base_end.since(from).as_secs_f64();
+        let rate = whole.ok as f64 / secs.max(1e-9);
+        // Whole 10 s windows expecting MIN_EXPECTED, at least two of them
+        // in the span watched.
+        let widen = (MIN_EXPECTED / (rate * WINDOW.as_secs_f64())).ceil().max(1.0);
+        let most = (watched.0 / WINDOW.0 / 2).max(1);
+        let window = SimDuration(WINDOW.0 * (widen.min(most as f64) as u64));
+        let windows = (watched.0 / window.0).max(1) as f64;
+        let in_flight = (0..)
+            .map(|i| SimTime(from.0 + i * WINDOW.0))
+            .take_while(|t| t.0 + WINDOW.0 <= base_end.0)
+            .map(|t| series.window(t, t.after(WINDOW)).in_flight_max as f64)
+            .fold(1.0, f64::max);
+        Judge {
+            ok: whole.ok,
+            secs,
+            error_rate: whole.error_rate().max(slo_error_rate),
+            slow_share: (whole.slow as f64 / whole.ok.max(1) as f64).max(SLOW_SHARE),
+            in_flight,
+            window,
+            alpha: FALSE_ALARM / (TESTS * windows),
+        }
+    }
+
+    /// Too few successes for the base phase's rate.
+    fn goodput_low(&self, w: &Bucket) -> bool {
+        if self.ok == 0 {
+            return false;
+        }
+        let l = self.window.as_secs_f64();
+        let p = l / (l + self.secs);
+        Binomial::new(p, w.ok + self.ok).is_ok_and(|b| b.cdf(w.ok) < self.alpha)
+    }
+
+    /// Too many failures for the error rate allowed.
+    fn errors_high(&self, w: &Bucket) -> bool {
+        let n = w.ok + w.failed;
+        if w.failed == 0 || self.error_rate >= 1.0 {
+            return false;
+        }
+        // P(X ≥ f) = 1 − P(X ≤ f − 1).
+        Binomial::new(self.error_rate, n).is_ok_and(|b| b.sf(w.failed - 1) < self.alpha)
+    }
+
+    /// Too many requests slower than the p99 bound for the share allowed.
+    fn latency_high(&self, w: &Bucket) -> bool {
+        if w.slow == 0 {
+            return false;
+        }
+        Binomial::new(self.slow_share, w.ok).is_ok_and(|b| b.sf(w.slow - 1) < self.alpha)
+    }
+
+    fn bad(&self, w: &Bucket) -> bool {
+        self.goodput_low(w) || self.errors_high(w) || self.latency_high(w)
     }
 }
 
@@ -76,20 +163,30 @@ pub fn after_trigger(
     end: SimTime,
     slo_error_rate: f64,
 ) -> AfterTrigger {
-    let allowed = allowance(series, base_end, slo_error_rate);
+    let judge = Judge::new(series, base_end, end.since(trigger_end), slo_error_rate);
+    let width = judge.window;
     let starts: Vec<SimTime> =
-        (0..).map(|i| SimTime(trigger_end.0 + i * WINDOW.0)).take_while(|t| t.0 + WINDOW.0 <= end.0).collect();
-    let windows: Vec<_> = starts.iter().map(|&t| series.window(t, t.after(WINDOW))).collect();
-    let ok = |w: &crate::metrics::Bucket| {
-        w.error_rate() <= allowed.errors && w.mean_latency_s().is_none_or(|m| m <= allowed.latency_s)
-    };
+        (0..).map(|i| SimTime(trigger_end.0 + i * width.0)).take_while(|t| t.0 + width.0 <= end.0).collect();
+    let windows: Vec<_> = starts.iter().map(|&t| series.window(t, t.after(width))).collect();
     // A window in which a cache was filled holds an expiry's stampede, as
     // normal after the trigger as before it; it neither ends nor delays a
     // recovery.
-    let filled = |t: SimTime| series.refilled_between(t, t.after(WINDOW));
-    let fine: Vec<bool> = windows.iter().zip(&starts).map(|(w, &t)| ok(w) || filled(t)).collect();
+    let filled = |t: SimTime| series.refilled_between(t, t.after(width));
+    let bad: Vec<bool> = windows.iter().zip(&starts).map(|(w, &t)| judge.bad(w) && !filled(t)).collect();
+    // A bad state is one that persists: a bad window holds a recovery back
+    // when it continues the trigger's (its run of bad windows starts at
+    // the trigger's end) or when its neighbour is bad too. A lone bad
+    // window later is an excursion of the kind the base phase has (a
+    // queue's long busy period), not a failure to recover.
+    let fine: Vec<bool> = (0..bad.len())
+        .map(|i| {
+            let from_trigger = bad[..=i].iter().all(|&b| b);
+            let neighbour = (i > 0 && bad[i - 1]) || bad.get(i + 1).copied().unwrap_or(false);
+            !(bad[i] && (from_trigger || neighbour))
+        })
+        .collect();
     // The first window after which every window is fine; a lone good last
-    // window is not yet a recovery.
+    // window is not yet a recovery (unless it is the only one).
     let good_tail = fine.iter().rev().take_while(|&&f| f).count();
     if good_tail >= 2.min(windows.len()) && good_tail > 0 {
         let first = starts[windows.len() - good_tail];
@@ -107,7 +204,7 @@ pub fn after_trigger(
         && slope < 0.0
         && points.last().is_some_and(|&(_, y)| y < windows[0].in_flight_max as f64)
     {
-        let clears_after_s = ((allowed.in_flight - intercept) / slope).max(0.0);
+        let clears_after_s = ((judge.in_flight - intercept) / slope).max(0.0);
         return AfterTrigger::Draining { clears_after_s };
     }
     AfterTrigger::Metastable

@@ -32,5 +32,5 @@ pub use spec::{Axis, ExperimentSpec, Grid, GridValue, LimitSearch, Slo};
 pub use stats::{Estimate, PointStats, Pooled, aggregate, t_975};
 pub use store::Store;
 pub use sweep::{Shard, SweepOptions, SweepOutcome, finish, load_plan, merge, sweep};
-pub use trigger::Trigger;
+pub use trigger::{Trigger, Triggered, with_trigger};
 pub use verdict::{Level, Verdict, judge};

@@ -20,8 +20,10 @@ pub enum Trigger {
     Outage,
     /// Every backend call `factor` times slower for `hold`.
     Slow(f64),
-    /// Every server restarts at once, its workers' caches emptied (a
-    /// deploy, or a cache flush).
+    /// Every cache layer of the service emptied at once (a cache flush, or
+    /// a deploy that flushes): every server restarts, its workers' local
+    /// and response caches emptied, and the shared Redis is flushed
+    /// (FLUSHALL: the entry and the lock key; see `Redis::flushes`).
     Flush,
 }
 
@@ -84,6 +86,9 @@ pub fn with_trigger(
         Trigger::Flush => {
             let servers = spec.servers.count.get();
             spec.servers.restarts.extend((0..servers).map(|server| Restart { at: Dur(start), server }));
+            if let Some(redis) = spec.redis.as_mut() {
+                redis.flushes.push(Dur(start));
+            }
         }
     }
     Triggered { spec, start: SimTime(start.0), end: SimTime(end.0), run_end: SimTime(run_end.0) }

@@ -215,12 +215,14 @@ impl Recorder {
         self.integrate(now);
         self.in_flight -= 1;
         if let Some(s) = &mut self.series {
+            let slow_above = s.slow_above_ns;
             let b = s.at(now);
             match outcome {
                 Ok(latency) => {
                     b.ok += 1;
                     b.latency_sum_ns += latency.0;
                     b.latency_max_ns = b.latency_max_ns.max(latency.0);
+                    b.slow += u64::from(latency.0 > slow_above);
                 }
                 Err(_) => b.failed += 1,
             }

@@ -18,6 +18,8 @@ pub struct Bucket {
     pub latency_sum_ns: u64,
     /// Largest latency of a request ending here, nanoseconds.
     pub latency_max_ns: u64,
+    /// Successful requests slower than the series' `slow_above_ns`.
+    pub slow: u64,
     /// Backend fetches sent.
     pub backend_calls: u64,
     /// Most requests in the system at once.
@@ -39,12 +41,22 @@ pub struct Series {
     /// nanoseconds: where the expiries' stampedes are.
     #[serde(skip)]
     pub refills: Vec<u64>,
+    /// A successful request slower than this counts in its bucket's `slow`
+    /// (nanoseconds; `u64::MAX`, the default, counts none).
+    #[serde(skip)]
+    pub slow_above_ns: u64,
 }
 
 impl Series {
     /// An empty series with buckets of `width`.
     pub fn new(width: SimDuration) -> Series {
-        Series { bucket_ns: width.0.max(1), buckets: Vec::new(), server_fills: Vec::new(), refills: Vec::new() }
+        Series {
+            bucket_ns: width.0.max(1),
+            buckets: Vec::new(),
+            server_fills: Vec::new(),
+            refills: Vec::new(),
+            slow_above_ns: u64::MAX,
+        }
     }
 
     /// Notes that `server`'s cache was filled at `t`.
@@ -85,6 +97,7 @@ impl Series {
             sum.failed += x.failed;
             sum.latency_sum_ns += x.latency_sum_ns;
             sum.latency_max_ns = sum.latency_max_ns.max(x.latency_max_ns);
+            sum.slow += x.slow;
             sum.backend_calls += x.backend_calls;
             sum.in_flight_max = sum.in_flight_max.max(x.in_flight_max);
             sum.pool_in_use_max = sum.pool_in_use_max.max(x.pool_in_use_max);

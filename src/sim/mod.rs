@@ -49,11 +49,13 @@ pub struct RunOptions {
     pub max_events: u64,
     /// Record a time series with buckets of this width.
     pub series: Option<SimDuration>,
+    /// In the series, count the successful requests slower than this.
+    pub slow_above: Option<SimDuration>,
 }
 
 impl Default for RunOptions {
     fn default() -> Self {
-        RunOptions { max_events: u64::MAX, series: None }
+        RunOptions { max_events: u64::MAX, series: None, slow_above: None }
     }
 }
 
@@ -78,7 +80,9 @@ pub struct RunHistograms {
 pub fn simulate_detailed(spec: &ModelSpec, seed: u64, run_index: u64, opts: RunOptions) -> (RunReport, RunHistograms) {
     let mut queue = EventQueue::new();
     let mut world = World::new(spec, seed, run_index, &mut queue);
-    world.stats.series = opts.series.map(Series::new);
+    world.stats.series = opts
+        .series
+        .map(|width| Series { slow_above_ns: opts.slow_above.map_or(u64::MAX, |d| d.0), ..Series::new(width) });
     let w = &spec.workload;
     let stop = SimTime(w.duration.nanos()).after(w.drain.0);
     let ended = run(&mut world, &mut queue, stop, opts.max_events);

@@ -233,6 +233,15 @@ impl RedisState {
         }
     }
 
+    /// FLUSHALL: every key is gone, the entry, the lock key, a lease's
+    /// token and a refresh's mark (see `Redis::flushes`).
+    pub fn flush(&mut self) {
+        self.entry = None;
+        self.lock = None;
+        self.lease_token = None;
+        self.refreshing = false;
+    }
+
     /// SET lock NX PX lease: a token if taken.
     pub fn try_lock(&mut self, now: SimTime) -> Option<u64> {
         let free = self.lock.is_none_or(|(_, until)| now >= until);

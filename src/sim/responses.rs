@@ -67,6 +67,12 @@ impl ResponseState {
         }
     }
 
+    /// Forgets every response (the process restarted).
+    pub fn clear(&mut self) {
+        self.entries.clear();
+        self.order.clear();
+    }
+
     fn touch(&mut self, key: u32) {
         self.tick += 1;
         if let Some(e) = self.entries.get_mut(&key) {

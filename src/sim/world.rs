@@ -58,6 +58,8 @@ pub enum Event {
     LockRetry(ReqId),
     /// Operator -> server: it restarts; its workers' caches are emptied.
     Restart(u32),
+    /// Operator -> Redis: FLUSHALL.
+    RedisFlush,
     /// A closed-loop user -> balancer: the user's think time is over.
     UserRequest(u32),
     /// CDN node -> the node above it (shield or origin): a forward request arrives.
@@ -259,6 +261,9 @@ impl World {
         for r in &spec.servers.restarts {
             queue.schedule_at(SimTime(r.at.nanos()), Event::Restart(r.server));
         }
+        for at in spec.redis.iter().flat_map(|r| &r.flushes) {
+            queue.schedule_at(SimTime(at.nanos()), Event::RedisFlush);
+        }
         match &w.closed {
             // Every user thinks before its first request, from its start.
             Some(c) => {
@@ -417,14 +422,17 @@ impl World {
         self.reach_cache(q, id);
     }
 
-    /// A server restarts: its workers come back with empty caches (requests
-    /// already past the cache carry on; waiters keep waiting for the fetch
-    /// in flight).
+    /// A server restarts: its workers come back with empty local and
+    /// response caches (requests already past the cache carry on; waiters
+    /// keep waiting for the fetch in flight).
     fn on_restart(&mut self, server: u32) {
         let w = self.workers as usize;
         for unit in &mut self.units[server as usize * w..(server as usize + 1) * w] {
             if let Some(cache) = unit.cache.as_mut() {
                 cache.expires_at = None;
+            }
+            if let Some(responses) = unit.responses.as_mut() {
+                responses.clear();
             }
         }
     }
@@ -559,6 +567,11 @@ impl Model for World {
             Event::RedisReply(id) => self.on_redis_reply(q, id),
             Event::LockRetry(id) => self.on_lock_retry(q, id),
             Event::Restart(server) => self.on_restart(server),
+            Event::RedisFlush => {
+                if let Some(r) = self.redis.as_mut() {
+                    r.flush();
+                }
+            }
             Event::UserRequest(user) => self.enter(q, user),
             Event::EdgeForward(id) => self.on_edge_forward(q, id),
             Event::EdgeBack(id) => self.on_edge_back(q, id),
@@ -610,6 +623,7 @@ impl Model for World {
             Event::Accept(id) => (25, id),
             Event::ConnectDone(id) => (26, id),
             Event::PoolWake(id) => (27, id),
+            Event::RedisFlush => (28, 0),
         };
         (kind << 32) | u64::from(id)
     }

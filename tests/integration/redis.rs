@@ -280,3 +280,33 @@ fn a_waiter_that_reads_redis_again_at_its_timeout_is_served_the_holders_fill() {
     }
     assert_covers("waiters served at their give-up, per cycle", &served, 50.0 * 4.95, 50.0 * 0.05);
 }
+
+/// A FLUSHALL (`redis.flushes`) deletes the lock key too: the first request
+/// (at 0 s, evenly spaced arrivals at 20/s) takes the lock and fetches for
+/// 1 s; a flush at 0.5 s deletes the lock, so the next waiter to poll (every
+/// 100 ms) takes it and, reading the entry again (`recheck`) and finding it
+/// still empty, fetches again; the first holder's release at 1 s finds the
+/// key someone else's (LockNotOwnedError). Without the flush: one fetch, no
+/// error.
+#[test]
+fn a_flush_deletes_the_entry_and_the_lock_key() {
+    let base = model(
+        r#"Model(
+            workload: (arrivals: Constant, rate: 20, duration: "10s"),
+            redis: (rtt: Constant("0s"), command_time: Constant("0s"), ttl: "1000d",
+                lock: (timeout: "10s", sleep: "100ms", recheck: true)),
+            backend: (latency: Constant("1s")),
+        )"#,
+    );
+    let r = &replicate(&base, 1, 1)[0];
+    assert_eq!((r.backend.calls, r.redis.lock_not_owned), (1, 0), "{:?}", r.redis);
+    let flushed = with(&base, &[r#"redis.flushes=["500ms"]"#]);
+    let r = &replicate(&flushed, 1, 1)[0];
+    assert_eq!((r.backend.calls, r.redis.lock_not_owned), (2, 1), "{:?}", r.redis);
+    assert_eq!(r.requests.errors["lock_not_owned"], 1);
+    // After the fills, a flush at 5 s empties the entry: the next GET misses
+    // and one more fetch (under the lock) refills it.
+    let later = with(&base, &[r#"redis.flushes=["5s"]"#]);
+    let r = &replicate(&later, 1, 1)[0];
+    assert_eq!((r.backend.calls, r.redis.lock_not_owned), (2, 0), "{:?}", r.redis);
+}
