@@ -345,6 +345,12 @@ fn entry_width(entries: &[Entry]) -> u32 {
     entries.iter().map(|e| text_width(&e.name, 13)).max().unwrap_or(0) + 50
 }
 
+/// A line's style: on an SVG, a dashed line carries its dash in the
+/// marker opacity that [`add_dashes`] rewrites.
+fn line_style(color: RGBColor, dash: Dash, bitmap: bool) -> ShapeStyle {
+    color.mix(if bitmap { 1.0 } else { dash.marker() }).stroke_width(2)
+}
+
 /// Strokes a path in pixel coordinates; dashes are drawn as segments on a
 /// bitmap and marked for [`add_dashes`] in an SVG.
 fn stroke<DB: DrawingBackend>(
@@ -357,7 +363,7 @@ fn stroke<DB: DrawingBackend>(
 where
     DB::ErrorType: 'static,
 {
-    let style = color.mix(if bitmap { 1.0 } else { dash.marker() }).stroke_width(2);
+    let style = line_style(color, dash, bitmap);
     if bitmap && dash != Dash::Solid {
         let (on, off) = dash.lengths();
         area.draw(&DashedPathElement::new(points, on, off, style)).map_err(err)
@@ -473,7 +479,7 @@ fn series<DB: DrawingBackend>(
 where
     DB::ErrorType: 'static,
 {
-    let style = color.mix(if bitmap { 1.0 } else { dash.marker() }).stroke_width(2);
+    let style = line_style(color, dash, bitmap);
     let points = points.iter().copied();
     if bitmap && dash != Dash::Solid {
         let (on, off) = dash.lengths();

@@ -227,17 +227,23 @@ impl World {
     /// A woken pool waiter resumes: it takes the connection if it is still
     /// idle, or waits again at the back.
     pub(super) fn on_pool_wake(&mut self, q: &mut EventQueue<Event>, id: ReqId) {
-        let now = q.now();
         let req = *self.requests.get(id);
         let pool = &mut self.units[req.unit as usize].pools[req.db_node as usize];
         if let Some(w) = pool.resume(id) {
-            if let Some(key) = w.timeout {
-                q.cancel(key);
-            }
-            let in_use = u64::from(pool.in_use);
-            self.stats.checkout(now, req.counted, now.since(w.since), in_use);
-            self.start_query(q, id);
+            self.waiter_served(q, w);
         }
+    }
+
+    /// A waiter has its connection: its timeout is off, its wait counted,
+    /// and its query starts.
+    fn waiter_served(&mut self, q: &mut EventQueue<Event>, w: Waiter) {
+        if let Some(key) = w.timeout {
+            q.cancel(key);
+        }
+        let req = *self.requests.get(w.req);
+        let in_use = u64::from(self.units[req.unit as usize].pools[req.db_node as usize].in_use);
+        self.stats.checkout(q.now(), req.counted, q.now().since(w.since), in_use);
+        self.start_query(q, w.req);
     }
 
     /// The request has a pool connection: through PgBouncer, its query
@@ -316,7 +322,6 @@ impl World {
     /// gets it.
     #[inline]
     fn return_connection(&mut self, q: &mut EventQueue<Event>, id: ReqId) {
-        let now = q.now();
         let req = *self.requests.get(id);
         let node = req.db_node as usize;
         let db = self.db.as_mut().expect("a query needs a database");
@@ -324,15 +329,7 @@ impl World {
         self.stats.checkin();
         match pool.checkin(&mut db.nodes[node].conns) {
             Returned::Idle => {}
-            Returned::Handed(w) => {
-                if let Some(key) = w.timeout {
-                    q.cancel(key);
-                }
-                let in_use = u64::from(pool.in_use);
-                let counted = self.requests.get(w.req).counted;
-                self.stats.checkout(now, counted, now.since(w.since), in_use);
-                self.start_query(q, w.req);
-            }
+            Returned::Handed(w) => self.waiter_served(q, w),
             // It resumes after what is already due now (asyncio's ready
             // queue), so a checkout due now runs first.
             Returned::Woken(w) => q.schedule_in(SimDuration::ZERO, Event::PoolWake(w.req)),
