@@ -15,6 +15,7 @@ mod model;
 mod overrides;
 mod process;
 mod redis;
+mod resources;
 mod response;
 mod ron_value;
 mod suggest;
@@ -36,6 +37,7 @@ pub use model::{
 };
 pub use process::{Codec, Gc, GcEvery, HANDLER_FORMS, Handler, is_zero};
 pub use redis::{GiveUp, Redis, RedisLock, SharedRefresh, WhenDown, Window};
+pub use resources::{Link, Memory, WIRE_PER_PAYLOAD};
 pub use response::ResponseCache;
 pub use suggest::did_you_mean;
 pub use trace::{TraceTimes, parse_trace};

@@ -255,6 +255,15 @@ pub struct Servers {
     /// Requests(1000), pause: Constant("30ms"))`. Absent (default): none.
     #[serde(default)]
     pub gc: Option<super::process::Gc>,
+    /// What each worker process holds in memory, and the server's limit:
+    /// `(process_bytes: 67000000, limit_bytes: Some(512000000))`. Absent
+    /// (default): memory is not tracked.
+    #[serde(default)]
+    pub memory: Option<super::resources::Memory>,
+    /// Each server's network link: `(bytes_per_s: 125e6)` for 1 Gbit/s.
+    /// Absent (default): responses and payloads take no time on the wire.
+    #[serde(default)]
+    pub link: Option<super::resources::Link>,
     /// Restarts: at each `(at: "5m", server: 0)` that server's workers lose
     /// their in-memory caches (a deploy, a crash).
     #[serde(default)]
@@ -283,6 +292,8 @@ impl Default for Servers {
             response_bytes: None,
             cores: None,
             gc: None,
+            memory: None,
+            link: None,
             restarts: Vec::new(),
         }
     }

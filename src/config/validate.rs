@@ -365,8 +365,53 @@ fn validate_servers(s: &super::Servers) -> Result<(), Invalid> {
             }
         }
     }
+    if let Some(m) = s.memory {
+        in_range("servers.memory.process_bytes", m.process_bytes, 0, MAX_MEMORY_BYTES, "bytes")?;
+        if !(m.parsed_factor.is_finite() && (0.0..=100.0).contains(&m.parsed_factor)) {
+            return Err(invalid(
+                "servers.memory.parsed_factor",
+                format!(
+                    "bytes of objects per byte of JSON, from 0 to 100 (CPython: about 2.8), not {}",
+                    m.parsed_factor
+                ),
+            ));
+        }
+        if let Some(limit) = m.limit_bytes {
+            in_range("servers.memory.limit_bytes", limit, 1, MAX_MEMORY_BYTES, "bytes")?;
+            let idle = m.process_bytes.saturating_mul(u64::from(s.workers.get()));
+            if limit < idle {
+                return Err(invalid(
+                    "servers.memory.limit_bytes",
+                    format!(
+                        "must be at least the idle processes' {idle} bytes ({} workers × process_bytes {}), not {limit}",
+                        s.workers, m.process_bytes
+                    ),
+                )
+                .involving(&["servers.memory.process_bytes", "servers.workers"]));
+            }
+        }
+    }
+    if let Some(l) = s.link
+        && !(l.bytes_per_s.is_finite() && (MIN_LINK_RATE..=MAX_LINK_RATE).contains(&l.bytes_per_s))
+    {
+        return Err(invalid(
+            "servers.link.bytes_per_s",
+            format!(
+                "bytes per second, between {MIN_LINK_RATE:e} and {MAX_LINK_RATE:e} (1 Gbit/s is 125e6), not {}",
+                l.bytes_per_s
+            ),
+        ));
+    }
     Ok(())
 }
+
+/// The most memory a process or server may declare: 1 TiB.
+const MAX_MEMORY_BYTES: u64 = 1 << 40;
+
+/// A link's rate, bytes per second: from 1 kB/s (a modem's order) to
+/// 1 TB/s (past any interface).
+const MIN_LINK_RATE: f64 = 1e3;
+const MAX_LINK_RATE: f64 = 1e12;
 
 /// The shortest interval between a process's garbage-collection pauses.
 const MIN_GC_INTERVAL: super::Dur = super::Dur::millis(1);

@@ -11,7 +11,7 @@
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::metastability::{AfterTrigger, after_trigger};
+use super::metastability::{AfterTrigger, Sustaining, after_trigger};
 use super::plan::{Plan, RunId};
 use super::record::RunRecord;
 use super::stats::aggregate;
@@ -65,6 +65,15 @@ pub struct Recovery {
     /// seconds after the spike ended.
     #[serde(default)]
     pub slowest_clear_s: Option<f64>,
+    /// How fast the draining replications' backlogs fall, requests a second
+    /// (their mean).
+    #[serde(default)]
+    pub falling_rps: Option<f64>,
+    /// What held the replications that did not recover in their state: the
+    /// counts of retry amplification and cache misses, summed over them
+    /// (`None` when every replication recovered).
+    #[serde(default)]
+    pub sustaining: Option<Sustaining>,
     /// Each replication's outcome, in order.
     #[serde(default)]
     pub outcomes: Vec<AfterTrigger>,
@@ -295,21 +304,34 @@ pub fn spike_recovery(plan: &Plan, model: &ModelSpec, base: f64, opts: RunOption
     let slow_above = plan.spec.slo.p99.map(|d| d.0);
     let run_opts = RunOptions { series: Some(SimDuration::from_secs(1)), slow_above, ..opts };
     let slo_errors = plan.spec.slo.error_rate.unwrap_or(1.0);
-    let outcomes: Vec<AfterTrigger> = (0..plan.spec.replications)
+    let judged: Vec<(AfterTrigger, Sustaining)> = (0..plan.spec.replications)
         .into_par_iter()
         .map(|rep| {
             let (_, hist) = simulate_detailed(&t.spec, plan.spec.seed, u64::from(rep), run_opts);
             let series = hist.series.expect("asked for a series");
-            after_trigger(&series, t.start, t.end, t.run_end, slo_errors)
+            let outcome = after_trigger(&series, t.start, t.end, t.run_end, slo_errors);
+            (outcome, Sustaining::of(&series, t.start, t.end, t.run_end))
         })
         .collect();
+    let outcomes: Vec<AfterTrigger> = judged.iter().map(|j| j.0).collect();
+    let sustaining =
+        judged.iter().filter(|(o, _)| !matches!(o, AfterTrigger::Recovered { .. })).map(|j| j.1).reduce(|mut a, b| {
+            a.add(&b);
+            a
+        });
     let recovered: Vec<f64> = outcomes
         .iter()
         .filter_map(|o| if let AfterTrigger::Recovered { after_s } = o { Some(*after_s) } else { None })
         .collect();
     let clears: Vec<f64> = outcomes
         .iter()
-        .filter_map(|o| if let AfterTrigger::Draining { clears_after_s } = o { Some(*clears_after_s) } else { None })
+        .filter_map(
+            |o| if let AfterTrigger::Draining { clears_after_s, .. } = o { Some(*clears_after_s) } else { None },
+        )
+        .collect();
+    let falling: Vec<f64> = outcomes
+        .iter()
+        .filter_map(|o| if let AfterTrigger::Draining { falling_rps, .. } = o { Some(*falling_rps) } else { None })
         .collect();
     Ok(Recovery {
         base,
@@ -323,6 +345,8 @@ pub fn spike_recovery(plan: &Plan, model: &ModelSpec, base: f64, opts: RunOption
         replications: outcomes.len(),
         slowest_recovery_s: recovered.iter().copied().reduce(f64::max),
         slowest_clear_s: clears.iter().copied().reduce(f64::max),
+        falling_rps: (!falling.is_empty()).then(|| falling.iter().sum::<f64>() / falling.len() as f64),
+        sustaining,
         outcomes,
     })
 }

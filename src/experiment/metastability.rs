@@ -57,9 +57,14 @@ const SLOW_SHARE: f64 = 0.01;
 pub enum AfterTrigger {
     /// Back to the base phase's behaviour this long after the trigger ended.
     Recovered { after_s: f64 },
-    /// Still bad at the end, but the backlog is falling: it clears this
-    /// long after the trigger ended (extrapolated).
-    Draining { clears_after_s: f64 },
+    /// Still bad at the end, but the backlog is falling, by `falling_rps`
+    /// requests a second: it clears this long after the trigger ended
+    /// (extrapolated).
+    Draining {
+        clears_after_s: f64,
+        #[serde(default)]
+        falling_rps: f64,
+    },
     /// Still bad at the end and not draining.
     Metastable,
 }
@@ -205,9 +210,123 @@ pub fn after_trigger(
         && points.last().is_some_and(|&(_, y)| y < windows[0].in_flight_max as f64)
     {
         let clears_after_s = ((judge.in_flight - intercept) / slope).max(0.0);
-        return AfterTrigger::Draining { clears_after_s };
+        return AfterTrigger::Draining { clears_after_s, falling_rps: -slope };
     }
     AfterTrigger::Metastable
+}
+
+/// The counts that name what holds a bad state in place, from the second
+/// half of the span watched after the trigger (the state it settled in)
+/// beside the steady base phase (past its first quarter, as the judge
+/// takes it). Summed over replications with [`Sustaining::add`].
+///
+/// - **Retry amplification** = attempts ÷ in-time completions: attempts
+///   are arrivals, a client's retries included; in-time completions are
+///   the successful responses a client received (an abandoned request's
+///   late answer is not one). Near 1 in a healthy service; a client that
+///   times out and retries multiplies the work a completion costs.
+/// - **Cache miss share** = misses ÷ attempts: requests that found no fresh
+///   entry in their cache, each a fetch or a wait for one.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct Sustaining {
+    pub attempts: u64,
+    pub in_time: u64,
+    pub misses: u64,
+    /// Seconds the counts above cover.
+    pub secs: f64,
+    pub base_attempts: u64,
+    pub base_in_time: u64,
+    pub base_misses: u64,
+    pub base_secs: f64,
+}
+
+/// Retry amplification this much above the base phase's is named as a
+/// sustaining effect.
+const AMPLIFIED: f64 = 1.1;
+
+/// A cache miss share this much (absolute) above the base phase's is named
+/// as a sustaining effect.
+const MISSING: f64 = 0.05;
+
+impl Sustaining {
+    /// One replication's counts: the base phase as [`after_trigger`] judges
+    /// it, and the second half of `[trigger_end, end)`.
+    pub fn of(series: &Series, base_end: SimTime, trigger_end: SimTime, end: SimTime) -> Sustaining {
+        let from = SimTime(base_end.0 / 4);
+        let base = series.window(from, base_end);
+        let settled = SimTime(trigger_end.0 + end.since(trigger_end).0 / 2);
+        let after = series.window(settled, end);
+        Sustaining {
+            attempts: after.arrived,
+            in_time: after.ok,
+            misses: after.misses,
+            secs: end.since(settled).as_secs_f64(),
+            base_attempts: base.arrived,
+            base_in_time: base.ok,
+            base_misses: base.misses,
+            base_secs: base_end.since(from).as_secs_f64(),
+        }
+    }
+
+    /// Adds another replication's counts.
+    pub fn add(&mut self, o: &Sustaining) {
+        self.attempts += o.attempts;
+        self.in_time += o.in_time;
+        self.misses += o.misses;
+        self.secs += o.secs;
+        self.base_attempts += o.base_attempts;
+        self.base_in_time += o.base_in_time;
+        self.base_misses += o.base_misses;
+        self.base_secs += o.base_secs;
+    }
+
+    /// In-time completions per second after the trigger and before it.
+    pub fn goodput(&self) -> (f64, f64) {
+        (self.in_time as f64 / self.secs.max(1e-9), self.base_in_time as f64 / self.base_secs.max(1e-9))
+    }
+
+    /// Attempts ÷ in-time completions after the trigger and before it
+    /// (`None` where nothing completed in time).
+    pub fn amplification(&self) -> (Option<f64>, Option<f64>) {
+        let ratio = |a: u64, c: u64| (c > 0).then(|| a as f64 / c as f64);
+        (ratio(self.attempts, self.in_time), ratio(self.base_attempts, self.base_in_time))
+    }
+
+    /// Misses ÷ attempts after the trigger and before it.
+    pub fn miss_share(&self) -> (f64, f64) {
+        let share = |m: u64, a: u64| if a == 0 { 0.0 } else { m as f64 / a as f64 };
+        (share(self.misses, self.attempts), share(self.base_misses, self.base_attempts))
+    }
+
+    /// The effects that rose above the base phase's, in words with their
+    /// numbers; or, where neither did, both numbers and that neither holds
+    /// the state in place.
+    pub fn words(&self) -> String {
+        let (amp, base_amp) = self.amplification();
+        let (miss, base_miss) = self.miss_share();
+        let before = base_amp.map_or("none completed before".into(), |b| format!("{b:.2}× before"));
+        let amp_words = match amp {
+            None if self.attempts > 0 => {
+                Some(format!("retry amplification unbounded ({} attempts, none completed in time)", self.attempts))
+            }
+            Some(a) if a >= AMPLIFIED * base_amp.unwrap_or(1.0) => {
+                Some(format!("retry amplification {a:.2}× (attempts ÷ in-time completions; {before})"))
+            }
+            _ => None,
+        };
+        let miss_words = (miss >= base_miss + MISSING)
+            .then(|| format!("cache miss share {:.0}% ({:.0}% before)", 100.0 * miss, 100.0 * base_miss));
+        match (amp_words, miss_words) {
+            (Some(a), Some(m)) => format!("sustained by {a} and {m}"),
+            (Some(a), None) => format!("sustained by {a}"),
+            (None, Some(m)) => format!("sustained by {m}"),
+            (None, None) => format!(
+                "neither retries nor cache misses rose (retry amplification {}, cache miss share {:.0}%): the load alone is more than the service completes",
+                amp.map_or("-".into(), |a| format!("{a:.2}×")),
+                100.0 * miss
+            ),
+        }
+    }
 }
 
 /// (slope, intercept) of the least-squares line through `points`; `None`

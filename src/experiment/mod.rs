@@ -23,7 +23,7 @@ pub use analysis::{PointResult, Row, analyze, rows};
 pub use baseline::{Baseline, Comparison, compare, load_baseline};
 pub use expect::{Expectation, ExpectationResult};
 pub use limit::{Evaluation, LimitResult, Recovery, find_limits, spike_recovery};
-pub use metastability::{AfterTrigger, after_trigger};
+pub use metastability::{AfterTrigger, Sustaining, after_trigger};
 pub use output::matrix_md;
 pub use percentile::{MIN_BEYOND, PooledQuantile, pooled_quantile};
 pub use plan::{MAX_RUNS, Plan, Point, RunId, load_experiment, plan_for_model};

@@ -236,6 +236,28 @@ fn saturated_loop(stats: &PointStats) -> Option<String> {
     ))
 }
 
+/// "; network link 96% busy sending responses": the busiest server's link,
+/// in either direction, when it is busy at least 90% of the time (a
+/// saturated link queues every response or payload behind the others).
+fn saturated_link(stats: &PointStats) -> Option<String> {
+    let out = stats.mean("servers.link_utilisation.max").unwrap_or(0.0);
+    let inbound = stats.mean("servers.link_in_utilisation.max").unwrap_or(0.0);
+    let (busy, what) = if out >= inbound { (out, "sending responses") } else { (inbound, "receiving payloads") };
+    (busy >= 0.9).then(|| format!("; network link {:.0}% busy {what}", busy * 100.0))
+}
+
+/// "; the OOM killer ended 3.2 processes per run (server memory peak 512
+/// MB)": processes killed past the memory limit, which restarts them cold.
+fn out_of_memory(stats: &PointStats) -> Option<String> {
+    let kills = stats.mean("servers.oom_kills").filter(|&k| k > 0.0)?;
+    let peak = stats.mean("servers.memory_bytes.peak").unwrap_or(0.0);
+    Some(format!(
+        "; the OOM killer ended {} processes per run (server memory peak {:.0} MB), each restarting cold",
+        (kills * 10.0).round() / 10.0,
+        peak / 1e6
+    ))
+}
+
 /// "; failed requests: 64% in the cold start, 36% after an expiry": when
 /// the requests of `set` (`failed` or `slow`) arrived, the periods of at
 /// least 10%, the largest first. A replication with none of these
@@ -277,11 +299,14 @@ pub fn judge(slo: &Slo, stats: &PointStats) -> Verdict {
             if c.key == "latency_s.p99" {
                 outcome.text += &slow_phases(stats).unwrap_or_default();
                 outcome.text += &saturated_loop(stats).unwrap_or_default();
+                outcome.text += &saturated_link(stats).unwrap_or_default();
+                outcome.text += &out_of_memory(stats).unwrap_or_default();
                 outcome.text += &periods(stats, "slow", "slow requests").unwrap_or_default();
             } else if c.key.starts_with("requests.error") {
                 if c.key == "requests.error_rate" {
                     outcome.text += &dominant_error(stats).unwrap_or_default();
                 }
+                outcome.text += &out_of_memory(stats).unwrap_or_default();
                 outcome.text += &periods(stats, "failed", "failed requests").unwrap_or_default();
             }
         }

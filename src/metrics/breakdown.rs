@@ -40,10 +40,13 @@ pub enum Phase {
     /// Computing on its process's event loop (parsing, handler CPU, JSON),
     /// slowed when the server's processes share too few cores.
     Cpu,
+    /// Its response on the server's network link: queued behind other
+    /// responses, then on the wire.
+    Link,
 }
 
 /// The number of phases.
-pub const PHASES: usize = 10;
+pub const PHASES: usize = 11;
 
 impl Phase {
     /// Every phase, in report order.
@@ -58,6 +61,7 @@ impl Phase {
         Phase::Cdn,
         Phase::LoopWait,
         Phase::Cpu,
+        Phase::Link,
     ];
 
     /// The key stem in `latency_breakdown.<set>.<key>_s`.
@@ -73,6 +77,7 @@ impl Phase {
             Phase::Cdn => "cdn",
             Phase::LoopWait => "loop_wait",
             Phase::Cpu => "cpu",
+            Phase::Link => "link",
         }
     }
 
@@ -89,6 +94,7 @@ impl Phase {
             Phase::Cdn => "CDN",
             Phase::LoopWait => "event-loop wait",
             Phase::Cpu => "CPU",
+            Phase::Link => "network link",
         }
     }
 }
@@ -233,6 +239,7 @@ pub struct PhaseMeans {
     pub cdn_s: f64,
     pub loop_wait_s: f64,
     pub cpu_s: f64,
+    pub link_s: f64,
 }
 
 impl PhaseMeans {
@@ -249,6 +256,7 @@ impl PhaseMeans {
             cdn_s: m(7),
             loop_wait_s: m(8),
             cpu_s: m(9),
+            link_s: m(10),
         }
     }
 }
@@ -372,8 +380,8 @@ mod tests {
     fn the_requests_above_the_p99_are_the_slowest_buckets() {
         let mut b = Breakdown::default();
         // 990 fast requests all handler; 10 slow ones, 90% lock wait.
-        let fast = [0, 0, 0, 10_000_000, 0, 0, 0, 0, 0, 0];
-        let slow = [0, 900_000_000, 0, 100_000_000, 0, 0, 0, 0, 0, 0];
+        let fast = [0, 0, 0, 10_000_000, 0, 0, 0, 0, 0, 0, 0];
+        let slow = [0, 900_000_000, 0, 100_000_000, 0, 0, 0, 0, 0, 0, 0];
         for _ in 0..990 {
             b.succeeded(10_000_000, fast, Period::Other);
         }

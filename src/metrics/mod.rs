@@ -12,7 +12,7 @@ pub use breakdown::{
     Breakdown, LatencyBreakdown, PHASES, Period, PeriodShares, Phase, PhaseClock, PhaseMeans, WhenStats,
 };
 pub use divergence::Divergence;
-pub use process::{GcPauseStats, LagStats, ProcessRecorder, ServerStats, Spread};
+pub use process::{GcPauseStats, LagStats, MemoryPeaks, ProcessRecorder, ServerStats, Spread};
 pub use recorder::{Recorder, histogram};
 pub use report::{
     BackendStats, CacheStats, Cause, CdnStats, ConnectStats, DbStats, DivergenceStats, EngineStats, Fingerprints,

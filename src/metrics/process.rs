@@ -80,6 +80,36 @@ pub struct ServerStats {
     /// Share of the measured requests that reached the servers and that a
     /// pause held back at least once.
     pub gc_delayed_share: f64,
+    /// Bytes held over the whole run (`servers.memory`; 0 without it).
+    pub memory_bytes: MemoryPeaks,
+    /// Processes the OOM killer ended in the measured window.
+    pub oom_kills: u64,
+    /// Share of the measured window each server's link spent sending
+    /// responses: the mean and the largest over servers (`servers.link`).
+    pub link_utilisation: Spread,
+    /// The same for fetched payloads arriving.
+    pub link_in_utilisation: Spread,
+}
+
+/// The most memory held at once.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Default)]
+pub struct MemoryPeaks {
+    /// By one server (its processes together).
+    pub peak: u64,
+    /// By one worker process.
+    pub process_peak: u64,
+}
+
+impl Spread {
+    /// The mean and the largest of `busy_ns` each over `window_ns`.
+    pub fn of(busy_ns: impl Iterator<Item = u64>, window_ns: u64) -> Spread {
+        let (mut n, mut sum, mut max) = (0u64, 0.0, 0.0f64);
+        for busy in busy_ns {
+            let u = if window_ns > 0 { busy as f64 / window_ns as f64 } else { 0.0 };
+            (n, sum, max) = (n + 1, sum + u, max.max(u));
+        }
+        Spread { mean: if n > 0 { sum / n as f64 } else { 0.0 }, max }
+    }
 }
 
 /// The pauses' total.
@@ -107,20 +137,16 @@ impl ProcessRecorder {
     /// The report, given each loop's busy nanoseconds in a window of
     /// `window_ns`, and the requests that left.
     pub fn report(&self, busy_ns: impl Iterator<Item = u64>, window_ns: u64, left: u64) -> ServerStats {
-        let (mut n, mut sum, mut max) = (0u64, 0.0, 0.0f64);
-        for busy in busy_ns {
-            let u = if window_ns > 0 { busy as f64 / window_ns as f64 } else { 0.0 };
-            (n, sum, max) = (n + 1, sum + u, max.max(u));
-        }
         let lags = !self.lag_ns.is_empty();
         let q = |p: f64| lags.then(|| self.lag_ns.value_at_quantile(p) as f64 / 1e9);
         ServerStats {
-            loop_utilisation: Spread { mean: if n > 0 { sum / n as f64 } else { 0.0 }, max },
+            loop_utilisation: Spread::of(busy_ns, window_ns),
             loop_lag_s: LagStats { p50: q(0.5), p99: q(0.99), max: lags.then(|| self.lag_max_ns as f64 / 1e9) },
             cpu_s_per_request: if left > 0 { self.cpu_ns as f64 / 1e9 / left as f64 } else { 0.0 },
             gc_pauses: self.gc_pauses,
             gc_pause_s: GcPauseStats { total: self.gc_pause_ns as f64 / 1e9 },
             gc_delayed_share: if left > 0 { self.gc_delayed as f64 / left as f64 } else { 0.0 },
+            ..ServerStats::default()
         }
     }
 }

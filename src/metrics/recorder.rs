@@ -321,6 +321,15 @@ impl Recorder {
         }
     }
 
+    /// A request found no fresh entry in its cache (`counted`: a measured
+    /// one, which the totals count; the series counts every one).
+    pub fn cache_missed(&mut self, now: SimTime, counted: bool) {
+        self.misses += u64::from(counted);
+        if let Some(s) = &mut self.series {
+            s.at(now).misses += 1;
+        }
+    }
+
     /// A cache (or Redis) was filled.
     pub fn fill(&mut self, now: SimTime) {
         if self.measuring(now) {

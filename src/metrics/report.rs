@@ -32,11 +32,14 @@ pub enum Cause {
     /// The client gave up at its timeout (`workload.client`) before the
     /// service answered; the service finished the work anyway.
     ClientTimeout,
+    /// The kernel's OOM killer ended the worker process serving it (the
+    /// server passed `servers.memory.limit_bytes`).
+    OomKilled,
 }
 
 impl Cause {
     /// Every cause, in report order.
-    pub const ALL: [Cause; 11] = [
+    pub const ALL: [Cause; 12] = [
         Cause::RateLimited,
         Cause::PoolTimeout,
         Cause::BackendDeadline,
@@ -48,6 +51,7 @@ impl Cause {
         Cause::TooManyRequests,
         Cause::QueryWaitTimeout,
         Cause::ClientTimeout,
+        Cause::OomKilled,
     ];
 
     /// The stable key.
@@ -64,6 +68,7 @@ impl Cause {
             Cause::TooManyRequests => "too_many_requests",
             Cause::QueryWaitTimeout => "query_wait_timeout",
             Cause::ClientTimeout => "client_timeout",
+            Cause::OomKilled => "oom_killed",
         }
     }
 }

@@ -22,6 +22,9 @@ pub struct Bucket {
     pub slow: u64,
     /// Backend fetches sent.
     pub backend_calls: u64,
+    /// Requests that found no fresh entry in their cache (local, or Redis
+    /// where there is no local one): a sustaining effect when it stays high.
+    pub misses: u64,
     /// Most requests in the system at once.
     pub in_flight_max: u64,
     /// Most pool connections in use at once, all pools together.
@@ -99,6 +102,7 @@ impl Series {
             sum.latency_max_ns = sum.latency_max_ns.max(x.latency_max_ns);
             sum.slow += x.slow;
             sum.backend_calls += x.backend_calls;
+            sum.misses += x.misses;
             sum.in_flight_max = sum.in_flight_max.max(x.in_flight_max);
             sum.pool_in_use_max = sum.pool_in_use_max.max(x.pool_in_use_max);
         }

@@ -437,13 +437,7 @@ pub fn report_html(
                 (Some(m), Some(f)) => format!("{m:.1} (fails by {f:.1})"),
             };
             let collapse = l.collapse_at.map_or("none in the range".into(), |c| format!("by {c:.1}"));
-            let spike = l.recovery.as_ref().map_or("-".into(), |r| {
-                if r.recovered == r.replications {
-                    format!("recovers within {:.0}s", r.slowest_recovery_s.unwrap_or(0.0))
-                } else {
-                    format!("stays failed in {} of {} runs", r.replications - r.recovered, r.replications)
-                }
-            });
+            let spike = l.recovery.as_ref().map_or("-".into(), super::limits::recovery_brief);
             h += &format!(
                 "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>\n",
                 esc(&l.model),

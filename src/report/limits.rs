@@ -75,29 +75,73 @@ pub fn limits_table(plan: &Plan, results: &[LimitResult]) -> String {
     out
 }
 
-/// What the spike check found, worst first: metastable replications,
-/// then draining ones, then how fast the rest recovered.
-fn recovery_words(rec: &crate::experiment::Recovery) -> String {
+/// What the check found after the trigger, worst first: metastable
+/// replications ("stays failed"), then draining ones (how fast the backlog
+/// falls and when it clears), then how fast the rest recovered; for those
+/// that did not recover, their goodput against the base phase's and the
+/// sustaining effect, named with its numbers.
+pub fn recovery_words(rec: &crate::experiment::Recovery) -> String {
     let n = rec.replications;
     let mut parts = Vec::new();
     if rec.metastable > 0 {
         parts.push(format!(
-            "METASTABLE in {} of {n} replications (still failing {}s after the spike ended, and not draining)",
+            "stays failed in {} of {n}: still worse than the base phase at the end of the {:.0}s watched, backlog not falling (metastable)",
             rec.metastable,
             2.0 * rec.hold_s
         ));
     }
     if rec.draining > 0 {
         parts.push(format!(
-            "draining in {} of {n} (a backlog falling steadily; clears by about {:.0}s after the spike)",
+            "drains in {} of {n}: backlog falling at {} req/s, clear in about {:.0}s",
+            rec.draining,
+            value(rec.falling_rps),
+            rec.slowest_clear_s.unwrap_or(0.0)
+        ));
+    }
+    if let Some(s) = &rec.sustaining {
+        let (after, before) = s.goodput();
+        parts.push(format!(
+            "goodput {} req/s against {} before; {}",
+            value(Some(after)),
+            value(Some(before)),
+            s.words()
+        ));
+    }
+    if rec.recovered > 0 {
+        let t = rec.slowest_recovery_s.unwrap_or(0.0);
+        parts.push(if rec.recovered == n && t == 0.0 {
+            "recovers at once (every replication: the first window after the trigger is as good as before)".into()
+        } else if rec.recovered == n {
+            format!("recovers in {t:.0}s (every replication)")
+        } else {
+            format!("recovers in {} of {n}, within {t:.0}s", rec.recovered)
+        });
+    }
+    parts.join("; ")
+}
+
+/// [`recovery_words`] for a table cell: the outcomes without the numbers
+/// behind the sustaining effect.
+pub fn recovery_brief(rec: &crate::experiment::Recovery) -> String {
+    let n = rec.replications;
+    let mut parts = Vec::new();
+    if rec.metastable > 0 {
+        parts.push(format!("stays failed (metastable) in {} of {n}", rec.metastable));
+    }
+    if rec.draining > 0 {
+        parts.push(format!(
+            "drains in {} of {n}, clear in about {:.0}s",
             rec.draining,
             rec.slowest_clear_s.unwrap_or(0.0)
         ));
     }
     if rec.recovered > 0 {
-        let which =
-            if rec.recovered == n { "every replication".to_string() } else { format!("{} of {n}", rec.recovered) };
-        parts.push(format!("recovers in {which}, within {:.0}s", rec.slowest_recovery_s.unwrap_or(0.0)));
+        let t = rec.slowest_recovery_s.unwrap_or(0.0);
+        parts.push(if rec.recovered == n {
+            format!("recovers in {t:.0}s")
+        } else {
+            format!("recovers in {} of {n}, within {t:.0}s", rec.recovered)
+        });
     }
     parts.join("; ")
 }

@@ -9,7 +9,7 @@ mod plot;
 mod summary;
 
 pub use junit::junit;
-pub use limits::{LimitsFile, limits_table, read_limits};
+pub use limits::{LimitsFile, limits_table, read_limits, recovery_brief, recovery_words};
 pub use summary::{comparison, count, secs, summary};
 
 pub use figures::{Named, series_figures, sweep_figures};

@@ -184,6 +184,29 @@ fn optional_rows(r: &RunReport) -> Vec<(&'static str, String)> {
             ),
         ));
     }
+    if sv.memory_bytes.peak > 0 {
+        rows.push((
+            "memory",
+            format!(
+                "server peak {}   process peak {}   OOM kills {}",
+                bytes(sv.memory_bytes.peak),
+                bytes(sv.memory_bytes.process_peak),
+                count(sv.oom_kills)
+            ),
+        ));
+    }
+    if sv.link_utilisation.max > 0.0 || sv.link_in_utilisation.max > 0.0 {
+        rows.push((
+            "link",
+            format!(
+                "out busy {} (busiest server {})   in busy {} (busiest {})",
+                pct(sv.link_utilisation.mean),
+                pct(sv.link_utilisation.max),
+                pct(sv.link_in_utilisation.mean),
+                pct(sv.link_in_utilisation.max)
+            ),
+        ));
+    }
     let d = &r.redis;
     if d.gets > 0 {
         rows.push((
@@ -350,4 +373,18 @@ fn verdict_line(a: &RunReport, b: &RunReport) -> String {
     }
     s.push('\n');
     s
+}
+
+/// Bytes in decimal units: "512 B", "67.0 MB", "1.20 GB".
+fn bytes(n: u64) -> String {
+    let x = n as f64;
+    if x >= 1e9 {
+        format!("{:.2} GB", x / 1e9)
+    } else if x >= 1e6 {
+        format!("{:.1} MB", x / 1e6)
+    } else if x >= 1e3 {
+        format!("{:.1} kB", x / 1e3)
+    } else {
+        format!("{n} B")
+    }
 }

@@ -56,7 +56,11 @@ pub fn check_size(spec: &ModelSpec, budget: Option<u64>) -> Result<(), String> {
     // A checkout that opens a connection, or a woken pool waiter, is one
     // more event.
     let pool = if spec.db.is_some() { 1.0 } else { 0.0 };
-    let per_request = EVENTS_PER_REQUEST + pool + timers + lease_polls_per_request(spec) + cpu_events_per_request(spec);
+    // A link sends each response (and brings each fetched payload, at most
+    // one a request) with one event.
+    let link = if spec.servers.link.is_some() { 2.0 } else { 0.0 };
+    let per_request =
+        EVENTS_PER_REQUEST + pool + link + timers + lease_polls_per_request(spec) + cpu_events_per_request(spec);
     let events = requests * attempts * per_request + gc_events(spec, requests);
     let limit = budget.unwrap_or(DEFAULT_EVENT_BUDGET);
     if events.is_finite() && events <= limit as f64 {

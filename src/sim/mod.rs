@@ -39,7 +39,7 @@ use crate::config::ModelSpec;
 use crate::engine::{EventQueue, SimDuration, SimTime, run};
 use crate::metrics::{
     BackendStats, CacheStats, Cause, CdnStats, DbStats, DivergenceStats, EngineStats, Fingerprints, LatencyStats,
-    LayerStats, PoolStats, Recorder, RedisStats, RequestStats, RunReport, Series, StalenessStats,
+    LayerStats, PoolStats, Recorder, RedisStats, RequestStats, RunReport, Series, Spread, StalenessStats,
 };
 
 /// Limits on a run, from the command line rather than the model.
@@ -175,7 +175,13 @@ fn report(
     let served = s.staleness_us.len();
     let any_checkout = s.checkouts > 0;
     let window = world.arrivals_end.since(s.warmup).0;
-    let servers = s.process.report(world.units.iter().map(|u| u.cpu.busy_ns), window, s.origin_arrived);
+    let mut servers = s.process.report(world.units.iter().map(|u| u.cpu.busy_ns), window, s.origin_arrived);
+    if let Some(m) = &world.memory {
+        servers.memory_bytes = crate::metrics::MemoryPeaks { peak: m.server_peak, process_peak: m.process_peak };
+        servers.oom_kills = m.oom_kills;
+    }
+    servers.link_utilisation = Spread::of(world.links.iter().map(|l| l.busy_ns[0]), window);
+    servers.link_in_utilisation = Spread::of(world.links.iter().map(|l| l.busy_ns[1]), window);
     RunReport {
         model: spec.name.clone(),
         seed,

@@ -17,7 +17,7 @@ use crate::engine::{EventQueue, SimDuration};
 use crate::metrics::{Cause, Period, Phase};
 
 use super::backend::Attempt;
-use super::process::AfterCpu;
+use super::process::{AfterCpu, Direction};
 use super::request::{Background, ReqId};
 use super::world::{Event, World};
 
@@ -72,8 +72,8 @@ impl World {
             self.join_local_expiry(unit, id);
             return self.begin_fetch(q, id);
         }
-        if req.counted && !req.lease_waited {
-            self.stats.misses += 1;
+        if !req.lease_waited {
+            self.stats.cache_missed(now, req.counted);
         }
         let met = if cache.expires_at.is_none() { Period::ColdStart } else { Period::AfterExpiry };
         self.requests.get_mut(id).period.mark(met);
@@ -217,6 +217,7 @@ impl World {
             }
             self.stats.fill(now);
             self.stats.cache_filled(unit, version, now);
+            self.memory_grew(now, unit);
         }
     }
 
@@ -226,6 +227,19 @@ impl World {
         if self.backend.snapshot == Snapshot::AtEnd {
             self.requests.get_mut(id).version = self.versions.current(now);
         }
+        // The payload arrives over the server's link.
+        if !self.links.is_empty() {
+            let server = self.requests.get(id).server as usize;
+            let measured = self.stats.measuring(now);
+            let done = self.links[server].transfer(now, self.payload_bytes, Direction::In, measured);
+            q.schedule_at(done, Event::Received(id));
+            return;
+        }
+        self.fetch_arrived(q, id);
+    }
+
+    /// The fetched payload is at the worker.
+    pub(super) fn fetch_arrived(&mut self, q: &mut EventQueue<Event>, id: ReqId) {
         // The worker parses the payload on its event loop before using it.
         let work = SimDuration(self.cpu.decode);
         self.compute(q, id, work, AfterCpu::Fetched);

@@ -70,6 +70,10 @@ pub struct Request {
     pub abandoned: bool,
     /// Its response is serialised (or needs no serialising).
     pub encoded: bool,
+    /// Its response is on the server's link (or there is no link to take).
+    pub sent: bool,
+    /// The OOM killer ended its process: whatever it still does, it fails.
+    pub killed: bool,
     /// A garbage collection held it back at least once.
     pub gc_delayed: bool,
     /// When its pool checkout began (while it opens a connection).
@@ -136,6 +140,8 @@ impl Request {
             client_timer: None,
             abandoned: false,
             encoded: false,
+            sent: false,
+            killed: false,
             gc_delayed: false,
             pool_since: arrived,
         }
@@ -176,6 +182,16 @@ impl<T> Slab<T> {
     #[inline]
     pub fn remove(&mut self, id: u32) {
         self.free.push(id);
+    }
+
+    /// The ids in use, in increasing order (a scan of every slot: for rare
+    /// events, never per event).
+    pub fn live_ids(&self) -> Vec<u32> {
+        let mut free = vec![false; self.items.len()];
+        for &id in &self.free {
+            free[id as usize] = true;
+        }
+        (0..self.items.len() as u32).filter(|&id| !free[id as usize]).collect()
     }
 
     /// The item at `id`.

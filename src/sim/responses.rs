@@ -67,6 +67,11 @@ impl ResponseState {
         }
     }
 
+    /// Responses held.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
     /// Forgets every response (the process restarted).
     pub fn clear(&mut self) {
         self.entries.clear();

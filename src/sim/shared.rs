@@ -125,15 +125,11 @@ impl World {
             self.requests.get_mut(id).redis_down = false;
             return self.redis_command_failed(q, id);
         }
-        if req.redis_op == RedisOp::Get
-            && req.counted
-            && !req.lease_waited
-            && self.units[req.unit as usize].cache.is_none()
-        {
+        if req.redis_op == RedisOp::Get && !req.lease_waited && self.units[req.unit as usize].cache.is_none() {
             match req.shared {
                 SharedGet::Hit => {}
-                SharedGet::Early => self.stats.early_recomputes += 1,
-                _ => self.stats.misses += 1,
+                SharedGet::Early => self.stats.early_recomputes += u64::from(req.counted),
+                _ => self.stats.cache_missed(q.now(), req.counted),
             }
         }
         let result = match req.redis_op {

@@ -24,7 +24,7 @@ use super::database::Database;
 use super::edge::EdgeState;
 use super::expiry::ExpirySpans;
 use super::pool::PoolState;
-use super::process::{AfterCpu, Collector, Cores, CpuCosts, EventLoop, GcPolicy};
+use super::process::{AfterCpu, Collector, Cores, CpuCosts, Direction, EventLoop, GcPolicy, Link, MemoryState};
 use super::redis::RedisState;
 use super::request::{Background, ReqId, Request, Slab};
 use super::responses::{ResponseState, ZipfKeys};
@@ -92,6 +92,10 @@ pub enum Event {
     /// Pool -> woken waiter: it resumes, and takes the connection if it is
     /// still idle.
     PoolWake(ReqId),
+    /// Server link -> client: the response's last byte has left.
+    Sent(ReqId),
+    /// Server link -> worker: the fetched payload's last byte has arrived.
+    Received(ReqId),
 }
 
 /// One worker process: its slots, cache and pool.
@@ -135,6 +139,13 @@ pub struct World {
     pub(super) cores: Vec<Cores>,
     /// Garbage-collection pauses, if the model has them.
     pub(super) gc: Option<GcPolicy>,
+    /// What each process holds in memory, if the model tracks it.
+    pub(super) memory: Option<MemoryState>,
+    /// Each server's network link (empty without `servers.link`).
+    pub(super) links: Vec<Link>,
+    /// Bytes of a response and of a fetched payload.
+    pub(super) response_bytes: u64,
+    pub(super) payload_bytes: u64,
     pub(super) backend: BackendState,
     pub(super) versions: Versions,
     pub(super) redis: Option<RedisState>,
@@ -174,6 +185,7 @@ impl World {
         let warm_fetch = SimDuration::from_secs_f64(Sampler::new(&spec.backend.latency).mean_secs());
         // Loading a model bounds servers × workers to `config::MAX_WORKERS`.
         let units = spec.servers.count.get().checked_mul(workers).expect("servers × workers was validated");
+        let unit_count = units as usize;
         let units = (0..units)
             .map(|i| {
                 // Unit names keep the one-worker streams of earlier versions.
@@ -224,6 +236,13 @@ impl World {
                 _ => Vec::new(),
             },
             gc: spec.servers.gc.as_ref().map(GcPolicy::new),
+            memory: MemoryState::new(spec, unit_count),
+            links: spec
+                .servers
+                .link
+                .map_or(Vec::new(), |l| (0..spec.servers.count.get()).map(|_| Link::new(&l)).collect()),
+            response_bytes: spec.servers.response_bytes.unwrap_or(spec.backend.payload_bytes),
+            payload_bytes: spec.backend.payload_bytes,
             backend: BackendState::new(&spec.backend, rng("backend"), rng("backend.retry")),
             versions: Versions::new(spec.backend.writes.as_ref(), rng("backend.writes")),
             redis: spec
@@ -254,6 +273,9 @@ impl World {
             if unit.cache.as_ref().is_some_and(|c| c.expires_at.is_some()) {
                 world.stats.cache_filled(u, 0, SimTime::ZERO);
             }
+        }
+        for u in 0..world.units.len() {
+            world.memory_grew(SimTime::ZERO, u);
         }
         world.schedule_background_refresh(queue);
         world.schedule_first_collections(queue);
@@ -437,6 +459,16 @@ impl World {
         }
     }
 
+    /// Request `id`'s response is through the link: it has left, unless the
+    /// OOM killer ended its process meanwhile (its body went with it).
+    fn on_sent(&mut self, q: &mut EventQueue<Event>, id: ReqId) {
+        let req = *self.requests.get(id);
+        if !req.killed {
+            self.body_sent(req.unit as usize);
+        }
+        self.finish(q, id, Ok(()));
+    }
+
     /// Stores a new request, its phase clock started at its arrival.
     pub(super) fn insert_request(&mut self, request: Request) -> ReqId {
         let clock = PhaseClock::new(request.arrived, Phase::Queue);
@@ -487,11 +519,22 @@ impl World {
     pub(super) fn finish(&mut self, q: &mut EventQueue<Event>, id: ReqId, outcome: Result<(), Cause>) {
         let now = q.now();
         let req = *self.requests.get(id);
+        let outcome = if req.killed { Err(super::process::KILLED) } else { outcome };
         // A response is serialised on the event loop before it leaves.
         if outcome.is_ok() && !req.encoded && self.cpu.encode_response > 0 && req.background == Background::No {
             self.requests.get_mut(id).encoded = true;
             let work = SimDuration(self.cpu.encode_response);
             return self.compute(q, id, work, AfterCpu::Responded);
+        }
+        // Then it leaves on the server's link, its body held till then.
+        if outcome.is_ok() && !req.sent && req.background == Background::No && !self.links.is_empty() {
+            self.requests.get_mut(id).sent = true;
+            let measured = self.stats.measuring(now);
+            let done = self.links[req.server as usize].transfer(now, self.response_bytes, Direction::Out, measured);
+            self.phase(now, id, Phase::Link);
+            self.body_held(now, req.unit as usize);
+            q.schedule_at(done, Event::Sent(id));
+            return;
         }
         debug_assert!(now >= req.arrived, "a request finished before it arrived");
         if let Some(timer) = req.client_timer {
@@ -521,6 +564,7 @@ impl World {
             && let Some(responses) = self.units[req.unit as usize].responses.as_mut()
         {
             responses.store(req.key, now, req.version);
+            self.memory_grew(now, req.unit as usize);
         }
         if req.edge != u32::MAX {
             self.origin_answered(q, req.edge, outcome.map(|()| req.version));
@@ -587,6 +631,8 @@ impl Model for World {
             Event::Accept(id) => self.accept(q, id),
             Event::ConnectDone(id) => self.on_connect_done(q, id),
             Event::PoolWake(id) => self.on_pool_wake(q, id),
+            Event::Sent(id) => self.on_sent(q, id),
+            Event::Received(id) => self.fetch_arrived(q, id),
         }
     }
 
@@ -624,6 +670,8 @@ impl Model for World {
             Event::ConnectDone(id) => (26, id),
             Event::PoolWake(id) => (27, id),
             Event::RedisFlush => (28, 0),
+            Event::Sent(id) => (29, id),
+            Event::Received(id) => (30, id),
         };
         (kind << 32) | u64::from(id)
     }

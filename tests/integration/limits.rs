@@ -146,6 +146,13 @@ fn a_slowly_draining_backlog_is_judged_draining_with_its_clear_time() {
     assert_eq!((rec.recovered, rec.draining, rec.metastable), (0, rec.replications, 0), "{rec:?}");
     let clears = rec.slowest_clear_s.unwrap();
     assert!((290.0..=310.0).contains(&clears), "clears after {clears} s, not about 300 s");
+    // The backlog falls at the spare capacity, 10 − 9 = 1 request a second
+    // (requests are evenly spaced and served in a constant time, so the
+    // fitted slope has only the windows' edges as noise: within 10%).
+    let falling = rec.falling_rps.unwrap();
+    assert!((0.9..=1.1).contains(&falling), "backlog falling at {falling}/s, not about 1/s");
+    let words = cachesim::report::recovery_words(&rec);
+    assert!(words.contains("drains in 2 of 2: backlog falling at"), "{words}");
 }
 
 /// The classic sustaining effect: clients that give up after 1 s and retry
@@ -189,6 +196,15 @@ fn client_retries_without_backoff_are_metastable_and_with_backoff_recover() {
         let rec = spike_recovery(&plan, &plan.points[0].spec, 3.0, RunOptions::default()).unwrap();
         if metastable {
             assert_eq!(rec.metastable, rec.replications, "{name}: {rec:?}");
+            // The sustaining effect is named: each in-time completion costs
+            // more than the base phase's attempts (at 3/s on a 10/s slot,
+            // none time out before the spike: amplification 1).
+            let s = rec.sustaining.unwrap();
+            let (after, before) = s.amplification();
+            assert!(before.is_some_and(|b| b < 1.05), "{name}: base amplification {before:?}");
+            assert!(after.is_none_or(|a| a > 2.0), "{name}: amplification {after:?} after the spike");
+            let words = cachesim::report::recovery_words(&rec);
+            assert!(words.contains("(metastable)") && words.contains("sustained by retry amplification"), "{words}");
         } else {
             assert_eq!(rec.recovered, rec.replications, "{name}: {rec:?}");
         }

@@ -24,6 +24,7 @@
 //! - `trace`: `workload.arrivals: Trace(..)`: replayed arrivals against the Poisson model.
 //! - `paths`: where commands write: name slugs, the directory marker, the
 //!   one-writer lock, output paths checked before anything is written.
+//! - `resources`: a server's memory (exact peaks, the OOM killer) and its link (M/D/1 each way).
 //! - `support`: shared helpers (building models, confidence intervals).
 
 mod breakdown;
@@ -45,6 +46,7 @@ mod plots;
 mod queueing;
 mod redis;
 mod report;
+mod resources;
 mod robustness;
 mod shared_refresh;
 mod sizes;

@@ -10,10 +10,14 @@
 mod cores;
 mod event_loop;
 mod gc;
+mod link;
+mod memory;
 
 pub use cores::Cores;
 pub use event_loop::{AfterCpu, EventLoop, Job, Running};
 pub use gc::{Collector, GcPolicy, NO_REQ};
+pub use link::{Direction, Link};
+pub use memory::{KILLED, MemoryState};
 
 use crate::config::{ModelSpec, is_zero};
 use crate::engine::{EventQueue, SimDuration};
