@@ -1,5 +1,6 @@
 //! Simulation speed on the scenario: the reference at 500 req/s on
-//! 3 servers for 1 simulated hour, unlocked and locked. Criterion reports
+//! 3 servers of 4 workers for 1 simulated hour, unlocked and locked, as
+//! `cachesim bench` runs it (with the seed's server-process features). Criterion reports
 //! simulated requests per second ("elem/s"); `cachesim bench` prints events/s
 //! and requests/s for the same runs.
 
@@ -11,8 +12,10 @@ use cachesim::sim::{RunOptions, simulate};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 
 fn reference_500_rps(c: &mut Criterion) {
-    let sets: Vec<String> =
-        ["workload.rate=500", "servers.count=3", "workload.duration=1h"].iter().map(|s| s.to_string()).collect();
+    let sets: Vec<String> = ["workload.rate=500", "servers.count=3", "servers.workers=4", "workload.duration=1h"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
     let mut group = c.benchmark_group("reference_500rps_3servers_1h");
     group.sample_size(10);
     for (name, source) in [("unlocked", builtin::REFERENCE), ("locked", builtin::REFERENCE_LOCKED)] {

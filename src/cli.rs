@@ -192,7 +192,8 @@ pub struct RunArgs {
 #[derive(Debug, Args)]
 pub struct BenchArgs {
     /// Models to time; default: the built-in reference, unlocked and locked,
-    /// at 500 req/s on 3 servers for 1 hour.
+    /// at 500 req/s on 3 servers of 4 workers for 1 hour, with the server
+    /// process's features as the seed declares them and off.
     pub models: Vec<PathBuf>,
     #[command(flatten)]
     pub model_args: ModelArgs,

@@ -227,7 +227,10 @@ fn slow_phases(stats: &PointStats) -> Option<String> {
 /// the time, is the bottleneck whatever the phases say.
 fn saturated_loop(stats: &PointStats) -> Option<String> {
     let busy = stats.mean("servers.loop_utilisation.max").filter(|&u| u >= 0.9)?;
-    let cpu = stats.mean("servers.cpu_s_per_request").filter(|&c| c > 0.0)?;
+    let cpu = stats
+        .mean("servers.cpu_s_per_response")
+        .filter(|&c| c > 0.0)
+        .or_else(|| stats.mean("servers.cpu_s_per_request").filter(|&c| c > 0.0))?;
     Some(format!(
         "; event loop {:.0}% busy (one process serves at most 1/{} = {} req/s)",
         busy * 100.0,

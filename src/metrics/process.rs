@@ -10,8 +10,14 @@ pub struct ProcessRecorder {
     /// How long each CPU piece waited for its loop, nanoseconds.
     pub lag_ns: Histogram<u64>,
     pub lag_max_ns: u64,
-    /// CPU the measured requests used, full-core nanoseconds.
+    /// CPU the measured requests that left used, full-core nanoseconds,
+    /// and those requests (background refreshes' CPU counts, but not the
+    /// refreshes themselves).
     pub cpu_ns: u128,
+    pub cpu_requests: u64,
+    /// The same for the successful client requests alone.
+    pub cpu_ok_ns: u128,
+    pub cpu_ok: u64,
     /// Garbage collections that started in the measured window, and their
     /// pauses' total, nanoseconds.
     pub gc_pauses: u64,
@@ -24,7 +30,17 @@ impl Default for ProcessRecorder {
     fn default() -> Self {
         let mut lag_ns = Histogram::new_with_bounds(1, 3_600_000_000_000, 3).expect("valid bounds");
         lag_ns.auto(true);
-        ProcessRecorder { lag_ns, lag_max_ns: 0, cpu_ns: 0, gc_pauses: 0, gc_pause_ns: 0, gc_delayed: 0 }
+        ProcessRecorder {
+            lag_ns,
+            lag_max_ns: 0,
+            cpu_ns: 0,
+            cpu_requests: 0,
+            cpu_ok_ns: 0,
+            cpu_ok: 0,
+            gc_pauses: 0,
+            gc_pause_ns: 0,
+            gc_delayed: 0,
+        }
     }
 }
 
@@ -54,10 +70,18 @@ impl ProcessRecorder {
         self.gc_delayed += u64::from(delayed);
     }
 
-    /// A CPU piece of `work` nanoseconds finished.
-    pub fn cpu_done(&mut self, counted: bool, work: u64) {
+    /// A request that used `cpu_ns` of CPU left (`client`: one a client
+    /// sent, not a background refresh). Counting at the end, not per
+    /// piece, keeps the CPU per request right when a saturated loop leaves
+    /// many requests half done.
+    pub fn cpu_of_request(&mut self, counted: bool, client: bool, ok: bool, cpu_ns: u64) {
         if counted {
-            self.cpu_ns += u128::from(work);
+            self.cpu_ns += u128::from(cpu_ns);
+            self.cpu_requests += u64::from(client);
+            if client && ok {
+                self.cpu_ok_ns += u128::from(cpu_ns);
+                self.cpu_ok += 1;
+            }
         }
     }
 }
@@ -71,8 +95,12 @@ pub struct ServerStats {
     /// How long a ready piece of CPU waited for its loop, seconds (`null`
     /// when nothing computed).
     pub loop_lag_s: LagStats,
-    /// CPU seconds per request that reached the servers (measured).
+    /// CPU seconds per measured request, over those that left (a
+    /// background refresh's CPU counts towards them).
     pub cpu_s_per_request: f64,
+    /// CPU seconds per successful measured request (a failure skips its
+    /// response's serialising): a loop's capacity is 1 / this.
+    pub cpu_s_per_response: f64,
     /// Garbage-collection pauses that started in the measured window.
     pub gc_pauses: u64,
     /// Their total length, seconds.
@@ -142,7 +170,12 @@ impl ProcessRecorder {
         ServerStats {
             loop_utilisation: Spread::of(busy_ns, window_ns),
             loop_lag_s: LagStats { p50: q(0.5), p99: q(0.99), max: lags.then(|| self.lag_max_ns as f64 / 1e9) },
-            cpu_s_per_request: if left > 0 { self.cpu_ns as f64 / 1e9 / left as f64 } else { 0.0 },
+            cpu_s_per_request: if self.cpu_requests > 0 {
+                self.cpu_ns as f64 / 1e9 / self.cpu_requests as f64
+            } else {
+                0.0
+            },
+            cpu_s_per_response: if self.cpu_ok > 0 { self.cpu_ok_ns as f64 / 1e9 / self.cpu_ok as f64 } else { 0.0 },
             gc_pauses: self.gc_pauses,
             gc_pause_s: GcPauseStats { total: self.gc_pause_ns as f64 / 1e9 },
             gc_delayed_share: if left > 0 { self.gc_delayed as f64 / left as f64 } else { 0.0 },

@@ -98,7 +98,7 @@ pub fn recovery_words(rec: &crate::experiment::Recovery) -> String {
             rec.slowest_clear_s.unwrap_or(0.0)
         ));
     }
-    if let Some(s) = &rec.sustaining {
+    if let Some(s) = rec.sustaining.as_ref().filter(|_| rec.metastable > 0) {
         let (after, before) = s.goodput();
         parts.push(format!(
             "goodput {} req/s against {} before; {}",

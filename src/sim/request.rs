@@ -74,6 +74,8 @@ pub struct Request {
     pub sent: bool,
     /// The OOM killer ended its process: whatever it still does, it fails.
     pub killed: bool,
+    /// CPU it has used on its loop so far, full-core nanoseconds.
+    pub cpu_ns: u64,
     /// A garbage collection held it back at least once.
     pub gc_delayed: bool,
     /// When its pool checkout began (while it opens a connection).
@@ -142,6 +144,7 @@ impl Request {
             encoded: false,
             sent: false,
             killed: false,
+            cpu_ns: 0,
             gc_delayed: false,
             pool_since: arrived,
         }

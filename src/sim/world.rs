@@ -556,6 +556,8 @@ impl World {
                 (self.clocks[id as usize].spent(now), period),
             );
         }
+        let client = req.background == Background::No;
+        self.stats.process.cpu_of_request(req.counted, client, outcome.is_ok(), req.cpu_ns);
         self.requests.remove(id);
         self.spans.leave(req.span, &mut self.stats);
         self.balancer.closed(req.server);

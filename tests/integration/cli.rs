@@ -217,6 +217,7 @@ fn set_cache_ttl_changes_how_often_the_cache_refills() {
     let slack_s = 10.0;
     for (ttl, ttl_s) in [(None, 300.0), (Some("cache.ttl=2m"), 120.0), (Some("cache.ttl=1m"), 60.0)] {
         let mut args = vec!["--set", "workload.duration=5m"];
+        args.extend(crate::support::process_off_args());
         if let Some(set) = ttl {
             args.extend(["--set", set]);
         }
@@ -609,8 +610,14 @@ fn set_none_works_over_variants_with_fields_and_sections() {
     let no_cdn = run_json(&seed_model("scenario4.ron"), &["--set", "workload.duration=1m", "--set", "cdn=None"]);
     assert_eq!(uint(&no_cdn, "cdn.origin_requests"), 0);
     assert!(no_cdn["cache"]["layers"].get("cdn").is_none());
-    let lease =
-        run_json(&seed_model("reference.ron"), &["--set", "workload.duration=11m", "--set", "cache.refresh=Lease()"]);
+    let lease = run_json(
+        &seed_model("reference.ron"),
+        &[
+            &["--set", "workload.duration=11m", "--set", "cache.refresh=Lease()"][..],
+            &crate::support::process_off_args(),
+        ]
+        .concat(),
+    );
     assert_eq!(num(&lease, "backend.fetches_per_expiry_mean"), 1.0, "a lease lets one fetch through per expiry");
 }
 

@@ -51,7 +51,7 @@ fn check_little(what: &str, spec: &cachesim::config::ModelSpec, seed: u64, tail_
 fn littles_law_holds_with_pool_timeouts_cancelled() {
     let spec = with(
         &cachesim::builtin::reference_pair().unwrap().1,
-        &["workload.rate=500", "workload.duration=120s", "workload.warmup=0s"],
+        &[&["workload.rate=500", "workload.duration=120s", "workload.warmup=0s"][..], &PROCESS_OFF].concat(),
     );
     let runs = check_little("pool timeouts", &spec, 301, 10.0);
     assert!(runs.iter().all(|r| r.pool.wait_probability > 0.0), "the pool made requests wait, so timers were set");
@@ -65,11 +65,15 @@ fn littles_law_holds_with_pgbouncer_waits_cancelled() {
     let spec = with(
         &cachesim::builtin::reference_pair().unwrap().1,
         &[
-            "workload.rate=150",
-            "workload.duration=120s",
-            "workload.warmup=0s",
-            "db.pgbouncer=(default_pool_size: 4, query_wait_timeout: \"120s\")",
-        ],
+            &[
+                "workload.rate=150",
+                "workload.duration=120s",
+                "workload.warmup=0s",
+                "db.pgbouncer=(default_pool_size: 4, query_wait_timeout: \"120s\")",
+            ][..],
+            &PROCESS_OFF,
+        ]
+        .concat(),
     );
     let runs = check_little("pgbouncer waits", &spec, 302, 10.0);
     assert!(runs.iter().all(|r| r.requests.errors["query_wait_timeout"] == 0), "no PgBouncer timer fired");

@@ -277,7 +277,7 @@ fn a_redis_lock_recheck_coalesces_the_waiters() {
     let (lambda, delta, h) = (100.0, 1.0, 0.5e-3 * ((4.0f64.ln() / 2.3263).powi(2) / 2.0).exp() / 2.0);
     let base = with(
         &seed("redis_locked.ron"),
-        &[r#"backend.latency=Constant("1s")"#, "workload.duration=100s", "redis.ttl=30s"],
+        &[&[r#"backend.latency=Constant("1s")"#, "workload.duration=100s", "redis.ttl=30s"][..], &PROCESS_OFF].concat(),
     );
     let plain = replicate(&base, 65, 10);
     let mut misses = Vec::new();

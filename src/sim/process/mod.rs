@@ -121,8 +121,7 @@ impl World {
             return;
         }
         self.units[unit].cpu.held_by = Some(done.job.req);
-        let counted = self.requests.get(done.job.req).counted;
-        self.stats.process.cpu_done(counted, done.job.work);
+        self.requests.get_mut(done.job.req).cpu_ns += done.job.work;
         self.phase(now, done.job.req, done.job.resume);
         self.after_cpu(q, done.job.req, done.job.then);
         let lp = &mut self.units[unit].cpu;
