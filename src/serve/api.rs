@@ -132,8 +132,14 @@ pub(super) struct ExportBody {
     seed: u64,
 }
 
-fn body<T>(b: Result<Json<T>, JsonRejection>) -> Result<T, Response> {
-    b.map(|Json(t)| t).map_err(|e| error(e.status(), e.body_text()))
+/// The request's JSON object as `T` (an array or a scalar is refused, not
+/// read as a struct's fields in order).
+fn body<T: serde::de::DeserializeOwned>(b: Result<Json<Value>, JsonRejection>) -> Result<T, Response> {
+    let Json(v) = b.map_err(|e| error(e.status(), e.body_text()))?;
+    if !v.is_object() {
+        return Err(error(StatusCode::BAD_REQUEST, "expected a JSON object"));
+    }
+    serde_json::from_value(v).map_err(|e| error(StatusCode::BAD_REQUEST, format!("bad request body: {e}")))
 }
 
 fn find<'a>(state: &'a State, id: &str) -> Result<&'a Served, Response> {
@@ -285,11 +291,11 @@ pub(super) async fn simulate(
     Axum(state): Axum<Shared>,
     Path(id): Path<String>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    b: Result<Json<SimBody>, JsonRejection>,
+    b: Result<Json<Value>, JsonRejection>,
 ) -> Response {
     let prepared = (|| {
         let m = find(&state, &id)?.clone();
-        let b = body(b)?;
+        let b: SimBody = body(b)?;
         check_sets(&b.sets)?;
         check_replications(b.replications)?;
         let slo = b.slo.slo()?;
@@ -318,11 +324,11 @@ pub(super) async fn sweep(
     Axum(state): Axum<Shared>,
     Path(id): Path<String>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    b: Result<Json<SweepBody>, JsonRejection>,
+    b: Result<Json<Value>, JsonRejection>,
 ) -> Response {
     let prepared = (|| {
         let m = find(&state, &id)?.clone();
-        let b = body(b)?;
+        let b: SweepBody = body(b)?;
         check_sets(&b.sets)?;
         check_sets(std::slice::from_ref(&format!("{}=", b.knob)))?;
         check_replications(b.replications)?;
@@ -360,9 +366,9 @@ pub(super) async fn sweep(
 pub(super) async fn export(
     Axum(state): Axum<Shared>,
     Path(id): Path<String>,
-    b: Result<Json<ExportBody>, JsonRejection>,
+    b: Result<Json<Value>, JsonRejection>,
 ) -> Response {
-    let (m, b) = match find(&state, &id).and_then(|m| Ok((m.clone(), body(b)?))) {
+    let (m, b): (Served, ExportBody) = match find(&state, &id).and_then(|m| Ok((m.clone(), body(b)?))) {
         Ok(p) => p,
         Err(r) => return r,
     };

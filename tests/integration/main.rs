@@ -24,6 +24,8 @@
 //! - `trace`: `workload.arrivals: Trace(..)`: replayed arrivals against the Poisson model.
 //! - `paths`: where commands write: name slugs, the directory marker, the
 //!   one-writer lock, output paths checked before anything is written.
+//! - `serve`: `cachesim serve`: its API against `cachesim run`, refused input and
+//!   paths, and the page in headless Chromium over WebDriver.
 //! - `support`: shared helpers (building models, confidence intervals).
 
 mod breakdown;
@@ -46,6 +48,7 @@ mod queueing;
 mod redis;
 mod report;
 mod robustness;
+mod serve;
 mod shared_refresh;
 mod sizes;
 mod support;
