@@ -185,6 +185,70 @@ fn serve_simulation_matches_cachesim_run() {
     assert_eq!(run_cli(&edited, 7, &[], true).replace("\"edited\"", "\"reference\""), run_cli(&model, 7, &sets, true));
 }
 
+/// A knob swept: the metric at each value with its band, the SLO line, where
+/// it crosses, and the chart from the shared plot code.
+#[test]
+fn serve_sweeps_a_knob_against_the_slo() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = short_model(dir.path());
+    let (_server, addr) = start(&[&model]);
+    let (status, got) = json_of(
+        &addr,
+        "POST",
+        "/api/models/reference/sweep",
+        Some(json!({ "knob": "workload.rate", "values": [5, 40, 100], "replications": 2,
+                     "metric": "requests.error_rate", "slo": { "error_rate": 0.001 } })),
+    );
+    assert_eq!(status, 200, "{got}");
+    let points = got["points"].as_array().unwrap();
+    assert_eq!(points.len(), 3);
+    for p in points {
+        let (lo, v, hi) = (p["lo"].as_f64().unwrap(), p["value"].as_f64().unwrap(), p["hi"].as_f64().unwrap());
+        assert!(lo <= v && v <= hi, "{p}");
+    }
+    assert_eq!(got["bound"], 0.001);
+    // Rate-limited at 10 fetches/s: no errors at 5 req/s, more at 100.
+    let (first, last) = (points[0]["value"].as_f64().unwrap(), points[2]["value"].as_f64().unwrap());
+    assert!(first < 0.001 && last > 0.001, "{first} {last}");
+    let c = got["crossings"].as_array().unwrap();
+    assert_eq!(c.len(), 1, "{:?}", got["points"]);
+    assert!((5.0..100.0).contains(&c[0].as_f64().unwrap()));
+    let svg = got["svg"].as_str().unwrap();
+    let doc = roxmltree::Document::parse(svg).unwrap();
+    let texts: String = doc.descendants().filter_map(|n| n.text()).collect();
+    assert!(texts.contains("SLO error rate") && texts.contains("workload.rate"), "{texts}");
+    let (status, _) = json_of(
+        &addr,
+        "POST",
+        "/api/models/reference/sweep",
+        Some(json!({ "knob": "workload.rate", "values": [1, 2, 3, 4, 5, 6], "replications": 20 })),
+    );
+    assert_eq!(status, 400, "too many runs");
+}
+
+/// A client's newer simulation supersedes its older one, which stops (409).
+#[test]
+fn serve_a_newer_request_supersedes_the_older() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = short_model(dir.path());
+    let (_server, addr) = start(&[&model]);
+    let slow = {
+        let addr = addr.clone();
+        std::thread::spawn(move || {
+            let body = json!({ "sets": ["workload.duration=1h"], "replications": 20, "client": "me" });
+            json_of(&addr, "POST", "/api/models/reference/simulate", Some(body))
+        })
+    };
+    std::thread::sleep(Duration::from_millis(300));
+    let started = Instant::now();
+    let (status, _) =
+        json_of(&addr, "POST", "/api/models/reference/simulate", Some(json!({ "replications": 1, "client": "me" })));
+    assert_eq!(status, 200);
+    let (status, got) = slow.join().unwrap();
+    assert_eq!(status, 409, "{got}");
+    assert!(started.elapsed() < Duration::from_secs(60));
+}
+
 /// A bad value is a 400 whose message is the CLI's, word for word.
 #[test]
 fn serve_bad_value_is_400_with_the_cli_message() {
@@ -289,7 +353,7 @@ impl Driver {
         let caps = json!({ "capabilities": { "alwaysMatch": { "browserName": "chrome", "goog:chromeOptions": {
             "args": ["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
                      "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                     "--hide-scrollbars", "--window-size=1400,2200",
+                     "--hide-scrollbars", "--window-size=1400,2700",
                      format!("--user-data-dir={}", profile.display())] } } } });
         let (status, v) = json_of(&addr, "POST", "/session", Some(caps));
         assert_eq!(status, 200, "no WebDriver session: {v}");
@@ -469,6 +533,16 @@ fn serve_page_in_chromium() {
         "differences marked: {marked:?}"
     );
     assert_eq!(driver.polylines("compare-A"), svg_a, "A's chart is kept beside B's");
+
+    // Sweep the rate: a chart with its SLO line, and where it crosses.
+    driver.script("document.getElementById('sweep-metric').value = 'requests.error_rate'");
+    driver.click("#sweep-run");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !driver.text("sweep-crossings").contains("SLO") {
+        assert!(Instant::now() < deadline, "no sweep: {}", driver.text("sweep-error"));
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(!driver.polylines("sweep-svg").is_empty());
 
     let shot = base64_decode(driver.call("GET", "screenshot", None).as_str().unwrap());
     let img = image::load_from_memory(&shot).expect("the screenshot decodes").to_rgb8();

@@ -187,6 +187,19 @@ function knobValues() {
   return v;
 }
 
+// Puts an SVG from the server into `box`, scaled to fit its column.
+function putSvg(box, svg) {
+  box.innerHTML = svg || "";
+  const e = box.querySelector("svg");
+  if (e && e.getAttribute("width")) {
+    if (!e.getAttribute("viewBox")) {
+      e.setAttribute("viewBox", `0 0 ${parseFloat(e.getAttribute("width"))} ${parseFloat(e.getAttribute("height"))}`);
+    }
+    e.removeAttribute("width");
+    e.removeAttribute("height");
+  }
+}
+
 function table(t, head, rows) {
   t.textContent = "";
   const tr = el("tr");
@@ -220,8 +233,8 @@ function show(d) {
   table($("errors"), ["cause", "rep. 0", "share (mean ± 95%)"],
     errs.length ? errs.map((e) => [e.cause, String(e.count), withCi(e.share, fmtPct)]) : [["none", "0", "0%"]]);
   $("summary").textContent = d.summary;
-  $("svg-backend").innerHTML = d.svg.backend_calls || "";
-  $("svg-pool").innerHTML = d.svg.pool_in_use || "";
+  putSvg($("svg-backend"), d.svg.backend_calls);
+  putSvg($("svg-pool"), d.svg.pool_in_use);
 }
 
 function metrics(d) {
@@ -257,7 +270,7 @@ function compare() {
   const charts = el("div", { class: "charts" });
   for (const [who, r] of [["A", pinned.result], ["B", current.result]]) {
     const f = el("figure", { id: "compare-" + who });
-    f.innerHTML = r.svg.backend_calls || "";
+    putSvg(f, r.svg.backend_calls);
     f.appendChild(el("figcaption", {}, who + ": " + (r.command || "")));
     charts.appendChild(f);
   }
@@ -301,7 +314,7 @@ async function sweep() {
     if (r.status !== 409) $("sweep-error").textContent = r.data.error;
     return;
   }
-  $("sweep-svg").innerHTML = r.data.svg;
+  putSvg($("sweep-svg"), r.data.svg);
   const c = r.data.crossings;
   $("sweep-crossings").textContent = r.data.bound === null ? "" : c.length
     ? `crosses the SLO (${r.data.bound}) at ${k.label} ≈ ${c.map((x) => x.toPrecision(3)).join(", ")}`
