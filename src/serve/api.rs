@@ -142,8 +142,8 @@ fn body<T: serde::de::DeserializeOwned>(b: Result<Json<Value>, JsonRejection>) -
     serde_json::from_value(v).map_err(|e| error(StatusCode::BAD_REQUEST, format!("bad request body: {e}")))
 }
 
-fn find<'a>(state: &'a State, id: &str) -> Result<&'a Served, Response> {
-    state.models.iter().find(|m| m.id == id).ok_or_else(|| {
+fn find(state: &State, id: &str) -> Result<Arc<Served>, Response> {
+    state.models.iter().find(|m| m.id == id).cloned().ok_or_else(|| {
         let ids: Vec<&str> = state.models.iter().map(|m| m.id.as_str()).collect();
         error(
             StatusCode::NOT_FOUND,
@@ -294,7 +294,7 @@ pub(super) async fn simulate(
     b: Result<Json<Value>, JsonRejection>,
 ) -> Response {
     let prepared = (|| {
-        let m = find(&state, &id)?.clone();
+        let m = find(&state, &id)?;
         let b: SimBody = body(b)?;
         check_sets(&b.sets)?;
         check_replications(b.replications)?;
@@ -327,7 +327,7 @@ pub(super) async fn sweep(
     b: Result<Json<Value>, JsonRejection>,
 ) -> Response {
     let prepared = (|| {
-        let m = find(&state, &id)?.clone();
+        let m = find(&state, &id)?;
         let b: SweepBody = body(b)?;
         check_sets(&b.sets)?;
         check_sets(std::slice::from_ref(&format!("{}=", b.knob)))?;
@@ -368,7 +368,7 @@ pub(super) async fn export(
     Path(id): Path<String>,
     b: Result<Json<Value>, JsonRejection>,
 ) -> Response {
-    let (m, b): (Served, ExportBody) = match find(&state, &id).and_then(|m| Ok((m.clone(), body(b)?))) {
+    let (m, b): (Arc<Served>, ExportBody) = match find(&state, &id).and_then(|m| Ok((m, body(b)?))) {
         Ok(p) => p,
         Err(r) => return r,
     };

@@ -54,12 +54,13 @@ pub(crate) struct Lane {
 }
 
 pub(crate) struct State {
-    pub models: Vec<Served>,
+    pub models: Vec<Arc<Served>>,
     pub lanes: Mutex<HashMap<String, Arc<Lane>>>,
 }
 
 /// The router over `models` (for tests, and for [`serve`]).
 pub fn router(models: Vec<Served>) -> Router {
+    let models = models.into_iter().map(Arc::new).collect();
     let state = Arc::new(State { models, lanes: Mutex::new(HashMap::new()) });
     Router::new()
         .route("/", get(|| page("text/html; charset=utf-8", include_str!("assets/index.html"))))
