@@ -39,6 +39,27 @@ pub enum Command {
     /// measured durations; print them as model-file RON with their
     /// Kolmogorov–Smirnov distance, p-value and which to use.
     Fit(FitArgs),
+    /// Serve an interactive what-if page for models on a local port: its
+    /// controls re-simulate as they move (see docs/serve.md).
+    Serve(ServeArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Model files, or directories whose `*.ron` model files to serve. The
+    /// server reads these files and no others.
+    #[arg(required = true, value_name = "MODEL.ron | DIR")]
+    pub models: Vec<PathBuf>,
+    /// The port to listen on; 0 picks a free one (the address is printed).
+    #[arg(long, default_value_t = 8080)]
+    pub port: u16,
+    /// Listen on this address instead of 127.0.0.1 (anyone who can reach it
+    /// can run simulations on this machine).
+    #[arg(long, value_name = "ADDR")]
+    pub bind: Option<std::net::IpAddr>,
+    /// Open the page in the default browser.
+    #[arg(long)]
+    pub open: bool,
 }
 
 #[derive(Debug, Args)]

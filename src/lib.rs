@@ -12,6 +12,7 @@
 //! - [`metrics`]: what a run records and reports.
 //! - [`fit`]: latency distributions fitted to measured durations.
 //! - [`report`]: text summaries; [`app`] and [`cli`]: the command line;
+//!   [`serve`]: the what-if page, an HTTP front end beside the CLI;
 //!   [`outdir`]: where commands write, and whether they may.
 //!
 //! # Example
@@ -51,6 +52,7 @@ pub mod fuzzing;
 pub mod metrics;
 pub mod outdir;
 pub mod report;
+pub mod serve;
 pub mod sim;
 
 /// This build's identity: a hash of the sources it was built from (see

@@ -1,13 +1,16 @@
 //! From parsed arguments to work: load and check models, run them, print.
 //! The only module that writes to stdout. One file per family of commands:
 //! `single` (run, the default comparison), `experiments` (sweep, merge,
-//! check, limit), `reports` (report, plots), `bench`, `fit`.
+//! check, limit), `reports` (report, plots), `bench`, `fit`, `serve` (the what-if page).
 
 mod bench;
 mod experiments;
 mod fit;
 mod reports;
+mod serve;
 mod single;
+
+pub(crate) use single::prepared;
 
 use std::io::Write;
 
@@ -28,6 +31,7 @@ pub fn run(cli: Cli) -> Result<(), AppError> {
         Some(Command::Check(args)) => experiments::check(args),
         Some(Command::Bench(args)) => bench::bench(args),
         Some(Command::Fit(args)) => fit::fit(args),
+        Some(Command::Serve(args)) => serve::serve(args),
     }
 }
 

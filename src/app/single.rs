@@ -4,14 +4,28 @@ use super::reports::write_run_plots;
 use super::{guard, options, print};
 use crate::builtin;
 use crate::cli::RunArgs;
-use crate::config::{apply_overrides, load_model};
+use crate::config::{ModelSpec, apply_overrides, load_model};
 use crate::error::AppError;
 use crate::report::{comparison, summary};
 use crate::sim::{RunOptions, simulate, simulate_detailed};
 
+/// A loaded model with `--set` overrides applied and checked, refused if it
+/// is too big to run (unless `max_events` bounds it): what `run` simulates,
+/// and what `serve` simulates for the same file and overrides.
+pub(crate) fn prepared(
+    base: ModelSpec,
+    sets: &[String],
+    max_events: Option<u64>,
+    origin: &str,
+) -> Result<ModelSpec, AppError> {
+    let spec = apply_overrides(base, sets)?;
+    guard(&spec, max_events, origin)?;
+    Ok(spec)
+}
+
 pub(super) fn run_model(args: RunArgs) -> Result<(), AppError> {
-    let spec = apply_overrides(load_model(&args.model)?, &args.model_args.sets)?;
-    guard(&spec, args.model_args.max_events, &args.model.display().to_string())?;
+    let origin = args.model.display().to_string();
+    let spec = prepared(load_model(&args.model)?, &args.model_args.sets, args.model_args.max_events, &origin)?;
     let report = match &args.plot {
         None => simulate(&spec, args.model_args.seed, args.model_args.replication, options(&args.model_args)),
         Some(dir) => {

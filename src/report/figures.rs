@@ -14,7 +14,7 @@ use std::collections::HashMap;
 use plotters::style::RGBColor;
 
 use super::plot::{Chart, Dash, Figure, Heatmap, Line, Rule, color};
-use crate::experiment::{Grid as GridKind, Level, Plan, PointResult, Row, Slo};
+use crate::experiment::{Grid as GridKind, Level, Plan, PointResult, PointStats, Row, Slo};
 use crate::metrics::Series;
 use grid::Drawn;
 
@@ -27,13 +27,39 @@ pub struct Named {
 /// (value, lower, upper) of a metric at a point: the p99 over every
 /// replication's requests pooled, with its bootstrap interval (as the
 /// verdicts judge it); any other metric's mean with its 95% interval.
-fn value_band(r: &PointResult, key: &str) -> Option<(f64, f64, f64)> {
+pub fn value_band(stats: &PointStats, key: &str) -> Option<(f64, f64, f64)> {
     if key == "latency_s.p99" {
-        let p = r.stats.pooled.latency_p99.as_ref()?;
+        let p = stats.pooled.latency_p99.as_ref()?;
         let (lo, hi) = p.ci95_s.unwrap_or((p.value_s, p.value_s));
         return Some((p.value_s, lo, hi));
     }
-    r.stats.get(key).and_then(|e| e.mean.map(|m| (m, m - e.ci95.unwrap_or(0.0), m + e.ci95.unwrap_or(0.0))))
+    stats.get(key).and_then(|e| e.mean.map(|m| (m, m - e.ci95.unwrap_or(0.0), m + e.ci95.unwrap_or(0.0))))
+}
+
+/// One metric against one knob (`serve`'s "sweep this knob"): the values
+/// with their 95% bands, and the SLO's bound as a rule.
+pub fn knob_figure(
+    title: &str,
+    knob: &str,
+    metric: &str,
+    points: &[(f64, (f64, f64, f64))],
+    bound: Option<f64>,
+) -> Figure {
+    let line = Line {
+        name: metric.to_string(),
+        points: points.iter().map(|&(x, (v, _, _))| (x, v)).collect(),
+        band: points.iter().map(|&(x, (_, lo, hi))| (x, lo.max(0.0), hi)).collect(),
+        color: color(0, 0, 1),
+        dash: Dash::Solid,
+    };
+    Figure::Lines(Chart {
+        title: title.to_string(),
+        x_label: knob.to_string(),
+        y_label: metric.to_string(),
+        lines: vec![line],
+        rules: bound.into_iter().map(|b| Rule { y: b, label: format!("SLO {metric} ≤ {}", short(b)) }).collect(),
+        ..Chart::default()
+    })
 }
 
 /// A number as a bound shows it: at most four significant digits.
@@ -53,7 +79,7 @@ fn percent(v: f64) -> String {
 /// The line of one group for metric `key`, with its band if `band`.
 fn line_of(g: &grid::Group, key: &str, what: &str, dash: Dash, band: bool) -> Drawn {
     let values: Vec<(f64, (f64, f64, f64))> =
-        g.points.iter().filter_map(|&(x, r)| value_band(r, key).map(|v| (x, v))).collect();
+        g.points.iter().filter_map(|&(x, r)| value_band(&r.stats, key).map(|v| (x, v))).collect();
     let line = Line {
         name: format!("{} {what}", g.model_name),
         points: values.iter().map(|&(x, (v, _, _))| (x, v)).collect(),

@@ -12,7 +12,7 @@ pub use junit::junit;
 pub use limits::{LimitsFile, limits_table, read_limits, recovery_brief, recovery_words};
 pub use summary::{comparison, count, secs, summary};
 
-pub use figures::{Named, series_figures, sweep_figures};
+pub use figures::{Named, knob_figure, series_figures, sweep_figures, value_band};
 pub use html::report_html;
 pub use plot::{Chart, Figure, Heatmap, Line, png, register_fonts, svg};
 

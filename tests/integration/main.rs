@@ -25,6 +25,8 @@
 //! - `paths`: where commands write: name slugs, the directory marker, the
 //!   one-writer lock, output paths checked before anything is written.
 //! - `resources`: a server's memory (exact peaks, the OOM killer) and its link (M/D/1 each way).
+//! - `serve`: `cachesim serve`: its API against `cachesim run`, refused input and
+//!   paths, and the page in headless Chromium over WebDriver.
 //! - `support`: shared helpers (building models, confidence intervals).
 
 mod breakdown;
@@ -48,6 +50,7 @@ mod redis;
 mod report;
 mod resources;
 mod robustness;
+mod serve;
 mod shared_refresh;
 mod sizes;
 mod support;
