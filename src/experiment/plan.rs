@@ -111,7 +111,22 @@ pub fn load_experiment(path: &Path, sets: &[String]) -> Result<Plan, ConfigError
         let mut shared = spec.set.clone();
         shared.extend(spec.duration.map(|d| format!("workload.duration={d}")));
         shared.extend(spec.warmup.map(|d| format!("workload.warmup={d}")));
-        let model = apply_overrides(model, &shared).map_err(|e| at("set", format!("in `set`, for {file}: {e}")))?;
+        let model = apply_overrides(model, &shared).map_err(|e| {
+            // The experiment's `duration` and `warmup` are overrides too: an
+            // error they cause points at them.
+            let field = if e.origin.starts_with("--set workload.duration=") {
+                "duration"
+            } else if e.origin.starts_with("--set workload.warmup=") {
+                "warmup"
+            } else {
+                "set"
+            };
+            let message = e.message.trim_start_matches("after the overrides, ");
+            match field {
+                "set" => at(field, format!("in `set`, for {file}: {message}")),
+                _ => at(field, format!("`{field}`, for {file}: {message}")),
+            }
+        })?;
         let model = apply_overrides(model, sets)?;
         if models.iter().any(|m: &ModelSpec| m.name == model.name) {
             return Err(at("models", format!("two models are named `{}`; names label the results", model.name)));

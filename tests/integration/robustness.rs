@@ -575,3 +575,144 @@ fn a_model_with_a_utf8_byte_order_mark_loads_and_errors_keep_their_column() {
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("bom.ron:1:18"), "the misspelt field sits at column 18: {stderr}");
 }
+
+/// Runs `cachesim run FILE` on `text` written to a fresh directory.
+fn run_text(name: &str, text: &str, args: &[&str]) -> (std::process::Output, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join(name);
+    std::fs::write(&path, text).unwrap();
+    let out = cachesim_cmd()
+        .arg("run")
+        .arg(&path)
+        .args(args)
+        .current_dir(dir.path())
+        .timeout(std::time::Duration::from_secs(60))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    (out, stderr)
+}
+
+/// Durations with a space between the number and its unit, or a `_` that
+/// groups no digits, are refused where they are written; `1_000ms` and
+/// `1m 30s` still read.
+#[test]
+fn durations_with_a_detached_unit_or_a_stray_underscore_are_refused() {
+    for (duration, expect) in [("5 m", "space between a number and its unit"), ("_5s", "may only group digits")] {
+        let text = format!(r#"Model(workload: (rate: 1, duration: "{duration}"), backend: (latency: Constant("1s")))"#);
+        let (out, stderr) = run_text("d.ron", &text, &[]);
+        assert_eq!(out.status.code(), Some(2), "{duration}: {stderr}");
+        assert!(stderr.contains("d.ron:1:") && stderr.contains(expect), "{duration}: {stderr}");
+        let out = run_ref(&["--set", &format!("workload.duration={duration}")]);
+        assert_eq!(out.status.code(), Some(2), "--set {duration}");
+    }
+    for fine in ["1_000ms", "1m 30s"] {
+        let text = format!(r#"Model(workload: (rate: 1, duration: "{fine}"), backend: (latency: Constant("1s")))"#);
+        let (out, stderr) = run_text("d.ron", &text, &[]);
+        assert_eq!(out.status.code(), Some(0), "{fine}: {stderr}");
+    }
+}
+
+/// A token bucket's rate below its 0.001/s resolution would be rounded up
+/// silently; it is refused with the range instead.
+#[test]
+fn a_bucket_rate_below_its_resolution_is_refused() {
+    let text = r#"Model(workload: (rate: 1, duration: "10s"),
+    backend: (latency: Constant("1s"), rate_limit: (rate: 0.0001, burst: 1)))"#;
+    let (out, stderr) = run_text("b.ron", text, &[]);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("b.ron:2:") && stderr.contains("between 0.001") && stderr.contains("resolution"),
+        "{stderr}"
+    );
+    let out = run_ref(&["--set", "backend.rate_limit.rate=1e12"]);
+    assert_eq!(out.status.code(), Some(2));
+}
+
+/// serde's type words never reach the user: a negative pool size and a
+/// zero count say the field, the range and an example, in a file and in
+/// a `--set`.
+#[test]
+fn type_errors_name_the_field_the_range_and_an_example() {
+    let text = r#"Model(workload: (rate: 1, duration: "1s"), servers: (count: 0), backend: (latency: Constant("1s")))"#;
+    let (out, stderr) = run_text("n.ron", text, &[]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr.contains("`count`") && stderr.contains("from 1 to 4,294,967,295, e.g. 1"), "{stderr}");
+    for (set, expect) in [
+        ("db.pool_size=-1", "from 0 to 4,294,967,295, e.g. 10"),
+        ("servers.count=0", "from 1 to 4,294,967,295, e.g. 1"),
+        ("servers.count=1.5", "from 1 to 4,294,967,295"),
+    ] {
+        let out = run_ref(&["--set", set]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{set}: {stderr}");
+        assert!(stderr.contains(expect), "{set}: {stderr}");
+        for rust in ["u32", "u64", "nonzero", "integer `"] {
+            assert!(!stderr.contains(rust), "{set}: Rust's words in {stderr}");
+        }
+    }
+}
+
+/// A file of comments only says so; a no-break space is named, at its
+/// place; a megabyte identifier or string is echoed cut, not whole.
+#[test]
+fn comments_only_odd_spaces_and_long_echoes_are_reported_plainly() {
+    let (out, stderr) = run_text("c.ron", "// a comment\n/* another */\n", &[]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr.contains("only comments"), "{stderr}");
+    let text = "Model(workload:\u{a0}(rate: 1, duration: \"1s\"), backend: (latency: Constant(\"1s\")))";
+    let (out, stderr) = run_text("s.ron", text, &[]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr.contains("s.ron:1:16") && stderr.contains("no-break space (U+00A0)"), "{stderr}");
+    let long = "x".repeat(1_000_000);
+    for text in [
+        format!(r#"Model(workload: (rate: 1, duration: "1s"), backend: (latency: Constant("1s")), {long}: 1)"#),
+        format!(r#"Model(workload: (rate: 1, duration: "{long}"), backend: (latency: Constant("1s")))"#),
+    ] {
+        let (out, stderr) = run_text("l.ron", &text, &[]);
+        assert_eq!(out.status.code(), Some(2));
+        assert!(stderr.len() < 2000 && stderr.contains('…'), "{} bytes: {}", stderr.len(), &stderr[..200]);
+    }
+}
+
+/// An expectation's bound must be a finite number: `equals: "NaN"` is bad
+/// input (exit 2) found as the experiment loads, not a failed check.
+#[test]
+fn a_nan_expectation_is_bad_input() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("models/seed/reference.ron");
+    let exp = dir.path().join("e.ron");
+    std::fs::write(
+        &exp,
+        format!(
+            r#"Experiment(models: ["{}"], duration: "10s", replications: 2,
+    expect: [(model: "reference", metric: "requests.ok", equals: "NaN")])"#,
+            model.display()
+        ),
+    )
+    .unwrap();
+    let out = cachesim_cmd().arg("check").arg(&exp).current_dir(dir.path()).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("not a finite number") && stderr.contains("e.ron:"), "{stderr}");
+    assert!(!dir.path().join("results").exists(), "nothing ran");
+}
+
+/// An experiment's `warmup` and `duration` are applied as overrides; an
+/// error they cause points at them in the experiment file.
+#[test]
+fn an_experiment_warmup_error_points_at_the_warmup() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("models/seed/reference.ron");
+    let exp = dir.path().join("w.ron");
+    let text = format!(
+        "Experiment(models: [\"{}\"], replications: 2,\n    duration: \"10s\",\n    warmup: \"1h\")",
+        model.display()
+    );
+    std::fs::write(&exp, text).unwrap();
+    let out = cachesim_cmd().arg("sweep").arg(&exp).current_dir(dir.path()).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("w.ron:3:") && stderr.contains("warm-up"), "{stderr}");
+    assert!(!stderr.contains("after the overrides"), "{stderr}");
+}
