@@ -441,7 +441,8 @@ fn too_many_runs_are_refused() {
     .unwrap();
     let out = cachesim_cmd().arg("sweep").arg(&exp).arg("--out").arg(dir.path().join("o")).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("the limit is"));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("the limit is") && stderr.contains("big.ron:1:"), "{stderr}");
     assert!(!dir.path().join("o").exists());
 }
 
@@ -715,4 +716,27 @@ fn an_experiment_warmup_error_points_at_the_warmup() {
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("w.ron:3:") && stderr.contains("warm-up"), "{stderr}");
     assert!(!stderr.contains("after the overrides"), "{stderr}");
+}
+
+/// `run --plot --bucket` is bounded to a million buckets (the narrowest
+/// allowed width is named), and a plotted line keeps at most 2000 points,
+/// by min/max decimation: a one-bucket spike keeps its height.
+#[test]
+fn time_series_are_bounded_and_plotted_lines_thinned() {
+    let out = run_ref(&["--set", "workload.duration=2h", "--plot", "/nonexistent/p", "--bucket", "1ms"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("the limit is 1000000 buckets") && stderr.contains("--bucket 8ms"), "{stderr}");
+    let mut points: Vec<(f64, f64)> = (0..100_000).map(|i| (i as f64, (i % 7) as f64)).collect();
+    points[54_321].1 = 1000.0;
+    let thin = cachesim::report::thin(points, cachesim::report::MAX_LINE_POINTS);
+    assert!(thin.len() <= 2000, "{}", thin.len());
+    assert!(thin.iter().any(|p| p.1 == 1000.0) && thin.iter().any(|p| p.1 == 0.0));
+    assert!(thin.windows(2).all(|w| w[0].0 <= w[1].0), "in x order");
+    let dir = tempfile::tempdir().unwrap();
+    let plot = dir.path().join("p");
+    let out = run_ref(&["--set", "workload.duration=1h", "--plot", plot.to_str().unwrap(), "--bucket", "100ms"]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let svg = std::fs::metadata(plot.join("outcomes.svg")).unwrap().len();
+    assert!(svg < 2_000_000, "outcomes.svg is {svg} bytes for 37,200 buckets");
 }
