@@ -740,3 +740,49 @@ fn time_series_are_bounded_and_plotted_lines_thinned() {
     let svg = std::fs::metadata(plot.join("outcomes.svg")).unwrap().len();
     assert!(svg < 2_000_000, "outcomes.svg is {svg} bytes for 37,200 buckets");
 }
+
+/// `--threads` is 1 to 256, with the machine's core count as a hint.
+#[test]
+fn threads_beyond_the_bound_are_refused_with_a_hint() {
+    let exp = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("experiments/regression.ron");
+    for n in ["10000", "0"] {
+        let out =
+            cachesim_cmd().arg("sweep").arg(&exp).args(["--threads", n, "--out", "/nonexistent/x"]).output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{stderr}");
+        assert!(stderr.contains("between 1 and 256") || stderr.contains("from 1 to 256"), "{stderr}");
+        assert!(stderr.contains("core(s)"), "{stderr}");
+    }
+}
+
+/// A baseline's `n` is bounded as the file is read (line and column), so
+/// `n: 1000000000` is bad input at once instead of a Student-t inverse
+/// that never ends.
+#[test]
+fn a_baseline_with_a_huge_n_is_refused_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("models/seed/reference.ron");
+    let exp = dir.path().join("e.ron");
+    std::fs::write(&exp, format!(r#"Experiment(models: ["{}"], duration: "10s", replications: 2)"#, model.display()))
+        .unwrap();
+    let baseline = dir.path().join("b.json");
+    std::fs::write(
+        &baseline,
+        r#"{"cachesim_version": "0", "experiment": "e", "points": [{"model": "reference", "params": [],
+  "model_fingerprint": "", "trace_fingerprint": "",
+  "metrics": {"requests.ok": {"mean": 1.0, "ci95": 0.1, "n": 1000000000}}}]}"#,
+    )
+    .unwrap();
+    let out = cachesim_cmd()
+        .arg("check")
+        .arg(&exp)
+        .arg("--baseline")
+        .arg(&baseline)
+        .current_dir(dir.path())
+        .timeout(std::time::Duration::from_secs(30))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("line 3") && stderr.contains("between 0 and 1000000"), "{stderr}");
+}
