@@ -124,11 +124,8 @@ impl FromStr for Dur {
             let num_len = rest.find(|c: char| !(c.is_ascii_digit() || c == '.' || c == '_')).unwrap_or(rest.len());
             let number = &rest[..num_len];
             rest = &rest[num_len..];
-            if rest.starts_with(char::is_whitespace) && !number.is_empty() {
-                return Err(format!(
-                    "duration {text:?} has a space between a number and its unit; write it as one word, e.g. \"5m\" or \"1m 30s\""
-                ));
-            }
+            let detached = rest.starts_with(char::is_whitespace) && !number.is_empty();
+            rest = rest.trim_start();
             let unit_len = rest.find(|c: char| !(c.is_alphabetic() || c == 'µ')).unwrap_or(rest.len());
             let unit = &rest[..unit_len];
             rest = rest[unit_len..].trim_start();
@@ -146,6 +143,11 @@ impl FromStr for Dur {
                 ));
             }
             let value: f64 = number.replace('_', "").parse().map_err(|_| bad())?;
+            if detached && UNITS.iter().any(|(name, _)| *name == unit) {
+                return Err(format!(
+                    "duration {text:?} has a space between a number and its unit; write it as one word, e.g. \"5m\" or \"1m 30s\""
+                ));
+            }
             let scale = UNITS.iter().find(|(name, _)| *name == unit).map(|&(_, ns)| ns).ok_or_else(|| {
                 if unit.is_empty() {
                     format!("duration {text:?} has no unit; expected {DURATION_HINT}")
