@@ -40,10 +40,11 @@ pub(super) fn run_model(args: RunArgs) -> Result<(), AppError> {
     };
     if args.json {
         let json = serde_json::to_string_pretty(&report).map_err(|e| AppError::Failed(e.to_string()))?;
-        print(&(json + "\n"))
+        print(&(json + "\n"))?;
     } else {
-        print(&summary(&report))
+        print(&summary(&report))?;
     }
+    super::truncated(usize::from(report.engine.truncated), args.model_args.max_events.is_some())
 }
 
 pub(super) fn default_comparison() -> Result<(), AppError> {

@@ -39,6 +39,17 @@ impl ConfigError {
         }
     }
 
+    /// An error about a field of the file at `origin`, which is read again
+    /// to place it: at the first of `fields` (dotted paths) the file
+    /// writes, else without a position.
+    pub fn in_file(origin: &str, fields: &[&str], message: impl Into<String>) -> ConfigError {
+        let source = crate::fsutil::read_input(std::path::Path::new(origin)).unwrap_or_default();
+        match fields.iter().find_map(|f| super::locate(&source, f)) {
+            Some((line, col)) => ConfigError::at(origin, &source, line, col, message),
+            None => ConfigError::new(origin, message),
+        }
+    }
+
     /// Adds a hint.
     pub fn with_hint(mut self, hint: Option<String>) -> ConfigError {
         self.hint = hint;

@@ -786,3 +786,100 @@ fn a_baseline_with_a_huge_n_is_refused_at_once() {
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("line 3") && stderr.contains("between 0 and 1000000"), "{stderr}");
 }
+
+/// Every source of events is estimated before a run starts, and a run the
+/// estimate refuses exits 2 at once, placed at the field that makes it
+/// big, naming the budget and `--max-events`: background refreshes with a
+/// 2 ns TTL, Redis lock waiters polling every 1 ms through a 1 h fetch,
+/// token-bucket retries every 1 ms for 1000 days, a thousand closed-loop
+/// users thinking 1 ms whose requests are refused at once, and 64 replicas
+/// applying a write every millisecond for 500 days.
+#[test]
+fn every_event_source_is_estimated_before_the_run() {
+    let cases = [
+        (
+            r#"Model(workload: (rate: 10, duration: "10m"),
+    cache: (ttl: "2ns", refresh: Background(ahead: "1ns")), backend: (latency: Constant("1ns")))"#,
+            "background refreshes",
+            2,
+        ),
+        (
+            r#"Model(workload: (rate: 100, duration: "10m"),
+    redis: (ttl: "5m", lock: (sleep: "1ms")), backend: (latency: Constant("1h")))"#,
+            "lock waiters",
+            2,
+        ),
+        (
+            r#"Model(workload: (rate: 100, duration: "10m"), backend: (latency: Constant("1s"),
+    rate_limit: (rate: 1, burst: 1, when_empty: Retry, retry: (initial: "1ms", multiplier: 1, max_delay: "1ms", deadline: "1000d"))))"#,
+            "token bucket",
+            2,
+        ),
+        (
+            r#"Model(workload: (rate: 1, duration: "10m",
+    closed: (users: 1000, think: Constant("1ms"))), client_limit: (limit: 1, per: "1h"), backend: (latency: Constant("1s")))"#,
+            "fewer users",
+            2,
+        ),
+        (
+            r#"Model(workload: (rate: 1, duration: "500d"), backend: (latency: Constant("1s")),
+    db: (pool_size: 5, query: Constant("1ms"), writes: Every("1ms"), replicas: (count: 64, lag: Constant("10ms"), read_share: 1.0)))"#,
+            "replicas applying every write",
+            2,
+        ),
+    ];
+    for (text, expect, line) in cases {
+        let started = std::time::Instant::now();
+        let (out, stderr) = run_text("m.ron", text, &[]);
+        assert_eq!(out.status.code(), Some(2), "{expect}: {stderr}");
+        assert!(started.elapsed().as_secs() < 10, "{expect}: refused at once");
+        assert!(
+            stderr.contains(expect) && stderr.contains("--max-events") && stderr.contains("3.00e8-event budget"),
+            "{stderr}"
+        );
+        assert!(stderr.contains(&format!("m.ron:{line}:")), "placed at its field: {stderr}");
+    }
+}
+
+/// A replica keeps only the writes it has not applied: 64 replicas of a
+/// write every millisecond, queried once after 10 minutes, hold at most
+/// the writes of their 10 ms lag, and the run ends at once. Too many
+/// writes in flight (write rate × lag × replicas) are refused up front.
+#[test]
+fn replicas_buffer_only_the_writes_they_have_not_applied() {
+    let text = |lag: &str| {
+        format!(
+            r#"Model(workload: (rate: 0.002, arrivals: Constant, duration: "10m", drain: "0s"), backend: (latency: Constant("1ms")),
+    db: (pool_size: 5, query: Constant("1ms"), writes: Every("1ms"), replicas: (count: 64, lag: Constant("{lag}"), read_share: 1.0)))"#
+        )
+    };
+    let spec = parse_model(&text("10ms"), "t", "t").unwrap();
+    let started = std::time::Instant::now();
+    let report = simulate(&spec, 1, 0, RunOptions::default());
+    assert_eq!(report.requests.arrived, 1);
+    assert!(started.elapsed().as_secs() < 20);
+    let (out, stderr) = run_text("r.ron", &text("1h"), &[]);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("not yet applied") && stderr.contains("r.ron:2:"), "{stderr}");
+}
+
+/// A limit search's `path` is the experiment's field: an unknown one is
+/// reported there, not as a `--set`.
+#[test]
+fn a_bad_limit_path_is_placed_in_the_experiment() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("models/seed/reference.ron");
+    let exp = dir.path().join("l.ron");
+    std::fs::write(
+        &exp,
+        format!(
+            "Experiment(models: [\"{}\"], replications: 2,\n  limit: (path: \"workload.nosuch\", high: 100))",
+            model.display()
+        ),
+    )
+    .unwrap();
+    let out = cachesim_cmd().arg("limit").arg(&exp).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("l.ron:2:") && stderr.contains("limit.path") && !stderr.contains("--set"), "{stderr}");
+}
