@@ -883,3 +883,38 @@ fn a_bad_limit_path_is_placed_in_the_experiment() {
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("l.ron:2:") && stderr.contains("limit.path") && !stderr.contains("--set"), "{stderr}");
 }
+
+/// A grid of more than 10,000 points (a 20,001-value axis, well under the
+/// runs limit) is refused at once, placed at the grid, instead of writing a
+/// summary.json of hundreds of megabytes.
+#[test]
+fn more_grid_points_than_the_cap_are_refused_up_front() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("models/seed/reference.ron");
+    let values: Vec<String> = (1..=20_001).map(|i| i.to_string()).collect();
+    let exp = dir.path().join("points.ron");
+    std::fs::write(
+        &exp,
+        format!(
+            "Experiment(models: [\"{}\"], replications: 1, duration: \"1s\",\n  grid: Cartesian([(path: \"workload.rate\", values: [{}])]))",
+            model.display(),
+            values.join(", ")
+        ),
+    )
+    .unwrap();
+    let out = cachesim_cmd()
+        .arg("sweep")
+        .arg(&exp)
+        .arg("--out")
+        .arg(dir.path().join("o"))
+        .timeout(std::time::Duration::from_secs(30))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("20001 points") && stderr.contains("the limit is 10000") && stderr.contains("points.ron:2:"),
+        "{stderr}"
+    );
+    assert!(!dir.path().join("o").exists());
+}
