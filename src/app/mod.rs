@@ -132,10 +132,12 @@ pub(super) fn print(text: &str) -> Result<(), AppError> {
 /// Refuses a run that would not finish in reasonable time (exit 2), unless
 /// the user set an explicit event budget, which then stops the run.
 pub(super) fn guard(spec: &ModelSpec, max_events: Option<u64>, origin: &str) -> Result<(), AppError> {
-    if max_events.is_some() {
-        return Ok(());
-    }
-    crate::sim::guard::check_size_at(spec, None).map_err(|(m, field)| {
+    let checked = match max_events {
+        // An explicit budget bounds the events, not what one event can do.
+        Some(_) => crate::sim::guard::check_work(spec),
+        None => crate::sim::guard::check_size_at(spec, None),
+    };
+    checked.map_err(|(m, field)| {
         // Placed at the field in a model file, or in an experiment file at
         // its duration (or grid) which set the size.
         AppError::Input(crate::config::ConfigError::in_file(

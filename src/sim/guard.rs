@@ -48,7 +48,20 @@ pub fn check_size(spec: &ModelSpec, budget: Option<u64>) -> Result<(), String> {
 /// [`check_size`], also naming the field (dotted path) that gives most of
 /// the size, for the error's position.
 pub fn check_size_at(spec: &ModelSpec, budget: Option<u64>) -> Result<(), (String, &'static str)> {
+    check_work(spec)?;
     let requests = expected_requests(spec);
+    check_events(spec, requests, budget)
+}
+
+/// The most lag draws replicas may make in one run: writes × replicas.
+/// One event can make many of them (a query after a long quiet spell
+/// catches up on every write since), so `--max-events` cannot bound them.
+pub const MAX_REPLICA_WORK: f64 = 3e8;
+
+/// Work and memory that one event can take and so no event budget bounds:
+/// the write histories, and replicas catching up. Checked even when
+/// `--max-events` is given.
+pub fn check_work(spec: &ModelSpec) -> Result<(), (String, &'static str)> {
     // Poisson writes are kept in memory (8 bytes each).
     let histories = [
         ("backend", "backend.writes", spec.backend.writes.as_ref()),
@@ -66,6 +79,21 @@ pub fn check_size_at(spec: &ModelSpec, budget: Option<u64>) -> Result<(), (Strin
         }
     }
     replica_memory(spec).map_err(|m| (m, "db.replicas"))?;
+    let work = replica_work(spec);
+    if !(work.is_finite() && work <= MAX_REPLICA_WORK) {
+        return Err((
+            format!(
+                "`{}`'s replicas would apply about {work:.2e} writes in all (writes × replicas), more than {MAX_REPLICA_WORK:.0e}; \
+                 write less often (db.writes), use fewer replicas or a shorter duration",
+                spec.name
+            ),
+            "db.writes",
+        ));
+    }
+    Ok(())
+}
+
+fn check_events(spec: &ModelSpec, requests: f64, budget: Option<u64>) -> Result<(), (String, &'static str)> {
     // Clients that retry can send every request 1 + retries times (under
     // overload, every attempt times out), each with its timer.
     let (attempts, timers) = spec.workload.client.as_ref().map_or((1.0, 0.0), |c| (1.0 + f64::from(c.retries), 2.0));
