@@ -18,5 +18,5 @@ for target in model set; do
     # New inputs go to fuzz/target/ (ignored); fuzz/corpus/ holds the seeds.
     found="fuzz/target/corpus/$target"
     mkdir -p "$found"
-    cargo "${toolchain[@]}" fuzz run "$target" "$found" "fuzz/corpus/$target" -- -max_total_time="$secs" -rss_limit_mb=4096
+    cargo "${toolchain[@]}" fuzz run "$target" "$found" "fuzz/corpus/$target" -- -max_total_time="$secs" -rss_limit_mb=2048 -timeout=10
 done

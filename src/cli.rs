@@ -85,8 +85,8 @@ pub struct SweepArgs {
     /// Output directory (default: results/<experiment name>).
     #[arg(long)]
     pub out: Option<PathBuf>,
-    /// Worker threads (default: all cores). Results do not depend on it.
-    #[arg(long)]
+    /// Worker threads, 1 to 256 (default: all cores). Results do not depend on it.
+    #[arg(long, value_parser = threads)]
     pub threads: Option<usize>,
     /// Run only the K-th of N slices of the runs (1-based), e.g. 2/4; then
     /// combine the directories with `cachesim merge`.
@@ -121,8 +121,8 @@ pub struct CheckArgs {
     /// when nothing that determines them changed).
     #[arg(long)]
     pub out: Option<PathBuf>,
-    /// Worker threads (default: all cores). Results do not depend on it.
-    #[arg(long)]
+    /// Worker threads, 1 to 256 (default: all cores). Results do not depend on it.
+    #[arg(long, value_parser = threads)]
     pub threads: Option<usize>,
     /// Override a field of every model by dotted path (repeatable).
     #[arg(long = "set", value_name = "PATH=VALUE")]
@@ -141,8 +141,8 @@ pub struct LimitArgs {
     /// Override a field of every model by dotted path (repeatable).
     #[arg(long = "set", value_name = "PATH=VALUE")]
     pub sets: Vec<String>,
-    /// Worker threads (default: all cores). Results do not depend on it.
-    #[arg(long)]
+    /// Worker threads, 1 to 256 (default: all cores). Results do not depend on it.
+    #[arg(long, value_parser = threads)]
     pub threads: Option<usize>,
     /// Print one JSON array instead of the table.
     #[arg(long)]
@@ -225,4 +225,18 @@ pub struct BenchArgs {
     /// 2, into temporary directories, and print the speed-up.
     #[arg(long, value_name = "EXPERIMENT")]
     pub sweep: Option<PathBuf>,
+}
+
+/// The most worker threads a command may start (`--threads`).
+pub const MAX_THREADS: usize = 256;
+
+/// `--threads N`: 1 to [`MAX_THREADS`]; more only adds threads that wait.
+fn threads(text: &str) -> Result<usize, String> {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let hint = format!("this machine has {cores} core(s); the default uses them all");
+    match text.trim().parse::<usize>() {
+        Ok(n) if (1..=MAX_THREADS).contains(&n) => Ok(n),
+        Ok(n) => Err(format!("between 1 and {MAX_THREADS} threads, not {n}; {hint}")),
+        Err(_) => Err(format!("a whole number of threads from 1 to {MAX_THREADS}, e.g. 4; {hint}")),
+    }
 }

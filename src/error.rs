@@ -15,6 +15,9 @@ pub enum AppError {
     /// `cachesim check` found an expectation or baseline that does not hold
     /// (already reported on stdout). Exit 1.
     CheckFailed,
+    /// A run stopped at the default event budget (already reported, with
+    /// its results). Exit 3.
+    Truncated(String),
 }
 
 impl AppError {
@@ -23,6 +26,7 @@ impl AppError {
         match self {
             AppError::Input(_) => 2,
             AppError::Failed(_) | AppError::CheckFailed => 1,
+            AppError::Truncated(_) => 3,
         }
     }
 }
@@ -39,6 +43,7 @@ impl fmt::Display for AppError {
             AppError::Input(e) => write!(f, "{e}"),
             AppError::Failed(m) => f.write_str(m),
             AppError::CheckFailed => f.write_str("the check failed (see above)"),
+            AppError::Truncated(m) => f.write_str(m),
         }
     }
 }

@@ -21,7 +21,10 @@ pub(super) fn sweep(args: SweepArgs) -> Result<(), AppError> {
     let opts = SweepOptions {
         threads: args.threads,
         shard: args.shard,
-        run: RunOptions { max_events: args.max_events.unwrap_or(u64::MAX), ..RunOptions::default() },
+        run: RunOptions {
+            max_events: args.max_events.unwrap_or(crate::sim::guard::DEFAULT_EVENT_BUDGET),
+            ..RunOptions::default()
+        },
     };
     let progress = Progress::new(args.quiet, &plan.spec.name);
     let outcome = experiment::sweep(&plan, &out, opts, &|done, total| progress.advance(done, total, None))?;
@@ -44,7 +47,8 @@ pub(super) fn sweep(args: SweepArgs) -> Result<(), AppError> {
         Some((results, rows)) => {
             write_sweep_plots(&out, &plan, &results, &rows)?;
             print(&matrix_md(&plan, &results, &rows))?;
-            print(&format!("\nWrote runs.csv, points.csv, summary.json, matrix.md and plots/ to {}\n", out.display()))
+            print(&format!("\nWrote runs.csv, points.csv, summary.json, matrix.md and plots/ to {}\n", out.display()))?;
+            super::truncated(truncated_runs(&results), args.max_events.is_some())
         }
         None => print(&format!("Shard written to {}; combine all shards with: cachesim merge DIR...\n", out.display())),
     }
@@ -139,6 +143,8 @@ pub(super) fn check(args: CheckArgs) -> Result<(), AppError> {
     let passed = expectations.iter().all(|e| e.passed) && comparison.as_ref().is_none_or(|c| c.holds());
     text += if passed { "result: PASS\n" } else { "result: FAIL\n" };
     print(&text)?;
+    // A check on truncated runs judged partial results: it fails, saying why.
+    super::truncated(truncated_runs(&results), false)?;
     if passed { Ok(()) } else { Err(AppError::CheckFailed) }
 }
 
@@ -198,4 +204,13 @@ pub(super) fn limit(args: LimitArgs) -> Result<(), AppError> {
         return print(&(json + "\n"));
     }
     print(&crate::report::limits_table(&plan, &results))
+}
+
+/// How many runs stopped at their event budget: `engine.truncated` is 1 in
+/// each, so its mean times the replications.
+fn truncated_runs(results: &[crate::experiment::PointResult]) -> usize {
+    results
+        .iter()
+        .filter_map(|r| r.stats.get("engine.truncated").map(|e| (e.mean.unwrap_or(0.0) * e.n as f64).round() as usize))
+        .sum()
 }

@@ -106,7 +106,20 @@ impl Progress {
 }
 
 pub(super) fn options(a: &ModelArgs) -> RunOptions {
-    RunOptions { max_events: a.max_events.unwrap_or(u64::MAX), ..RunOptions::default() }
+    RunOptions { max_events: a.max_events.unwrap_or(crate::sim::guard::DEFAULT_EVENT_BUDGET), ..RunOptions::default() }
+}
+
+/// Exit 3 when runs stopped at the default event budget: their results
+/// were written and shown, marked truncated, but they are not whole.
+pub(super) fn truncated(runs: usize, explicit: bool) -> Result<(), AppError> {
+    if runs == 0 || explicit {
+        return Ok(());
+    }
+    Err(AppError::Truncated(format!(
+        "{runs} run(s) stopped at the default event budget of {} events (about a minute of work each) and are \
+         reported as truncated; pass --max-events N to raise the budget",
+        crate::sim::guard::DEFAULT_EVENT_BUDGET
+    )))
 }
 
 pub(super) fn print(text: &str) -> Result<(), AppError> {
@@ -123,8 +136,18 @@ pub(super) fn print(text: &str) -> Result<(), AppError> {
 /// Refuses a run that would not finish in reasonable time (exit 2), unless
 /// the user set an explicit event budget, which then stops the run.
 pub(super) fn guard(spec: &ModelSpec, max_events: Option<u64>, origin: &str) -> Result<(), AppError> {
-    if max_events.is_some() {
-        return Ok(());
-    }
-    crate::sim::guard::check_size(spec, None).map_err(|m| AppError::Input(crate::config::ConfigError::new(origin, m)))
+    let checked = match max_events {
+        // An explicit budget bounds the events, not what one event can do.
+        Some(_) => crate::sim::guard::check_work(spec),
+        None => crate::sim::guard::check_size_at(spec, None),
+    };
+    checked.map_err(|(m, field)| {
+        // Placed at the field in a model file, or in an experiment file at
+        // its duration (or grid) which set the size.
+        AppError::Input(crate::config::ConfigError::in_file(
+            origin,
+            &[field, "workload.duration", "duration", "grid"],
+            m,
+        ))
+    })
 }

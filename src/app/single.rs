@@ -30,12 +30,18 @@ pub(super) fn run_model(args: RunArgs) -> Result<(), AppError> {
         None => simulate(&spec, args.model_args.seed, args.model_args.replication, options(&args.model_args)),
         Some(dir) => {
             let span = spec.workload.duration.nanos().saturating_add(spec.workload.drain.nanos());
-            if args.bucket.nanos() < 1_000_000 || span / args.bucket.nanos().max(1) > 10_000_000 {
+            let max = crate::metrics::MAX_SERIES_BUCKETS;
+            let buckets = span.div_ceil(args.bucket.nanos().max(1));
+            if args.bucket.nanos() < 1_000_000 || buckets > max {
+                // The narrowest bucket allowed, in whole milliseconds.
+                let least = crate::config::Dur::millis(span.div_ceil(max).div_ceil(1_000_000).max(1));
                 return Err(AppError::Input(crate::config::ConfigError::new(
                     "--bucket",
                     format!(
-                        "a bucket of {} gives too many time-series points; use 1ms or more, and at most 10 million buckets",
-                        args.bucket
+                        "a bucket of {} over {} (duration + drain) gives {buckets} time-series buckets; \
+                         the limit is {max} buckets of at least 1ms: use --bucket {least} or wider",
+                        args.bucket,
+                        crate::config::Dur(crate::engine::SimDuration(span)),
                     ),
                 )));
             }
@@ -48,10 +54,11 @@ pub(super) fn run_model(args: RunArgs) -> Result<(), AppError> {
     };
     if args.json {
         let json = serde_json::to_string_pretty(&report).map_err(|e| AppError::Failed(e.to_string()))?;
-        print(&(json + "\n"))
+        print(&(json + "\n"))?;
     } else {
-        print(&summary(&report))
+        print(&summary(&report))?;
     }
+    super::truncated(usize::from(report.engine.truncated), args.model_args.max_events.is_some())
 }
 
 /// The load of the built-in comparison: the note's "moderate" 50 req/s,

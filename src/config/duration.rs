@@ -123,7 +123,9 @@ impl FromStr for Dur {
         while !rest.is_empty() {
             let num_len = rest.find(|c: char| !(c.is_ascii_digit() || c == '.' || c == '_')).unwrap_or(rest.len());
             let number = &rest[..num_len];
-            rest = rest[num_len..].trim_start();
+            rest = &rest[num_len..];
+            let detached = rest.starts_with(char::is_whitespace) && !number.is_empty();
+            rest = rest.trim_start();
             let unit_len = rest.find(|c: char| !(c.is_alphabetic() || c == 'µ')).unwrap_or(rest.len());
             let unit = &rest[..unit_len];
             rest = rest[unit_len..].trim_start();
@@ -131,7 +133,21 @@ impl FromStr for Dur {
             if number.is_empty() {
                 return Err(bad());
             }
+            // `_` groups digits (1_000ms): only between two digits.
+            let b = number.as_bytes();
+            if (0..b.len()).any(|i| {
+                b[i] == b'_' && !(i > 0 && b[i - 1].is_ascii_digit() && b.get(i + 1).is_some_and(u8::is_ascii_digit))
+            }) {
+                return Err(format!(
+                    "duration {text:?}: `_` may only group digits (1_000ms), between two of them; expected {DURATION_HINT}"
+                ));
+            }
             let value: f64 = number.replace('_', "").parse().map_err(|_| bad())?;
+            if detached && UNITS.iter().any(|(name, _)| *name == unit) {
+                return Err(format!(
+                    "duration {text:?} has a space between a number and its unit; write it as one word, e.g. \"5m\" or \"1m 30s\""
+                ));
+            }
             let scale = UNITS.iter().find(|(name, _)| *name == unit).map(|&(_, ns)| ns).ok_or_else(|| {
                 if unit.is_empty() {
                     format!("duration {text:?} has no unit; expected {DURATION_HINT}")
@@ -235,7 +251,7 @@ mod tests {
         assert_eq!(ns("1.5s"), 1_500_000_000);
         assert_eq!(ns("1h30m"), 5_400_000_000_000);
         assert_eq!(ns("1m 30s"), 90_000_000_000);
-        assert_eq!(ns("20 ms"), 20_000_000);
+        assert_eq!(ns("1_000ms"), 1_000_000_000);
         assert_eq!(ns("250us"), 250_000);
         assert_eq!(ns("0"), 0);
         assert_eq!(ns("2d"), 172_800_000_000_000);
@@ -243,7 +259,7 @@ mod tests {
 
     #[test]
     fn rejects_what_is_not_a_duration() {
-        for bad in ["", "5", "5x", "ms", "-1s", "1e400s", "1000000d"] {
+        for bad in ["", "5", "5x", "ms", "-1s", "1e400s", "1000000d", "5 m", "20 ms", "_5s", "5_s", "1__0s", "1_.5s"] {
             assert!(bad.parse::<Dur>().is_err(), "{bad:?} should be rejected");
         }
     }

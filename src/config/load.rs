@@ -26,6 +26,12 @@ pub fn parse_model_in(source: &str, origin: &str, default_name: &str, dir: &Path
                 .into(),
         )));
     }
+    if only_comments(source) {
+        return Err(ConfigError::new(origin, "the model file holds only comments").with_hint(Some(
+            "a model starts with `Model(` and needs at least `workload` and `backend`; see models/seed/reference.ron"
+                .into(),
+        )));
+    }
     let options = ron::Options::default().with_default_extension(ron::extensions::Extensions::IMPLICIT_SOME);
     let mut spec: ModelSpec = options.from_str(source).map_err(|e| ConfigError::from_ron(origin, source, &e))?;
     if spec.name.is_empty() {
@@ -52,6 +58,9 @@ pub fn parse_model_in(source: &str, origin: &str, default_name: &str, dir: &Path
 /// Parses RON text into `T` (optional fields may omit `Some`), with
 /// positioned errors.
 pub fn parse_ron<T: serde::de::DeserializeOwned>(source: &str, origin: &str) -> Result<T, ConfigError> {
+    if only_comments(source) {
+        return Err(ConfigError::new(origin, "the file holds only comments, nothing to read"));
+    }
     let options = ron::Options::default().with_default_extension(ron::extensions::Extensions::IMPLICIT_SOME);
     options.from_str(source).map_err(|e| ConfigError::from_ron(origin, source, &e))
 }
@@ -118,4 +127,26 @@ fn culprit<'a>(sets: &'a [String], path: &str, involves: &[String]) -> Option<&'
     std::iter::once(path)
         .chain(involves.iter().map(String::as_str))
         .find_map(|field| sets.iter().rev().find(|set| overlaps(set, field)))
+}
+
+/// Whether `source` holds nothing but whitespace and comments (`//` to the
+/// end of the line, `/* ... */`) and is not empty.
+pub fn only_comments(source: &str) -> bool {
+    let mut rest = source.trim_start();
+    if rest.is_empty() {
+        return false;
+    }
+    loop {
+        if let Some(after) = rest.strip_prefix("//") {
+            rest = after.split_once('\n').map_or("", |(_, r)| r);
+        } else if let Some(after) = rest.strip_prefix("/*") {
+            match after.split_once("*/") {
+                Some((_, r)) => rest = r,
+                None => return true,
+            }
+        } else {
+            return rest.is_empty();
+        }
+        rest = rest.trim_start();
+    }
 }

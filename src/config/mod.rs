@@ -27,7 +27,7 @@ pub use cdn::{Cdn, Shield, Spread};
 pub use client_limit::{ClientLimit, LimitKey, LimitStorage, LimitStrategy};
 pub use db::{Fairness, PgBouncer, Pool, Replicas};
 pub use duration::Dur;
-pub use error::ConfigError;
+pub use error::{ConfigError, cut};
 pub use latency::{Latency, Z99, lognormal_params};
 pub use load::{apply_overrides, load_model, parse_model, parse_model_in, parse_ron, read_text};
 pub use locate::{locate, locate_nth_after};

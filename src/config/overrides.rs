@@ -104,9 +104,11 @@ fn parse_value(text: &str, current: &Value) -> Result<Value, SetError> {
 }
 
 /// serde_json appends " at line 1 column N", which means nothing here.
+/// Rust's type names are said in the model's terms.
 fn clean(msg: &str) -> String {
-    match msg.rfind(" at line ") {
-        Some(i) => msg[..i].to_string(),
-        None => msg.to_string(),
-    }
+    let msg = match msg.rfind(" at line ") {
+        Some(i) => &msg[..i],
+        None => msg,
+    };
+    super::error::plain_types(msg)
 }

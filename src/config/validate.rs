@@ -54,6 +54,13 @@ fn in_range(path: &str, value: u64, min: u64, max: u64, unit: &str) -> Result<()
     Err(invalid(path, format!("between {} and {} {unit}, not {value}", grouped(min), grouped(max))))
 }
 
+/// The token bucket's resolution: rates count in thousandths of a token
+/// per second (docs/models.md, `backend.rate_limit.rate`).
+pub const MIN_BUCKET_RATE: f64 = 0.001;
+
+/// The fastest token bucket, tokens per second.
+pub const MAX_BUCKET_RATE: f64 = 1e9;
+
 /// The smallest backoff bound a retry policy may have.
 const MIN_BACKOFF: super::Dur = super::Dur::millis(1);
 
@@ -163,6 +170,16 @@ pub fn validate(m: &ModelSpec) -> Result<(), Invalid> {
         last = end;
     }
     if let Some(rl) = &m.backend.rate_limit {
+        // The bucket counts in integer thousandths of a token per second.
+        if !(MIN_BUCKET_RATE..=MAX_BUCKET_RATE).contains(&rl.rate.0) {
+            return Err(invalid(
+                "backend.rate_limit.rate",
+                format!(
+                    "a token bucket's rate is between 0.001 (its resolution) and 1e9 tokens per second, e.g. 10, not {}",
+                    rl.rate.0
+                ),
+            ));
+        }
         let r = &rl.retry;
         if !(r.multiplier.is_finite() && r.multiplier >= 1.0) {
             return Err(invalid(

@@ -15,7 +15,6 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
-use statrs::distribution::{ContinuousCDF, StudentsT};
 
 use super::analysis::PointResult;
 use super::plan::Plan;
@@ -28,7 +27,20 @@ use crate::error::AppError;
 pub struct Stored {
     pub mean: Option<f64>,
     pub ci95: Option<f64>,
+    /// Replications, at most [`MAX_RUNS`](super::plan::MAX_RUNS): checked
+    /// as the file is read, so the error has its line and column.
+    #[serde(deserialize_with = "replications")]
     pub n: usize,
+}
+
+fn replications<'de, D: serde::Deserializer<'de>>(d: D) -> Result<usize, D::Error> {
+    let n = u64::deserialize(d)?;
+    let max = super::plan::MAX_RUNS;
+    usize::try_from(n).ok().filter(|&n| n <= max).ok_or_else(|| {
+        serde::de::Error::custom(format!(
+            "`n` (replications) is between 0 and {max} (an experiment's most runs), e.g. 10, not {n}"
+        ))
+    })
 }
 
 /// One point as stored.
@@ -189,7 +201,7 @@ fn movement(key: &str, old: &Stored, new: &Stored) -> Option<String> {
     // A side whose replications all agree contributes no variance.
     let combined = sides.iter().map(|(s, _)| s * s).sum::<f64>().sqrt();
     let df = sides.iter().map(|(_, n)| (n - 1) as f64).sum::<f64>();
-    let t = StudentsT::new(0.0, 1.0, df).expect("df >= 1").inverse_cdf(0.995);
+    let t = super::stats::t_quantile(0.995, df);
     // Never tighter than an exact match allows: replications that agree up
     // to floating-point rounding have a half-width of about 1e-17, and a
     // change of summation order must not count as a move.

@@ -58,10 +58,16 @@ pub struct ExpectationResult {
 }
 
 /// A number from an expectation: plain, or a duration in seconds.
+/// Only finite numbers: `NaN` never compares, and an infinite bound holds
+/// for every value or none.
 fn number(v: &GridValue) -> Result<f64, String> {
-    v.0.parse::<f64>()
-        .or_else(|_| v.0.parse::<Dur>().map(Dur::as_secs_f64))
-        .map_err(|_| format!("`{}` is neither a number nor a duration", v.0))
+    match v.0.parse::<f64>() {
+        Ok(x) if x.is_finite() => Ok(x),
+        Ok(_) => Err(format!("`{}` is not a finite number; give one like 0.01 or a duration like \"2s\"", v.0)),
+        Err(_) => v.0.parse::<Dur>().map(Dur::as_secs_f64).map_err(|_| {
+            format!("`{}` is neither a number (like 0.01) nor a duration (like \"2s\")", crate::config::cut(&v.0))
+        }),
+    }
 }
 
 fn same_value(a: &str, b: &str) -> bool {

@@ -146,8 +146,9 @@ pub fn find_limits(
     // starts: the largest is at `high`, and the check's at `high` too.
     for p in &models {
         let refuse = |m: String| {
-            AppError::Input(crate::config::ConfigError::new(
+            AppError::Input(crate::config::ConfigError::in_file(
                 &plan.origin,
+                &["limit.high", "limit", "workload.duration", "duration"],
                 format!("{} at {} = {}: {m}", p.spec.name, l.path, l.high),
             ))
         };
@@ -158,7 +159,16 @@ pub fn find_limits(
                     .into(),
             ));
         }
-        let top = apply_overrides(p.spec.clone(), &[format!("{}={}", l.path, l.high)])?;
+        // `limit.path` is the experiment's field, not a `--set`: an error
+        // in it points there.
+        let top = apply_overrides(p.spec.clone(), &[format!("{}={}", l.path, l.high)]).map_err(|e| {
+            crate::config::ConfigError::in_file(
+                &plan.origin,
+                &["limit.path", "limit"],
+                format!("limit.path `{}` (searched up to {}): {}", l.path, l.high, e.message),
+            )
+            .with_hint(e.hint)
+        })?;
         crate::sim::guard::check_size(&top, None).map_err(refuse)?;
         if l.spike > 0.0 && l.path == "workload.rate" {
             checked_trigger(plan, &top, l.high).map_err(refuse)?;

@@ -241,11 +241,23 @@ pub fn write_all(
     let files = vec![
         (out.join("runs.csv"), runs_csv(plan, records)),
         (out.join("points.csv"), points_csv(plan, results)),
-        (out.join("summary.json"), serde_json::to_vec_pretty(&summary).expect("summaries serialize")),
+        (out.join("summary.json"), summary_json(&summary, results.len())),
         (out.join("matrix.md"), matrix_md(plan, results, rows).into_bytes()),
     ];
     write_all_atomic(&files)
         .map_err(|e| AppError::Failed(format!("cannot write the results into {}: {e}", out.display())))
+}
+
+/// Past this many points summary.json is written without indentation
+/// (about a third smaller); below it, indented for people to read.
+pub const COMPACT_SUMMARY_PAST: usize = 1000;
+
+fn summary_json<T: serde::Serialize>(summary: &T, points: usize) -> Vec<u8> {
+    if points > COMPACT_SUMMARY_PAST {
+        serde_json::to_vec(summary).expect("summaries serialize")
+    } else {
+        serde_json::to_vec_pretty(summary).expect("summaries serialize")
+    }
 }
 
 #[cfg(test)]

@@ -15,6 +15,9 @@ use crate::engine::rng::fnv1a;
 /// The most runs (points × replications) one experiment may ask for.
 pub const MAX_RUNS: usize = 1_000_000;
 
+/// The most points (models × grid values) one experiment may have.
+pub const MAX_POINTS: usize = 10_000;
+
 /// One grid point: a model with one combination of parameter values.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Point {
@@ -111,7 +114,22 @@ pub fn load_experiment(path: &Path, sets: &[String]) -> Result<Plan, ConfigError
         let mut shared = spec.set.clone();
         shared.extend(spec.duration.map(|d| format!("workload.duration={d}")));
         shared.extend(spec.warmup.map(|d| format!("workload.warmup={d}")));
-        let model = apply_overrides(model, &shared).map_err(|e| at("set", format!("in `set`, for {file}: {e}")))?;
+        let model = apply_overrides(model, &shared).map_err(|e| {
+            // The experiment's `duration` and `warmup` are overrides too: an
+            // error they cause points at them.
+            let field = if e.origin.starts_with("--set workload.duration=") {
+                "duration"
+            } else if e.origin.starts_with("--set workload.warmup=") {
+                "warmup"
+            } else {
+                "set"
+            };
+            let message = e.message.trim_start_matches("after the overrides, ");
+            match field {
+                "set" => at(field, format!("in `set`, for {file}: {message}")),
+                _ => at(field, format!("`{field}`, for {file}: {message}")),
+            }
+        })?;
         let model = apply_overrides(model, sets)?;
         if models.iter().any(|m: &ModelSpec| m.name == model.name) {
             return Err(at("models", format!("two models are named `{}`; names label the results", model.name)));
@@ -134,6 +152,20 @@ pub fn load_experiment(path: &Path, sets: &[String]) -> Result<Plan, ConfigError
                 format!("the experiment asks for more runs than can be counted; the limit is {MAX_RUNS}"),
             ));
         }
+    }
+    // Each point is a resolved model in plan.json and a summary in
+    // summary.json (about 17 kB): bounded so that both stay small files.
+    let points = grid_size(&spec.grid).and_then(|g| g.checked_mul(models.len()));
+    if points.is_none_or(|n| n > MAX_POINTS) {
+        let n = points.map_or("more than can be counted".to_string(), |n| n.to_string());
+        return Err(at(
+            "grid",
+            format!(
+                "the experiment has {n} points (models × grid values); the limit is {MAX_POINTS}, \
+                 which keeps plan.json and summary.json to a few hundred MB at most"
+            ),
+        )
+        .with_hint(Some("sweep fewer values per axis, or split the grid into several experiments".into())));
     }
     let (axes, combos) = expand(&spec.grid);
     let mut points = Vec::new();

@@ -18,4 +18,4 @@ pub use report::{
     BackendStats, CacheStats, Cause, CdnStats, ConnectStats, DbStats, DivergenceStats, EngineStats, Fingerprints,
     LatencyStats, LayerStats, PoolStats, RedisStats, RequestStats, RunReport, StalenessStats,
 };
-pub use series::{Bucket, Series};
+pub use series::{Bucket, MAX_SERIES_BUCKETS, MAX_SERIES_FILLS, Series};

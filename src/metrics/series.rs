@@ -7,6 +7,14 @@ use serde::Serialize;
 
 use crate::engine::{SimDuration, SimTime};
 
+/// The most buckets a series may have (`run --plot --bucket`): 72 bytes
+/// each, so at most 72 MB.
+pub const MAX_SERIES_BUCKETS: u64 = 1_000_000;
+
+/// The most cache fills a series keeps for its data-age plot, over all
+/// servers; later fills are not drawn.
+pub const MAX_SERIES_FILLS: usize = 1_000_000;
+
 /// Counters of one time bucket. Requests are counted in the bucket where
 /// they end (ok or failed) or arrive.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
@@ -48,6 +56,9 @@ pub struct Series {
     /// (nanoseconds; `u64::MAX`, the default, counts none).
     #[serde(skip)]
     pub slow_above_ns: u64,
+    /// Fills kept in `server_fills`, at most [`MAX_SERIES_FILLS`].
+    #[serde(skip)]
+    pub fills_kept: usize,
 }
 
 impl Series {
@@ -59,11 +70,16 @@ impl Series {
             server_fills: Vec::new(),
             refills: Vec::new(),
             slow_above_ns: u64::MAX,
+            fills_kept: 0,
         }
     }
 
     /// Notes that `server`'s cache was filled at `t`.
     pub fn filled(&mut self, server: usize, t: SimTime) {
+        if self.fills_kept >= MAX_SERIES_FILLS {
+            return;
+        }
+        self.fills_kept += 1;
         if self.server_fills.len() <= server {
             self.server_fills.resize(server + 1, Vec::new());
         }

@@ -14,7 +14,7 @@ pub use summary::{comparison, count, secs, summary};
 
 pub use figures::{Named, knob_figure, series_figures, sweep_figures, value_band};
 pub use html::report_html;
-pub use plot::{Chart, Figure, Heatmap, Line, png, register_fonts, svg};
+pub use plot::{Chart, Figure, Heatmap, Line, MAX_LINE_POINTS, png, register_fonts, svg, thin};
 
 use std::path::Path;
 

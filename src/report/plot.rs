@@ -100,10 +100,41 @@ pub struct Line {
 }
 
 impl Line {
-    /// A solid line without a band.
+    /// A solid line without a band, thinned to what a picture can show
+    /// ([`thin`]).
     pub fn new(name: impl Into<String>, points: Vec<(f64, f64)>, color: RGBColor) -> Line {
-        Line { name: name.into(), points, band: Vec::new(), color, dash: Dash::Solid }
+        Line { name: name.into(), points: thin(points, MAX_LINE_POINTS), band: Vec::new(), color, dash: Dash::Solid }
     }
+}
+
+/// The most points a plotted line keeps: a chart is about 1000 pixels
+/// wide, and two points a pixel column show its lowest and highest value.
+pub const MAX_LINE_POINTS: usize = 2000;
+
+/// `points` (in x order) cut to at most `max` by min/max decimation: they
+/// are split into `max / 2` runs of consecutive points and each run keeps
+/// its lowest and its highest point, in x order, so that a one-bucket spike
+/// stays as tall as it was. Lines of at most `max` points are kept whole.
+pub fn thin(points: Vec<(f64, f64)>, max: usize) -> Vec<(f64, f64)> {
+    let runs = (max / 2).max(1);
+    if points.len() <= max.max(2) {
+        return points;
+    }
+    let per_run = points.len().div_ceil(runs);
+    let mut out = Vec::with_capacity(2 * runs);
+    for run in points.chunks(per_run) {
+        let by_y = |a: &&(f64, f64), b: &&(f64, f64)| a.1.total_cmp(&b.1);
+        let (lo, hi) = (
+            run.iter().enumerate().min_by(|a, b| by_y(&a.1, &b.1)).map_or(0, |(i, _)| i),
+            run.iter().enumerate().max_by(|a, b| by_y(&a.1, &b.1)).map_or(0, |(i, _)| i),
+        );
+        let (first, second) = if lo <= hi { (lo, hi) } else { (hi, lo) };
+        out.push(run[first]);
+        if second != first {
+            out.push(run[second]);
+        }
+    }
+    out
 }
 
 /// A horizontal rule across a chart (an SLO bound), named in the legend

@@ -55,7 +55,15 @@ impl Replica {
             self.seen += 1;
             let at = primary.written_at(self.seen).after(self.lag.sample(&mut self.rng)).max(self.last_apply);
             self.last_apply = at;
-            self.pending.push_back((at, self.seen));
+            if at <= now {
+                // Apply times only grow: every write before this one is
+                // applied too. Only writes still to apply are kept, so a
+                // long gap between two queries costs no memory.
+                self.pending.clear();
+                self.applied = self.seen;
+            } else {
+                self.pending.push_back((at, self.seen));
+            }
         }
         while let Some(&(at, v)) = self.pending.front() {
             if at > now {
@@ -369,5 +377,32 @@ impl World {
         db.counters.bouncer_timeouts += u64::from(req.counted);
         self.return_connection(q, id);
         self.finish(q, id, Err(Cause::QueryWaitTimeout));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{Dur, Latency, Writes};
+
+    /// A replica asked once after 600,000 writes, with a 10 ms lag, keeps
+    /// only the writes it has not applied (about 10), never all of them at
+    /// once, and has applied every write older than its lag.
+    #[test]
+    fn a_replica_keeps_only_the_writes_it_has_not_applied() {
+        let mut primary = Versions::new(Some(&Writes::Every(Dur::millis(1))), stream(1, 0, "w"));
+        let mut replica = Replica {
+            lag: Sampler::new(&Latency::Constant(Dur::millis(10))),
+            rng: stream(1, 0, "lag"),
+            seen: 0,
+            pending: VecDeque::new(),
+            applied: 0,
+            last_apply: SimTime::ZERO,
+        };
+        let now = SimTime(600_000_000_000);
+        let applied = replica.version_at(now, &mut primary);
+        assert_eq!(applied, 600_000 - 10);
+        assert!(replica.pending.len() <= 10, "{}", replica.pending.len());
+        assert!(replica.pending.capacity() < 1000, "buffered {} at once", replica.pending.capacity());
     }
 }

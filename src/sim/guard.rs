@@ -5,9 +5,16 @@ use super::arrivals::RateProfile;
 use super::sampler::Sampler;
 use crate::config::ModelSpec;
 
-/// Events a run may be expected to simulate unless `--max-events` says
-/// otherwise: about 7 minutes at 12 million events per second.
-pub const DEFAULT_EVENT_BUDGET: u64 = 5_000_000_000;
+/// Events a run may simulate unless `--max-events` says otherwise: about a
+/// minute of work at the 5 million events per second `cachesim bench`
+/// measures on a two-core machine. A run expected to need more is refused
+/// before it starts; one that reaches it anyway (an estimate can miss) is
+/// stopped there and reported as truncated.
+pub const DEFAULT_EVENT_BUDGET: u64 = 300_000_000;
+
+/// Replica writes waiting to apply that a run may hold at once, in all
+/// (16 bytes each).
+pub const MAX_PENDING_REPLICA_WRITES: f64 = 1e7;
 
 /// Events per request, roughly: arrival, handler, query, and a share of
 /// fetches and timers.
@@ -35,42 +42,224 @@ pub fn expected_requests(spec: &ModelSpec) -> f64 {
 /// Refuses a model whose expected events exceed `budget` (`None`: the
 /// default), with a message that says what to change.
 pub fn check_size(spec: &ModelSpec, budget: Option<u64>) -> Result<(), String> {
+    check_size_at(spec, budget).map_err(|(message, _)| message)
+}
+
+/// [`check_size`], also naming the field (dotted path) that gives most of
+/// the size, for the error's position.
+pub fn check_size_at(spec: &ModelSpec, budget: Option<u64>) -> Result<(), (String, &'static str)> {
+    check_work(spec)?;
     let requests = expected_requests(spec);
+    check_events(spec, requests, budget)
+}
+
+/// The most lag draws replicas may make in one run: writes × replicas.
+/// One event can make many of them (a query after a long quiet spell
+/// catches up on every write since), so `--max-events` cannot bound them.
+pub const MAX_REPLICA_WORK: f64 = 3e8;
+
+/// Work and memory that one event can take and so no event budget bounds:
+/// the write histories, and replicas catching up. Checked even when
+/// `--max-events` is given.
+pub fn check_work(spec: &ModelSpec) -> Result<(), (String, &'static str)> {
     // Poisson writes are kept in memory (8 bytes each).
-    let histories =
-        [("backend", spec.backend.writes.as_ref()), ("database", spec.db.as_ref().and_then(|d| d.writes.as_ref()))];
-    for (part, writes) in histories {
+    let histories = [
+        ("backend", "backend.writes", spec.backend.writes.as_ref()),
+        ("database", "db.writes", spec.db.as_ref().and_then(|d| d.writes.as_ref())),
+    ];
+    for (part, field, writes) in histories {
         if let Some(crate::config::Writes::Poisson(rate)) = writes {
             let writes = rate.0 * spec.workload.duration.as_secs_f64();
             if writes > 1e8 {
-                return Err(format!(
-                    "`{}` would make about {writes:.2e} {part} writes; at most 1e8 fit in memory",
-                    spec.name
+                return Err((
+                    format!("`{}` would make about {writes:.2e} {part} writes; at most 1e8 fit in memory", spec.name),
+                    field,
                 ));
             }
         }
     }
+    replica_memory(spec).map_err(|m| (m, "db.replicas"))?;
+    let work = replica_work(spec);
+    if !(work.is_finite() && work <= MAX_REPLICA_WORK) {
+        return Err((
+            format!(
+                "`{}`'s replicas would apply about {work:.2e} writes in all (writes × replicas), more than {MAX_REPLICA_WORK:.0e}; \
+                 write less often (db.writes), use fewer replicas or a shorter duration",
+                spec.name
+            ),
+            "db.writes",
+        ));
+    }
+    Ok(())
+}
+
+fn check_events(spec: &ModelSpec, requests: f64, budget: Option<u64>) -> Result<(), (String, &'static str)> {
     // Clients that retry can send every request 1 + retries times (under
     // overload, every attempt times out), each with its timer.
     let (attempts, timers) = spec.workload.client.as_ref().map_or((1.0, 0.0), |c| (1.0 + f64::from(c.retries), 2.0));
     // A checkout that opens a connection, or a woken pool waiter, is one
     // more event.
     let pool = if spec.db.is_some() { 1.0 } else { 0.0 };
+    let per = requests * attempts;
+    let basic = per * (EVENTS_PER_REQUEST + pool + timers);
     // A link sends each response (and brings each fetched payload, at most
     // one a request) with one event.
     let link = if spec.servers.link.is_some() { 2.0 } else { 0.0 };
-    let per_request =
-        EVENTS_PER_REQUEST + pool + link + timers + lease_polls_per_request(spec) + cpu_events_per_request(spec);
-    let events = requests * attempts * per_request + gc_events(spec, requests);
+    // Each source of events, with the field that controls it.
+    let sources: [(f64, &'static str, &str); 9] = [
+        (basic, "workload.rate", "requests"),
+        (per * lease_polls_per_request(spec), "cache.refresh", "lease waiters polling"),
+        (per * lock_polls_per_request(spec), "redis.lock.sleep", "Redis lock waiters polling (every redis.lock.sleep)"),
+        (
+            per * bucket_retries_per_request(spec, requests),
+            "backend.rate_limit.retry",
+            "fetches retrying an empty token bucket until their deadline",
+        ),
+        (per * cpu_events_per_request(spec), "servers", "pieces of CPU on the event loops"),
+        (per * link, "servers.link", "transfers on the servers' links"),
+        (gc_events(spec, requests), "servers.gc", "garbage-collection pauses"),
+        (background_events(spec), "refresh", "background refreshes (about one per TTL per cache)"),
+        (replica_work(spec), "db.replicas", "replicas applying every write"),
+    ];
+    let events: f64 = sources.iter().map(|s| s.0).sum();
     let limit = budget.unwrap_or(DEFAULT_EVENT_BUDGET);
     if events.is_finite() && events <= limit as f64 {
         return Ok(());
     }
-    Err(format!(
-        "`{}` would simulate about {:.2e} requests ({:.2e} events), more than the {:.2e}-event budget of one run; \
-         shorten workload.duration or lower the rate, or pass --max-events N to run anyway and stop after N events",
-        spec.name, requests, events, limit as f64
+    let (most, mut field, what) =
+        sources.iter().copied().max_by(|a, b| a.0.total_cmp(&b.0)).expect("there are sources");
+    let change = if field == "workload.rate" {
+        if spec.workload.closed.is_some() {
+            field = "workload.closed";
+            "shorten workload.duration, use fewer users or longer think times".to_string()
+        } else {
+            "shorten workload.duration or lower the rate".to_string()
+        }
+    } else {
+        if field == "refresh" {
+            field = if spec
+                .cache
+                .as_ref()
+                .is_some_and(|c| matches!(c.refresh, crate::config::Refresh::Background { .. }))
+            {
+                "cache.ttl"
+            } else {
+                "redis.ttl"
+            };
+        }
+        format!("most ({most:.2e}) from {what}: change {field}")
+    };
+    Err((
+        format!(
+            "`{}` would simulate about {:.2e} requests ({:.2e} events), more than the {:.2e}-event budget of one run \
+             (about a minute of work); {change}, or pass --max-events N to run anyway and stop after N events",
+            spec.name, requests, events, limit as f64
+        ),
+        field,
     ))
+}
+
+/// The database's writes in a run, and the replicas that apply each.
+fn db_writes(spec: &ModelSpec) -> (f64, f64) {
+    let Some(db) = &spec.db else { return (0.0, 0.0) };
+    let duration = spec.workload.duration.as_secs_f64();
+    let writes = match &db.writes {
+        Some(crate::config::Writes::Every(period)) => duration / period.as_secs_f64().max(1e-9),
+        Some(crate::config::Writes::Poisson(rate)) => rate.0 * duration,
+        None => 0.0,
+    };
+    (writes, db.replicas.as_ref().map_or(0.0, |r| f64::from(r.count)))
+}
+
+/// Every replica draws a lag for every write it learns of: one unit of
+/// work each, counted as an event.
+fn replica_work(spec: &ModelSpec) -> f64 {
+    let (writes, replicas) = db_writes(spec);
+    writes * replicas
+}
+
+/// A replica keeps the writes it has not applied yet: about the write rate
+/// times the mean lag, each.
+fn replica_memory(spec: &ModelSpec) -> Result<(), String> {
+    let (writes, replicas) = db_writes(spec);
+    let Some(r) = spec.db.as_ref().and_then(|d| d.replicas.as_ref()) else { return Ok(()) };
+    let rate = writes / spec.workload.duration.as_secs_f64().max(1e-9);
+    let pending = rate * Sampler::new(&r.lag).mean_secs() * replicas;
+    if pending.is_finite() && pending <= MAX_PENDING_REPLICA_WRITES {
+        return Ok(());
+    }
+    Err(format!(
+        "`{}`'s {replicas} replicas would hold about {pending:.2e} writes not yet applied (write rate × mean lag × replicas); \
+         at most {MAX_PENDING_REPLICA_WRITES:.0e} fit in memory: write less often (db.writes), shorten db.replicas.lag or use fewer replicas",
+        spec.name
+    ))
+}
+
+/// Refreshes no request asks for: `Background` refreshes each worker's
+/// cache (or the Redis entry) `ahead` of its expiry, one fetch after the
+/// last: one every `fetch + ttl − ahead`, about 4 events each.
+fn background_events(spec: &ModelSpec) -> f64 {
+    let duration = spec.workload.duration.as_secs_f64();
+    let fetch = Sampler::new(&spec.backend.latency).mean_secs();
+    let units = f64::from(spec.servers.count.get()) * f64::from(spec.servers.workers.get());
+    let every = |ttl: crate::config::Dur, ahead: crate::config::Dur| {
+        (fetch + (ttl.as_secs_f64() - ahead.as_secs_f64()).max(0.0)).max(1e-9)
+    };
+    let local = spec.cache.as_ref().map_or(0.0, |c| match c.refresh {
+        crate::config::Refresh::Background { ahead } => units * duration / every(c.ttl, ahead),
+        _ => 0.0,
+    });
+    let shared = spec.redis.as_ref().map_or(0.0, |r| match r.refresh {
+        crate::config::SharedRefresh::Background { ahead } => duration / every(r.ttl, ahead),
+        _ => 0.0,
+    });
+    (local + shared) * EVENTS_PER_REQUEST
+}
+
+/// Redis lock waiters try again every `sleep` while the holder fetches
+/// (until their `blocking_timeout`): as for leases, about δ/(T + δ) of the
+/// requests wait, each about min(δ, blocking_timeout)/sleep times.
+fn lock_polls_per_request(spec: &ModelSpec) -> f64 {
+    let Some(r) = &spec.redis else { return 0.0 };
+    let Some(lock) = &r.lock else { return 0.0 };
+    let fetch = Sampler::new(&spec.backend.latency).mean_secs();
+    let waiting = fetch / (r.ttl.as_secs_f64() + fetch).max(1e-9);
+    let wait = lock.blocking_timeout.map_or(fetch, |b| fetch.min(b.as_secs_f64()));
+    waiting * wait / lock.sleep.as_secs_f64().max(1e-9)
+}
+
+/// A fetch that finds the token bucket empty under `Retry` sleeps a mean
+/// of half its backoff bound and tries again until its deadline. At an
+/// arrival rate λ above the bucket's rate r, about 1 − r/λ of the fetches
+/// find it empty (every request is counted as a fetch: a stampede can
+/// make it so).
+fn bucket_retries_per_request(spec: &ModelSpec, requests: f64) -> f64 {
+    let Some(rl) = &spec.backend.rate_limit else { return 0.0 };
+    if rl.when_empty != crate::config::WhenEmpty::Retry {
+        return 0.0;
+    }
+    let rate = requests / spec.workload.duration.as_secs_f64().max(1e-9);
+    let empty = (1.0 - rl.rate.0 / rate.max(1e-300)).clamp(0.0, 1.0);
+    empty * retries_until_deadline(&rl.retry)
+}
+
+/// Retries before the deadline: sleeps of mean min(initial·mᵏ, max)/2 until
+/// they add up to the deadline.
+fn retries_until_deadline(r: &crate::config::Retry) -> f64 {
+    let deadline = r.deadline.as_secs_f64();
+    let (mut bound, mut slept, mut k) = (r.initial.as_secs_f64().max(1e-9), 0.0, 0.0);
+    let cap = r.max_delay.as_secs_f64().max(1e-9);
+    for _ in 0..10_000 {
+        if slept >= deadline {
+            return k;
+        }
+        bound = bound.min(cap);
+        slept += bound / 2.0;
+        k += 1.0;
+        bound *= r.multiplier;
+    }
+    // The bound no longer grows enough to matter: the rest at its value.
+    k + (deadline - slept).max(0.0) / (bound.min(cap) / 2.0)
 }
 
 /// Each piece of CPU on an event loop is one completion event. Where a

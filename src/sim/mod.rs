@@ -45,7 +45,8 @@ use crate::metrics::{
 /// Limits on a run, from the command line rather than the model.
 #[derive(Debug, Clone, Copy)]
 pub struct RunOptions {
-    /// Stop after this many events (the report says `truncated`).
+    /// Stop after this many events (the report says `truncated`); by
+    /// default [`guard::DEFAULT_EVENT_BUDGET`].
     pub max_events: u64,
     /// Record a time series with buckets of this width.
     pub series: Option<SimDuration>,
@@ -55,7 +56,7 @@ pub struct RunOptions {
 
 impl Default for RunOptions {
     fn default() -> Self {
-        RunOptions { max_events: u64::MAX, series: None, slow_above: None }
+        RunOptions { max_events: guard::DEFAULT_EVENT_BUDGET, series: None, slow_above: None }
     }
 }
 
@@ -93,6 +94,10 @@ pub fn simulate_detailed(spec: &ModelSpec, seed: u64, run_index: u64, opts: RunO
     let mut report = report(spec, seed, run_index, &mut world, &queue, end, measured, truncated);
     report.engine.stop_reason = match (&world.stop_reason, truncated) {
         (Some(reason), _) => Some(reason.clone()),
+        (None, true) if opts.max_events == guard::DEFAULT_EVENT_BUDGET => Some(format!(
+            "the default event budget of {} events (about a minute of work) ran out; pass --max-events N to raise it",
+            guard::DEFAULT_EVENT_BUDGET
+        )),
         (None, true) => Some(format!("the event budget (--max-events {}) ran out", opts.max_events)),
         (None, false) => None,
     };

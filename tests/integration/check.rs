@@ -654,7 +654,7 @@ fn bad_expectations_are_reported_at_their_model_string() {
         (r#"(model: "reference_locked", metric: "latency_s.p99", below: "2s"),"#, &["2 grid points match"]),
         (
             r#"(model: "reference_locked", at: {"workload.rate": 10}, metric: "latency_s.p99", below: "fast"),"#,
-            &["`fast` is neither a number nor a duration"],
+            &["`fast` is neither a number (like 0.01) nor a duration"],
         ),
     ];
     for (bad, words) in cases {

@@ -191,7 +191,7 @@ fn codec_rates_and_payload_sizes_are_checked_at_load() {
         ("json: Rates(dumps: 41e6, loads: inf)", "0", "servers.json"),
         ("", "2000000000", "backend.payload_bytes"),
         ("response_bytes: 2000000000", "0", "servers.response_bytes"),
-        ("cores: 0", "0", "at least 1, not the unsigned integer `0`"),
+        ("cores: 0", "0", "`cores`: this count is a whole number from 1 to 4,294,967,295, e.g. 1, not 0"),
     ] {
         let (out, _, _dir) = run_model_text("m.ron", &text(servers, bytes), &[]);
         assert_rejected(&out, names);
