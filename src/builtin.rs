@@ -14,6 +14,14 @@ pub fn load(source: &str, name: &str) -> Result<ModelSpec, ConfigError> {
 }
 
 /// Both reference models, unlocked first.
+/// Overrides that take the server process out of a seed model: no CPU on
+/// its event loop (no parsing; a payload of 0 bytes, so no JSON), no memory
+/// or link. `cachesim bench` times the models with and without them, and
+/// tests of the cache, the pool or Redis use them at loads one seed process
+/// could not serve (it saturates at about 72 req/s, docs/models.md).
+pub const PROCESS_OFF: [&str; 4] =
+    [r#"servers.parse=Constant("0s")"#, "backend.payload_bytes=0", "servers.memory=None", "servers.link=None"];
+
 pub fn reference_pair() -> Result<(ModelSpec, ModelSpec), ConfigError> {
     Ok((load(REFERENCE, "reference")?, load(REFERENCE_LOCKED, "reference_locked")?))
 }

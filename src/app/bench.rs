@@ -23,12 +23,10 @@ pub(super) fn bench_models(args: &BenchArgs) -> Result<Vec<ModelSpec>, AppError>
         .to_vec();
     sets.extend(args.model_args.sets.iter().cloned());
     if args.models.is_empty() {
-        let off =
-            [r#"servers.parse=Constant("0s")"#, "backend.payload_bytes=0", "servers.memory=None", "servers.link=None"];
         let (a, b) = builtin::reference_pair()?;
         let (a, b) = (apply_overrides(a, &sets)?, apply_overrides(b, &sets)?);
         let without = |m: &ModelSpec| -> Result<ModelSpec, AppError> {
-            let mut m = apply_overrides(m.clone(), &off.map(String::from))?;
+            let mut m = apply_overrides(m.clone(), &builtin::PROCESS_OFF.map(String::from))?;
             m.name = format!("{} (off)", m.name);
             Ok(m)
         };

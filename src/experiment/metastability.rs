@@ -100,8 +100,7 @@ impl Judge {
     /// windows sized for it, and the level of each test when `watched`
     /// seconds are judged.
     fn new(series: &Series, base_end: SimTime, watched: SimDuration, slo_error_rate: f64) -> Judge {
-        let from = SimTime(base_end.0 / 4);
-        let whole = series.window(from, base_end);
+        let (from, whole) = base_phase(series, base_end);
         let secs = base_end.since(from).as_secs_f64();
         let rate = whole.ok as f64 / secs.max(1e-9);
         // Whole 10 s windows expecting MIN_EXPECTED, at least two of them
@@ -157,6 +156,13 @@ impl Judge {
     fn bad(&self, w: &Bucket) -> bool {
         self.goodput_low(w) || self.errors_high(w) || self.latency_high(w)
     }
+}
+
+/// The steady base phase, from `base_end / 4` (past a cold start) to
+/// `base_end`: where it starts, and its counts.
+fn base_phase(series: &Series, base_end: SimTime) -> (SimTime, Bucket) {
+    let from = SimTime(base_end.0 / 4);
+    (from, series.window(from, base_end))
 }
 
 /// Judges one replication whose trigger ran until `trigger_end`, the base
@@ -252,8 +258,7 @@ impl Sustaining {
     /// One replication's counts: the base phase as [`after_trigger`] judges
     /// it, and the second half of `[trigger_end, end)`.
     pub fn of(series: &Series, base_end: SimTime, trigger_end: SimTime, end: SimTime) -> Sustaining {
-        let from = SimTime(base_end.0 / 4);
-        let base = series.window(from, base_end);
+        let (from, base) = base_phase(series, base_end);
         let settled = SimTime(trigger_end.0 + end.since(trigger_end).0 / 2);
         let after = series.window(settled, end);
         Sustaining {

@@ -107,17 +107,25 @@ pub fn recovery_words(rec: &crate::experiment::Recovery) -> String {
             s.words()
         ));
     }
-    if rec.recovered > 0 {
-        let t = rec.slowest_recovery_s.unwrap_or(0.0);
-        parts.push(if rec.recovered == n && t == 0.0 {
-            "recovers at once (every replication: the first window after the trigger is as good as before)".into()
-        } else if rec.recovered == n {
-            format!("recovers in {t:.0}s (every replication)")
-        } else {
-            format!("recovers in {} of {n}, within {t:.0}s", rec.recovered)
-        });
-    }
+    parts.extend(recovered_words(rec, true));
     parts.join("; ")
+}
+
+/// How fast the replications that recovered did so ("recovers in 150s");
+/// when `explained`, a 0 s recovery of every replication reads "at once"
+/// with the reason. `None` when none recovered.
+fn recovered_words(rec: &crate::experiment::Recovery, explained: bool) -> Option<String> {
+    let n = rec.replications;
+    let t = rec.slowest_recovery_s.unwrap_or(0.0);
+    let every = if explained { " (every replication)" } else { "" };
+    Some(match rec.recovered {
+        0 => return None,
+        k if k == n && t == 0.0 && explained => {
+            "recovers at once (every replication: the first window after the trigger is as good as before)".into()
+        }
+        k if k == n => format!("recovers in {t:.0}s{every}"),
+        k => format!("recovers in {k} of {n}, within {t:.0}s"),
+    })
 }
 
 /// [`recovery_words`] for a table cell: the outcomes without the numbers
@@ -135,14 +143,7 @@ pub fn recovery_brief(rec: &crate::experiment::Recovery) -> String {
             rec.slowest_clear_s.unwrap_or(0.0)
         ));
     }
-    if rec.recovered > 0 {
-        let t = rec.slowest_recovery_s.unwrap_or(0.0);
-        parts.push(if rec.recovered == n {
-            format!("recovers in {t:.0}s")
-        } else {
-            format!("recovers in {} of {n}, within {t:.0}s", rec.recovered)
-        });
-    }
+    parts.extend(recovered_words(rec, false));
     parts.join("; ")
 }
 

@@ -236,7 +236,7 @@ impl World {
                 _ => Vec::new(),
             },
             gc: spec.servers.gc.as_ref().map(GcPolicy::new),
-            memory: MemoryState::new(spec, unit_count),
+            memory: MemoryState::new(spec, unit_count, workers as usize),
             links: spec
                 .servers
                 .link
@@ -449,13 +449,20 @@ impl World {
     /// keep waiting for the fetch in flight).
     fn on_restart(&mut self, server: u32) {
         let w = self.workers as usize;
-        for unit in &mut self.units[server as usize * w..(server as usize + 1) * w] {
-            if let Some(cache) = unit.cache.as_mut() {
-                cache.expires_at = None;
-            }
-            if let Some(responses) = unit.responses.as_mut() {
-                responses.clear();
-            }
+        for unit in server as usize * w..(server as usize + 1) * w {
+            self.empty_caches(unit);
+            self.memory_changed(unit);
+        }
+    }
+
+    /// Process `unit` forgets what its local and response caches held.
+    pub(super) fn empty_caches(&mut self, unit: usize) {
+        let u = &mut self.units[unit];
+        if let Some(cache) = u.cache.as_mut() {
+            cache.expires_at = None;
+        }
+        if let Some(responses) = u.responses.as_mut() {
+            responses.clear();
         }
     }
 
@@ -519,7 +526,7 @@ impl World {
     pub(super) fn finish(&mut self, q: &mut EventQueue<Event>, id: ReqId, outcome: Result<(), Cause>) {
         let now = q.now();
         let req = *self.requests.get(id);
-        let outcome = if req.killed { Err(super::process::KILLED) } else { outcome };
+        let outcome = if req.killed { Err(Cause::OomKilled) } else { outcome };
         // A response is serialised on the event loop before it leaves.
         if outcome.is_ok() && !req.encoded && self.cpu.encode_response > 0 && req.background == Background::No {
             self.requests.get_mut(id).encoded = true;

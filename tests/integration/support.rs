@@ -16,13 +16,7 @@ pub fn with(spec: &ModelSpec, sets: &[&str]) -> ModelSpec {
     apply_overrides(spec.clone(), &sets).unwrap_or_else(|e| panic!("bad override in test:\n{e}"))
 }
 
-/// Overrides that take the server process out of a seed model: no CPU on
-/// its event loop (no parsing, no JSON: a payload of 0 bytes), no memory or
-/// link. For tests of the cache, the pool or Redis whose formulas leave the
-/// event loop out, at loads one seed process could not serve (it saturates
-/// at about 72 req/s, docs/models.md).
-pub const PROCESS_OFF: [&str; 4] =
-    [r#"servers.parse=Constant("0s")"#, "backend.payload_bytes=0", "servers.memory=None", "servers.link=None"];
+pub use cachesim::builtin::PROCESS_OFF;
 
 /// `PROCESS_OFF` as `--set` arguments for the command line.
 pub fn process_off_args() -> Vec<&'static str> {

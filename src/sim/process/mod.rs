@@ -17,7 +17,7 @@ pub use cores::Cores;
 pub use event_loop::{AfterCpu, EventLoop, Job, Running};
 pub use gc::{Collector, GcPolicy, NO_REQ};
 pub use link::{Direction, Link};
-pub use memory::{KILLED, MemoryState};
+pub use memory::MemoryState;
 
 use crate::config::{ModelSpec, is_zero};
 use crate::engine::{EventQueue, SimDuration};
