@@ -176,6 +176,53 @@ fn limit_finds_the_event_loops_saturation_point() {
     assert!(cause.contains("event loop") && cause.contains("at most 1/100ms = 10 req/s"), "{cause}");
 }
 
+/// CPU per request is counted as requests leave, so a saturated loop's
+/// unfinished backlog cannot lower it: 20 req/s (evenly spaced) on a loop
+/// that serves 10, with no drain, leaves about half of them queued at the
+/// end, and every request that left used exactly its 100 ms.
+#[test]
+fn cpu_per_request_stays_exact_when_the_loop_is_saturated() {
+    let spec = model(
+        r#"Model(
+            workload: (arrivals: Constant, rate: 20, duration: "60s", drain: "0s"),
+            servers: (handler: (cpu: Constant("100ms"), wait: Constant("0s"))),
+            cache: (ttl: "1000d", start: Warm),
+            backend: (latency: Constant("1s")),
+        )"#,
+    );
+    let r = cachesim::sim::simulate(&spec, 1, 0, RunOptions::default());
+    assert!(r.requests.in_flight_at_end > 500, "the loop is saturated: {:?}", r.requests);
+    assert!((r.servers.cpu_s_per_request - 0.1).abs() < 1e-9, "{}", r.servers.cpu_s_per_request);
+    assert!((r.servers.cpu_s_per_response - 0.1).abs() < 1e-9, "{}", r.servers.cpu_s_per_response);
+}
+
+/// A failure skips the work after it, so the loop's capacity for answers
+/// is priced by the successful requests alone: every request fetches (no
+/// cache) through a 1/s token bucket that fails the rest at once, a success
+/// then costs 10 ms of handler CPU and 1 ms serialising 41,000 bytes at
+/// 41 MB/s, a failure costs nothing. So `cpu_s_per_response` is exactly
+/// 11 ms and `cpu_s_per_request` 11 ms × ok / left.
+#[test]
+fn cpu_per_response_prices_the_successful_requests_alone() {
+    let spec = model(
+        r#"Model(
+            workload: (rate: 20, duration: "60s", drain: "1h"),
+            servers: (handler: (cpu: Constant("10ms"), wait: Constant("0s")), response_bytes: 41000),
+            backend: (latency: Constant("10ms"), rate_limit: (rate: 1, burst: 1, when_empty: Fail)),
+        )"#,
+    );
+    let r = cachesim::sim::simulate(&spec, 1, 0, RunOptions::default());
+    let (ok, failed) = (r.requests.ok as f64, r.requests.failed as f64);
+    assert!(ok > 0.0 && failed > 0.0, "{:?}", r.requests);
+    assert!((r.servers.cpu_s_per_response - 0.011).abs() < 1e-9, "{}", r.servers.cpu_s_per_response);
+    let per_request = 0.011 * ok / (ok + failed);
+    assert!(
+        (r.servers.cpu_s_per_request - per_request).abs() < 1e-9,
+        "{} vs {per_request}",
+        r.servers.cpu_s_per_request
+    );
+}
+
 /// Rates that are not bytes per CPU second, and payloads past 1 GiB, are
 /// refused at load with the field and the range.
 #[test]
