@@ -49,11 +49,14 @@ pub struct Pool {
     /// that has not applied the newest write is a stale read.
     #[serde(default)]
     pub writes: Option<Writes>,
-    /// Time to open a physical connection: TCP, PostgreSQL's startup and
-    /// SCRAM authentication (about four round trips) and the fork of a
-    /// backend process. The pool opens lazily, so the first `pool_size`
-    /// checkouts and every overflow checkout pay it. Default
-    /// `LogNormal(median: "5ms", p99: "20ms")`: a few ms on one host.
+    /// Time to open one of the pool's physical connections: TCP,
+    /// PostgreSQL's startup and SCRAM authentication (about four round
+    /// trips) and the fork of a backend process. The pool opens lazily, so
+    /// the first `pool_size` checkouts and every overflow checkout pay it.
+    /// Default `LogNormal(median: "5ms", p99: "20ms")`: a few ms on one host.
+    /// Through PgBouncer the pool connects to PgBouncer instead (the same
+    /// exchange without the fork: lower it), and PgBouncer's own server
+    /// connections pay `pgbouncer.server_connect`.
     #[serde(default = "default_connect")]
     pub connect: Latency,
     /// Who gets a returned connection when checkouts wait: `Barging`
@@ -125,6 +128,17 @@ pub struct PgBouncer {
     /// waits forever, as in PgBouncer).
     #[serde(default = "default_query_wait_timeout")]
     pub query_wait_timeout: Dur,
+    /// Time for PgBouncer to open a server connection to PostgreSQL: TCP,
+    /// startup, authentication and the backend's fork, as a direct pool's
+    /// `connect` (default `LogNormal(median: "5ms", p99: "20ms")`).
+    /// PgBouncer opens server connections lazily, one attempt at a time
+    /// per pool (`launch_new_connection`), while queries wait.
+    #[serde(default = "default_connect")]
+    pub server_connect: Latency,
+    /// An idle server connection is closed after this long unused
+    /// (PgBouncer's `server_idle_timeout`, default 600s; `"0s"` never).
+    #[serde(default = "default_server_idle_timeout")]
+    pub server_idle_timeout: Dur,
 }
 
 fn default_bouncer_pool() -> u32 {
@@ -135,6 +149,9 @@ fn default_max_client_conn() -> u32 {
 }
 fn default_query_wait_timeout() -> Dur {
     Dur::secs(120)
+}
+fn default_server_idle_timeout() -> Dur {
+    Dur::secs(600)
 }
 
 /// Streaming read replicas: each worker keeps one pool per node (the

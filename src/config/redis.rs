@@ -19,6 +19,22 @@ pub struct Redis {
     /// Commands queue for it in arrival order.
     #[serde(default = "default_command_time")]
     pub command_time: Latency,
+    /// Time for a worker to open a connection to Redis. Default (absent):
+    /// two round trips drawn from `rtt`, as redis-py's asyncio client
+    /// connects: the TCP handshake, then the pipelined `CLIENT SETINFO`
+    /// pair it sends on connect. Each process keeps a pool (redis-py's
+    /// `ConnectionPool`): a command takes an idle connection, most
+    /// recently used first, or opens one; connections stay open until the
+    /// process restarts, and one whose command found Redis down is closed.
+    #[serde(default)]
+    pub connect: Option<Latency>,
+    /// Most connections one process's pool may have in use (redis-py's
+    /// `max_connections`: 100 since redis-py 8.1, unbounded (2^31) before;
+    /// 1 to 2,147,483,648). A command that would need one more fails at
+    /// once with `MaxConnectionsError`, which `when_down` handles as an
+    /// unreachable Redis.
+    #[serde(default = "default_max_connections")]
+    pub max_connections: u32,
     /// TTL of the shared entry, set with SETEX after a fetch (default 5m).
     #[serde(default = "default_ttl")]
     pub ttl: Dur,
@@ -92,6 +108,9 @@ fn default_rtt() -> Latency {
 }
 fn default_command_time() -> Latency {
     Latency::Constant(Dur(crate::engine::SimDuration(12_000)))
+}
+fn default_max_connections() -> u32 {
+    100
 }
 fn default_ttl() -> Dur {
     Dur::secs(300)

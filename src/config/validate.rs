@@ -216,6 +216,7 @@ pub fn validate(m: &ModelSpec) -> Result<(), Invalid> {
                 ));
             }
         }
+        in_range("redis.max_connections", r.max_connections.into(), 1, 1 << 31, "connections per process")?;
         if let Some(l) = &r.lock
             && l.sleep.nanos() < 1_000_000
         {

@@ -29,6 +29,38 @@ fn micros(d: SimDuration) -> u64 {
     d.0.div_ceil(1_000)
 }
 
+/// Connections opened, and how long opening them took.
+pub struct Connects {
+    pub count: u64,
+    sum_ns: u128,
+    us: Histogram<u64>,
+}
+
+impl Default for Connects {
+    fn default() -> Connects {
+        Connects { count: 0, sum_ns: 0, us: histogram() }
+    }
+}
+
+impl Connects {
+    /// One more connection, opened in `d`.
+    pub fn add(&mut self, d: SimDuration) {
+        self.count += 1;
+        self.sum_ns += u128::from(d.0);
+        record(&mut self.us, micros(d));
+    }
+
+    /// Mean and 99th percentile of the time to open one, seconds (`None`
+    /// when none was opened).
+    pub fn stats(&self) -> super::ConnectStats {
+        let any = self.count > 0;
+        super::ConnectStats {
+            mean: any.then(|| self.sum_ns as f64 / self.count as f64 / 1e9),
+            p99: any.then(|| self.us.value_at_quantile(0.99) as f64 / 1e6),
+        }
+    }
+}
+
 /// Running statistics of one run. Only events at or after `warmup` count.
 pub struct Recorder {
     pub warmup: SimTime,
@@ -67,10 +99,13 @@ pub struct Recorder {
     /// Connections in use now, all pools together.
     pool_in_use: u64,
     pub pool_timeouts: u64,
-    /// Connections the measured requests opened, and how long each took.
-    pub connects: u64,
-    pub connect_sum_ns: u128,
-    pub connect_us: Histogram<u64>,
+    /// Connections the measured requests' pools opened, PgBouncer's server
+    /// connections opened in measured time, and Redis connections the
+    /// measured requests opened: how many, and how long each took.
+    pub pool_connects: Connects,
+    pub bouncer_connects: Connects,
+    pub redis_connects: Connects,
+    pub redis_max_connections_errors: u64,
     in_flight: u64,
     /// Requests in the system that arrived after the warm-up.
     counted_in_flight: u64,
@@ -141,9 +176,10 @@ impl Recorder {
             pool_peak_per_pool: 0,
             pool_in_use: 0,
             pool_timeouts: 0,
-            connects: 0,
-            connect_sum_ns: 0,
-            connect_us: histogram(),
+            pool_connects: Connects::default(),
+            bouncer_connects: Connects::default(),
+            redis_connects: Connects::default(),
+            redis_max_connections_errors: 0,
             in_flight: 0,
             counted_in_flight: 0,
             in_flight_peak: 0,
@@ -340,12 +376,10 @@ impl Recorder {
         }
     }
 
-    /// A request began opening a connection that takes `d`.
+    /// A request began opening a pool connection that takes `d`.
     pub fn connect_started(&mut self, counted: bool, d: SimDuration) {
         if counted {
-            self.connects += 1;
-            self.connect_sum_ns += u128::from(d.0);
-            record(&mut self.connect_us, micros(d));
+            self.pool_connects.add(d);
         }
     }
 

@@ -133,6 +133,15 @@ pub struct RedisStats {
     pub lock_timeouts: u64,
     /// Longest a command waited for Redis's single thread, seconds.
     pub peak_queue_wait_s: f64,
+    /// Connections the measured requests' commands opened (each process
+    /// keeps its own pool), and how long opening one took, seconds.
+    pub connections_opened: u64,
+    pub connect_s: ConnectStats,
+    /// Most connections open to Redis at once, all processes together
+    /// (Redis's `connected_clients`; whole run).
+    pub peak_connections: u64,
+    /// Commands refused by a full pool (`MaxConnectionsError`, measured).
+    pub max_connections_errors: u64,
 }
 
 /// The CDN's tiers and what reached the origin (measured requests).
@@ -181,6 +190,11 @@ pub struct DbStats {
     pub bouncer_wait_mean_s: Option<f64>,
     /// Queries cancelled at `query_wait_timeout`.
     pub bouncer_timeouts: u64,
+    /// Server connections PgBouncer opened to PostgreSQL in measured time
+    /// (lazily, one at a time per node; idle ones close after
+    /// `server_idle_timeout`), and how long opening one took, seconds.
+    pub bouncer_connections_opened: u64,
+    pub bouncer_connect_s: ConnectStats,
 }
 
 /// One cache layer's hits.

@@ -131,13 +131,16 @@ fn rows(r: &RunReport) -> Vec<(&'static str, String)> {
         (
             "pool",
             format!(
-                "peak in use {} (one pool {})   waited {}   wait mean {}   wait p99 {}   timeouts {}",
+                "peak in use {} (one pool {})   waited {}   wait mean {}   wait p99 {}   timeouts {}   opened {} (connect mean {}, p99 {})",
                 p.peak_in_use,
                 p.peak_in_use_per_pool,
                 pct(p.wait_probability),
                 secs(p.wait_mean_s),
                 secs(p.wait_p99_s),
-                count(p.timeouts)
+                count(p.timeouts),
+                count(p.connections_opened),
+                secs(p.connect_s.mean),
+                secs(p.connect_s.p99)
             ),
         ),
         ("engine", engine_line(r)),
@@ -212,14 +215,18 @@ fn optional_rows(r: &RunReport) -> Vec<(&'static str, String)> {
         rows.push((
             "redis",
             format!(
-                "gets {}   hit ratio {}   lock acquisitions {}   lease takeovers {}   lock not owned {}   lock timeouts {}   fallback fetches {}",
+                "gets {}   hit ratio {}   lock acquisitions {}   lease takeovers {}   lock not owned {}   lock timeouts {}   fallback fetches {}   connections opened {} (connect mean {}; at most {} open; pool full {})",
                 count(d.gets),
                 pct(d.hit_ratio),
                 count(d.lock_acquisitions),
                 count(d.lease_takeovers),
                 count(d.lock_not_owned),
                 count(d.lock_timeouts),
-                count(d.fallback_fetches)
+                count(d.fallback_fetches),
+                count(d.connections_opened),
+                secs(d.connect_s.mean),
+                d.peak_connections,
+                count(d.max_connections_errors)
             ),
         ));
     }
@@ -244,18 +251,20 @@ fn optional_rows(r: &RunReport) -> Vec<(&'static str, String)> {
         ));
     }
     let d = &r.db;
-    if d.replica_reads > 0 || d.bouncer_waits > 0 || d.bouncer_timeouts > 0 {
+    if d.replica_reads > 0 || d.bouncer_waits > 0 || d.bouncer_timeouts > 0 || d.bouncer_connections_opened > 0 {
         rows.push((
             "db",
             format!(
-                "queries {}   on replicas {} (stale {}, behind by {} on average)   PgBouncer waits {} (mean {})   timeouts {}",
+                "queries {}   on replicas {} (stale {}, behind by {} on average)   PgBouncer waits {} (mean {})   timeouts {}   server connections opened {} (connect mean {})",
                 count(d.queries),
                 count(d.replica_reads),
                 pct(d.stale_read_share),
                 secs(d.stale_lag_mean_s),
                 count(d.bouncer_waits),
                 secs(d.bouncer_wait_mean_s),
-                count(d.bouncer_timeouts)
+                count(d.bouncer_timeouts),
+                count(d.bouncer_connections_opened),
+                secs(d.bouncer_connect_s.mean)
             ),
         ));
     }

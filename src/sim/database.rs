@@ -24,13 +24,55 @@ use super::sampler::Sampler;
 use super::versions::Versions;
 use super::world::{Event, World};
 
-/// PgBouncer's server connections for one node (transaction pooling).
+/// PgBouncer's server connections for one node (transaction pooling), as
+/// src/objects.c and src/janitor.c run them: opened lazily while queries
+/// wait, one attempt at a time (`launch_new_connection`); a released
+/// server goes to the front of the idle list and the next query takes the
+/// front one (LIFO, `server_round_robin = 0`); an idle server is closed
+/// after `server_idle_timeout`.
 pub struct Bouncer {
     size: u32,
+    /// Servers linked to a query.
     busy: u32,
+    /// When each idle server was released, oldest first: the newest is
+    /// taken, the oldest time out.
+    idle: VecDeque<SimTime>,
+    /// A connection attempt is under way.
+    connecting: bool,
+    /// Most server connections open at once (PostgreSQL's view).
     pub peak: u32,
     wait_timeout: SimDuration,
+    idle_timeout: SimDuration,
     waiters: VecDeque<Waiter>,
+}
+
+impl Bouncer {
+    /// Server connections open or opening.
+    fn open(&self) -> u32 {
+        self.busy + self.idle.len() as u32 + u32::from(self.connecting)
+    }
+
+    /// Takes an idle server, after closing those idle past the timeout
+    /// (PgBouncer's janitor would have closed them by `now`).
+    fn take_idle(&mut self, now: SimTime) -> bool {
+        if self.idle_timeout.0 > 0 {
+            while self.idle.front().is_some_and(|&since| since.after(self.idle_timeout) <= now) {
+                self.idle.pop_front();
+            }
+        }
+        if self.idle.pop_back().is_some() {
+            self.busy += 1;
+            true
+        } else {
+            false
+        }
+    }
+
+    /// Whether to start opening a server connection: queries wait, none is
+    /// being opened, and the pool has room.
+    fn should_launch(&self) -> bool {
+        !self.waiters.is_empty() && !self.connecting && self.open() < self.size
+    }
 }
 
 /// A replica's progress through the primary's writes.
@@ -118,6 +160,9 @@ pub struct Database {
     /// Opening a physical connection, and its stream.
     connect: Sampler,
     connect_rng: SimRng,
+    /// PgBouncer opening a server connection, and its stream.
+    server_connect: Option<Sampler>,
+    server_connect_rng: SimRng,
     pub counters: DbCounters,
 }
 
@@ -133,8 +178,11 @@ impl Database {
                 bouncer: spec.pgbouncer.as_ref().map(|b| Bouncer {
                     size: b.default_pool_size,
                     busy: 0,
+                    idle: VecDeque::new(),
+                    connecting: false,
                     peak: 0,
                     wait_timeout: b.query_wait_timeout.0,
+                    idle_timeout: b.server_idle_timeout.0,
                     waiters: VecDeque::new(),
                 }),
                 replica: spec.replicas.as_ref().filter(|_| i > 0).map(|r| Replica {
@@ -155,6 +203,8 @@ impl Database {
             query: Sampler::new(&spec.query),
             connect: Sampler::new(&spec.connect),
             connect_rng: stream(seed, run, "db.connect"),
+            server_connect: spec.pgbouncer.as_ref().map(|b| Sampler::new(&b.server_connect)),
+            server_connect_rng: stream(seed, run, "db.pgbouncer.connect"),
             counters: DbCounters::default(),
         }
     }
@@ -261,19 +311,69 @@ impl World {
         let now = q.now();
         let node = self.requests.get(id).db_node as usize;
         let db = self.db.as_mut().expect("a query needs a database");
-        if let Some(b) = db.nodes[node].bouncer.as_mut() {
-            if b.busy == b.size {
-                // PgBouncer: a query_wait_timeout of 0 waits forever.
-                let timeout = (b.wait_timeout.0 > 0)
-                    .then(|| q.schedule_cancellable_in(b.wait_timeout, Event::BouncerTimeout(id)));
-                b.waiters.push_back(Waiter { req: id, since: now, timeout });
-                self.phase(now, id, Phase::PoolWait);
-                return;
-            }
-            b.busy += 1;
-            b.peak = b.peak.max(b.busy);
+        if let Some(b) = db.nodes[node].bouncer.as_mut()
+            && !b.take_idle(now)
+        {
+            // PgBouncer: a query_wait_timeout of 0 waits forever.
+            let timeout =
+                (b.wait_timeout.0 > 0).then(|| q.schedule_cancellable_in(b.wait_timeout, Event::BouncerTimeout(id)));
+            b.waiters.push_back(Waiter { req: id, since: now, timeout });
+            self.phase(now, id, Phase::PoolWait);
+            self.launch_server_connection(q, node);
+            return;
         }
         self.run_query(q, id);
+    }
+
+    /// PgBouncer opens a server connection for node `node` if queries wait
+    /// for one, none is being opened and its pool has room.
+    fn launch_server_connection(&mut self, q: &mut EventQueue<Event>, node: usize) {
+        let db = self.db.as_mut().expect("a query needs a database");
+        let Some(b) = db.nodes[node].bouncer.as_mut().filter(|b| b.should_launch()) else { return };
+        b.connecting = true;
+        b.peak = b.peak.max(b.open());
+        let sampler = db.server_connect.as_ref().expect("PgBouncer has its connect time");
+        let d = sampler.sample(&mut db.server_connect_rng);
+        if self.stats.measuring(q.now()) {
+            self.stats.bouncer_connects.add(d);
+        }
+        q.schedule_in(d, Event::ServerConnected(node as u32));
+    }
+
+    /// PgBouncer's new server connection is ready: the first waiting query
+    /// takes it (or it waits idle), and the next attempt starts if queries
+    /// still wait.
+    pub(super) fn on_server_connected(&mut self, q: &mut EventQueue<Event>, node: usize) {
+        let db = self.db.as_mut().expect("a query needs a database");
+        let b = db.nodes[node].bouncer.as_mut().expect("PgBouncer opened it");
+        b.connecting = false;
+        b.busy += 1;
+        self.server_free(q, node);
+        self.launch_server_connection(q, node);
+    }
+
+    /// A busy server connection of node `node` is free: the first waiting
+    /// query runs on it, or it goes idle.
+    fn server_free(&mut self, q: &mut EventQueue<Event>, node: usize) {
+        let now = q.now();
+        let db = self.db.as_mut().expect("a query needs a database");
+        let b = db.nodes[node].bouncer.as_mut().expect("a server connection needs PgBouncer");
+        match b.waiters.pop_front() {
+            Some(w) => {
+                if let Some(key) = w.timeout {
+                    q.cancel(key);
+                }
+                if self.requests.get(w.req).counted {
+                    db.counters.bouncer_waits += 1;
+                    db.counters.bouncer_wait_sum_ns += u128::from(now.since(w.since).0);
+                }
+                self.run_query(q, w.req);
+            }
+            None => {
+                b.busy -= 1;
+                b.idle.push_back(now);
+            }
+        }
     }
 
     /// The query runs on its node; a replica read that misses the newest
@@ -304,23 +404,9 @@ impl World {
     }
 
     pub(super) fn on_query_done(&mut self, q: &mut EventQueue<Event>, id: ReqId) {
-        let now = q.now();
         let node = self.requests.get(id).db_node as usize;
-        let db = self.db.as_mut().expect("a query needs a database");
-        if let Some(b) = db.nodes[node].bouncer.as_mut() {
-            match b.waiters.pop_front() {
-                Some(w) => {
-                    if let Some(key) = w.timeout {
-                        q.cancel(key);
-                    }
-                    if self.requests.get(w.req).counted {
-                        db.counters.bouncer_waits += 1;
-                        db.counters.bouncer_wait_sum_ns += u128::from(now.since(w.since).0);
-                    }
-                    self.run_query(q, w.req);
-                }
-                None => b.busy -= 1,
-            }
+        if self.db.as_ref().expect("a query needs a database").nodes[node].bouncer.is_some() {
+            self.server_free(q, node);
         }
         self.return_connection(q, id);
         self.finish(q, id, Ok(()));

@@ -99,7 +99,13 @@ fn check_events(spec: &ModelSpec, requests: f64, budget: Option<u64>) -> Result<
     let (attempts, timers) = spec.workload.client.as_ref().map_or((1.0, 0.0), |c| (1.0 + f64::from(c.retries), 2.0));
     // A checkout that opens a connection, or a woken pool waiter, is one
     // more event.
-    let pool = if spec.db.is_some() { 1.0 } else { 0.0 };
+    // Through PgBouncer, a query may wait for a server connection to open:
+    // one more, at most.
+    let pool = match &spec.db {
+        Some(db) if db.pgbouncer.is_some() => 2.0,
+        Some(_) => 1.0,
+        None => 0.0,
+    };
     let per = requests * attempts;
     let basic = per * (EVENTS_PER_REQUEST + pool + timers);
     // A link sends each response (and brings each fetched payload, at most

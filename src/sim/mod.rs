@@ -17,6 +17,7 @@ pub mod guard;
 mod pool;
 mod process;
 mod redis;
+mod redis_clients;
 mod refresh;
 mod request;
 mod responses;
@@ -266,6 +267,10 @@ fn report(
             fallback_fetches: redis.map_or(0, |r| r.fallback_fetches),
             lock_timeouts: s.lock_timeouts,
             peak_queue_wait_s: redis.map_or(0.0, |r| r.peak_wait.as_secs_f64()),
+            connections_opened: s.redis_connects.count,
+            connect_s: s.redis_connects.stats(),
+            peak_connections: redis.map_or(0, |r| r.connections_peak),
+            max_connections_errors: s.redis_max_connections_errors,
         },
         backend: BackendStats {
             calls: s.backend_calls,
@@ -288,11 +293,8 @@ fn report(
             wait_p99_s: any_checkout.then(|| secs_us(s.pool_wait_us.value_at_quantile(0.99))),
             timeouts: s.pool_timeouts,
             db_peak_connections: u64::from(db_peak),
-            connections_opened: s.connects,
-            connect_s: crate::metrics::ConnectStats {
-                mean: (s.connects > 0).then(|| s.connect_sum_ns as f64 / s.connects as f64 / 1e9),
-                p99: (s.connects > 0).then(|| secs_us(s.connect_us.value_at_quantile(0.99))),
-            },
+            connections_opened: s.pool_connects.count,
+            connect_s: s.pool_connects.stats(),
         },
         divergence: divergence_stats(&s.divergence, measured_span),
         staleness_s: StalenessStats {
@@ -323,6 +325,8 @@ fn report(
             bouncer_wait_mean_s: (dbc.bouncer_waits > 0)
                 .then(|| dbc.bouncer_wait_sum_ns as f64 / dbc.bouncer_waits as f64 / 1e9),
             bouncer_timeouts: dbc.bouncer_timeouts,
+            bouncer_connections_opened: s.bouncer_connects.count,
+            bouncer_connect_s: s.bouncer_connects.stats(),
         },
         engine: EngineStats {
             events: queue.events_processed(),

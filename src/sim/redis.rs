@@ -15,6 +15,14 @@ use super::sampler::Sampler;
 pub struct RedisState {
     rtt: Sampler,
     rtt_rng: SimRng,
+    /// Opening a connection (`None`: two round trips), and its stream.
+    connect: Option<Sampler>,
+    connect_rng: SimRng,
+    /// Each process's pool's `max_connections`.
+    pub max_connections: u32,
+    /// Connections open now and at most, all processes together.
+    pub connections: u64,
+    pub connections_peak: u64,
     command: Sampler,
     command_rng: SimRng,
     ttl: SimDuration,
@@ -64,6 +72,7 @@ impl RedisState {
     pub fn new(
         spec: &Redis,
         rtt_rng: SimRng,
+        connect_rng: SimRng,
         command_rng: SimRng,
         jitter_rng: SimRng,
         warm_fetch: SimDuration,
@@ -77,6 +86,11 @@ impl RedisState {
         RedisState {
             rtt: Sampler::new(&spec.rtt),
             rtt_rng,
+            connect: spec.connect.as_ref().map(Sampler::new),
+            connect_rng,
+            max_connections: spec.max_connections,
+            connections: 0,
+            connections_peak: 0,
             command: Sampler::new(&spec.command_time),
             command_rng,
             ttl: spec.ttl.0,
@@ -128,6 +142,27 @@ impl RedisState {
     /// Half a round trip: the way there or back.
     pub fn half_rtt(&mut self) -> SimDuration {
         SimDuration(self.rtt.sample(&mut self.rtt_rng).0 / 2)
+    }
+
+    /// Time to open a new connection; it counts as open from now.
+    pub fn open_connection(&mut self) -> SimDuration {
+        self.connections += 1;
+        self.connections_peak = self.connections_peak.max(self.connections);
+        match &self.connect {
+            Some(c) => c.sample(&mut self.connect_rng),
+            // The TCP handshake, then CLIENT SETINFO LIB-NAME and LIB-VER
+            // pipelined in one round trip (their turns on Redis's thread,
+            // about 2 × 12 µs, are left out).
+            None => {
+                let handshake = self.rtt.sample(&mut self.connect_rng);
+                SimDuration(handshake.0.saturating_add(self.rtt.sample(&mut self.connect_rng).0))
+            }
+        }
+    }
+
+    /// `n` connections closed.
+    pub fn close_connections(&mut self, n: u64) {
+        self.connections -= n;
     }
 
     /// A command reaching Redis at `now` is executed after those before it:

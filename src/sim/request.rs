@@ -58,8 +58,11 @@ pub struct Request {
     pub shared_token: u64,
     /// How long its backend fetch took (stored in Redis as XFetch's Δ).
     pub fetched_in: SimDuration,
-    /// Its Redis command arrived during an outage.
+    /// Its Redis command arrived during an outage (or found its pool full).
     pub redis_down: bool,
+    /// The generation of its process's Redis pool its command's connection
+    /// came from (`NO_CONNECTION`: its command has none).
+    pub redis_conn: u32,
     /// What it met that explains its fate (a cold or expired cache).
     pub period: Period,
     /// The client's try: 0 for the first, k for retry k (`workload.client`).
@@ -81,6 +84,9 @@ pub struct Request {
     /// When its pool checkout began (while it opens a connection).
     pub pool_since: SimTime,
 }
+
+/// [`Request::redis_conn`] of a command that holds no connection.
+pub const NO_CONNECTION: u32 = u32::MAX;
 
 /// Whether a request is a refresh no client waits for, and of what.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -120,6 +126,7 @@ impl Request {
             fetch_started: arrived,
             retries: 0,
             redis_op: RedisOp::None,
+            redis_conn: NO_CONNECTION,
             version: 0,
             redis_ok: false,
             lock_token: None,

@@ -16,17 +16,53 @@ use crate::engine::{EventQueue, SimDuration, SimTime};
 use crate::metrics::{Cause, Period, Phase};
 
 use super::redis::SharedGet;
-use super::request::{RedisOp, ReqId};
+use super::redis_clients::Take;
+use super::request::{NO_CONNECTION, RedisOp, ReqId};
 use super::world::{Event, World};
 
 impl World {
-    /// Sends `op` for request `id`: it reaches Redis after half a round trip.
+    /// Sends `op` for request `id` on a connection from its process's pool:
+    /// it reaches Redis after half a round trip, and after connecting if
+    /// the connection is new. With the pool full it fails at once, as a
+    /// connection error.
     fn send(&mut self, q: &mut EventQueue<Event>, id: ReqId, op: RedisOp) {
         let redis = self.redis.as_mut().expect("a Redis command needs Redis");
+        let req = self.requests.get_mut(id);
+        req.redis_op = op;
+        let clients = &mut self.units[req.unit as usize].redis_clients;
+        let connect = match clients.take(redis.max_connections) {
+            Take::Idle => SimDuration::ZERO,
+            Take::Open => {
+                let d = redis.open_connection();
+                if req.counted {
+                    self.stats.redis_connects.add(d);
+                }
+                d
+            }
+            Take::Full => {
+                self.stats.redis_max_connections_errors += u64::from(req.counted);
+                req.redis_down = true;
+                q.schedule_in(SimDuration::ZERO, Event::RedisReply(id));
+                return;
+            }
+        };
+        req.redis_conn = clients.generation;
         let there = redis.half_rtt();
-        self.requests.get_mut(id).redis_op = op;
         self.phase(q.now(), id, Phase::Redis);
-        q.schedule_in(there, Event::RedisArrive(id));
+        q.schedule_in(SimDuration(connect.0.saturating_add(there.0)), Event::RedisArrive(id));
+    }
+
+    /// The reply is back: its connection returns to its pool, or closes
+    /// if the command failed on it.
+    fn connection_back(&mut self, id: ReqId) {
+        let req = self.requests.get_mut(id);
+        let generation = std::mem::replace(&mut req.redis_conn, NO_CONNECTION);
+        if generation == NO_CONNECTION {
+            return;
+        }
+        if self.units[req.unit as usize].redis_clients.give_back(generation, req.redis_down) {
+            self.redis.as_mut().expect("Redis").close_connections(1);
+        }
     }
 
     /// Looks the data up in Redis (on an in-memory miss, or with no
@@ -120,6 +156,7 @@ impl World {
     /// A reply is back at the worker.
     pub(super) fn on_redis_reply(&mut self, q: &mut EventQueue<Event>, id: ReqId) {
         let now = q.now();
+        self.connection_back(id);
         let req = *self.requests.get(id);
         if req.redis_down {
             self.requests.get_mut(id).redis_down = false;

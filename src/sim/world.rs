@@ -26,6 +26,7 @@ use super::expiry::ExpirySpans;
 use super::pool::PoolState;
 use super::process::{AfterCpu, Collector, Cores, CpuCosts, Direction, EventLoop, GcPolicy, Link, MemoryState};
 use super::redis::RedisState;
+use super::redis_clients::RedisClients;
 use super::request::{Background, ReqId, Request, Slab};
 use super::responses::{ResponseState, ZipfKeys};
 use super::sampler::Sampler;
@@ -96,6 +97,8 @@ pub enum Event {
     Sent(ReqId),
     /// Server link -> worker: the fetched payload's last byte has arrived.
     Received(ReqId),
+    /// PostgreSQL -> PgBouncer of a node: the server connection it opened is ready.
+    ServerConnected(u32),
 }
 
 /// One worker process: its slots, cache and pool.
@@ -117,6 +120,8 @@ pub(super) struct Unit {
     /// Its garbage collector, and the stream of its pauses.
     pub collector: Collector,
     pub gc_rng: SimRng,
+    /// Its pool of Redis connections (empty without Redis).
+    pub redis_clients: RedisClients,
 }
 
 /// The most requests that may be in the system at once: beyond this the run
@@ -219,6 +224,7 @@ impl World {
                     cpu_rng: rng(&format!("{name}.cpu")),
                     collector: Collector::default(),
                     gc_rng: rng(&format!("{name}.gc")),
+                    redis_clients: RedisClients::default(),
                 }
             })
             .collect();
@@ -245,10 +251,16 @@ impl World {
             payload_bytes: spec.backend.payload_bytes,
             backend: BackendState::new(&spec.backend, rng("backend"), rng("backend.retry")),
             versions: Versions::new(spec.backend.writes.as_ref(), rng("backend.writes")),
-            redis: spec
-                .redis
-                .as_ref()
-                .map(|r| RedisState::new(r, rng("redis.rtt"), rng("redis.command"), rng("redis.ttl"), warm_fetch)),
+            redis: spec.redis.as_ref().map(|r| {
+                RedisState::new(
+                    r,
+                    rng("redis.rtt"),
+                    rng("redis.connect"),
+                    rng("redis.command"),
+                    rng("redis.ttl"),
+                    warm_fetch,
+                )
+            }),
             db: spec.db.as_ref().map(|p| Database::new(p, seed, run)),
             arrivals: ArrivalStream::new(w, rng("arrivals")),
             think: w.closed.as_ref().map(|c| (Sampler::new(&c.think), rng("users"))),
@@ -458,6 +470,11 @@ impl World {
     /// Process `unit` forgets what its local and response caches held.
     pub(super) fn empty_caches(&mut self, unit: usize) {
         let u = &mut self.units[unit];
+        // Its Redis connections end with it.
+        let closed = u.redis_clients.end();
+        if let Some(r) = self.redis.as_mut() {
+            r.close_connections(closed.into());
+        }
         if let Some(cache) = u.cache.as_mut() {
             cache.expires_at = None;
         }
@@ -642,6 +659,7 @@ impl Model for World {
             Event::PoolWake(id) => self.on_pool_wake(q, id),
             Event::Sent(id) => self.on_sent(q, id),
             Event::Received(id) => self.fetch_arrived(q, id),
+            Event::ServerConnected(node) => self.on_server_connected(q, node as usize),
         }
     }
 
@@ -681,6 +699,7 @@ impl Model for World {
             Event::RedisFlush => (28, 0),
             Event::Sent(id) => (29, id),
             Event::Received(id) => (30, id),
+            Event::ServerConnected(node) => (31, node),
         };
         (kind << 32) | u64::from(id)
     }

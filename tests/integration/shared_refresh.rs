@@ -33,14 +33,15 @@ const H: f64 = 0.001;
 const HANDLER: f64 = 0.005;
 
 /// The shared-entry model: Poisson `rate`, `duration` with `warmup`, Redis
-/// TTL `ttl`, `redis_extra` appended inside `redis: (...)`, a constant
+/// TTL `ttl` (connections open at once, so that latencies are round trips
+/// alone: tests/integration/connections.rs prices connecting), `redis_extra` appended inside `redis: (...)`, a constant
 /// backend latency `delta`.
 fn shared(rate: f64, duration: &str, warmup: &str, ttl: &str, redis_extra: &str, delta: &str) -> ModelSpec {
     model(&format!(
         r#"Model(
             workload: (rate: {rate}, duration: "{duration}", warmup: "{warmup}"),
             servers: (count: 3, handler: Constant("5ms")),
-            redis: (rtt: Constant("2ms"), command_time: Constant("0s"), ttl: "{ttl}", {redis_extra}),
+            redis: (rtt: Constant("2ms"), command_time: Constant("0s"), connect: Constant("0s"), ttl: "{ttl}", {redis_extra}),
             backend: (latency: Constant("{delta}")),
         )"#
     ))
@@ -373,7 +374,7 @@ fn ttl_jitter_spreads_the_shared_entry_s_cycles() {
             r#"Model(
                 workload: (arrivals: Constant, rate: 100, duration: "600s"),
                 servers: (count: 3, handler: Constant("5ms")),
-                redis: (rtt: Constant("2ms"), command_time: Constant("0s"), ttl: "1s", ttl_jitter: {jitter}),
+                redis: (rtt: Constant("2ms"), command_time: Constant("0s"), connect: Constant("0s"), ttl: "1s", ttl_jitter: {jitter}),
                 backend: (latency: Constant("5ms")),
             )"#
         ))
