@@ -91,7 +91,7 @@ cleanup() {
     exit "$rc"
 }
 trap cleanup EXIT
-trap 'exit 130' INT TERM
+trap 'echo "slurm-smoke: interrupted" >&2; exit 130' INT TERM
 
 # == The packages (left installed).
 t=$SECONDS
@@ -148,7 +148,8 @@ job="$tmp/work/seed_matrix.sbatch"
 extract README.md '^### Running a sweep on a cluster' >"$job"
 [ -s "$job" ] || die "README.md: no sh block under 'Running a sweep on a cluster'"
 head -n 1 "$job" | grep -qx '#!/bin/bash' || die "README.md: the job script does not start with #!/bin/bash"
-grep -q '^#SBATCH --array=' "$job" || die "README.md: the job script has no #SBATCH --array line"
+shards=$(sed -n 's/^#SBATCH --array=1-\([0-9][0-9]*\)$/\1/p' "$job")
+[ -n "$shards" ] || die "README.md: the job script has no '#SBATCH --array=1-N' line"
 extract docs/experiments.md '^A Slurm job array' | cmp -s - "$job" ||
     die "docs/experiments.md's Slurm job script differs from README.md's"
 say "job script (from README.md):"
@@ -165,7 +166,7 @@ munged --foreground --force --socket="$sock" --key-file="$tmp/munge/munge.key" \
 munged_pid=$!
 for _ in $(seq 100); do
     [ -S "$sock" ] && break
-    kill -0 "$munged_pid" 2>/dev/null || die "munged exited (see its log above)"
+    kill -0 "$munged_pid" 2>/dev/null || die "munged exited (its output follows)"
     sleep 0.1
 done
 munge -n -S "$sock" | unmunge -S "$sock" >/dev/null || die "munged does not answer on $sock"
@@ -235,7 +236,6 @@ while [ -n "$(squeue -h -j "$jobid" -o %i 2>/dev/null)" ]; do
     sleep 1
 done
 states=$(scontrol -o show job "$jobid") || die "scontrol cannot show job $jobid"
-shards=$(sed -n 's/^#SBATCH --array=1-\([0-9]*\)$/\1/p' "$job")
 done_tasks=$(grep -c 'JobState=COMPLETED .*ExitCode=0:0' <<<"$states" || true)
 if [ "$done_tasks" != "$shards" ]; then
     die "job $jobid: $done_tasks of $shards tasks completed with exit 0:
