@@ -29,7 +29,7 @@ pub struct Redis {
     #[serde(default)]
     pub connect: Option<Latency>,
     /// Most connections one process's pool may have in use (redis-py's
-    /// `max_connections`: 100 since redis-py 8.1, unbounded (2^31) before;
+    /// `max_connections`: 100 since redis-py 8.1 (#4082), 2^31 before;
     /// 1 to 2,147,483,648). A command that would need one more fails at
     /// once with `MaxConnectionsError`, which `when_down` handles as an
     /// unreachable Redis.
