@@ -223,8 +223,17 @@ pub struct BenchArgs {
     pub repeat: u32,
     /// Instead, time a whole sweep of this experiment with 1 thread and with
     /// 2, into temporary directories, and print the speed-up.
-    #[arg(long, value_name = "EXPERIMENT")]
+    #[arg(long, value_name = "EXPERIMENT", conflicts_with = "memory")]
     pub sweep: Option<PathBuf>,
+    /// Instead, run the benchmark models for 1 h and for 24 h of simulated
+    /// time, each in a fresh process, and print their peak resident memory
+    /// and its ratio (memory should not grow with simulated time).
+    #[arg(long)]
+    pub memory: bool,
+    /// Print this process's peak resident memory after the runs (what
+    /// `--memory` reads from its child processes; Linux only).
+    #[arg(long, hide = true)]
+    pub peak_rss: bool,
 }
 
 /// The most worker threads a command may start (`--threads`).

@@ -65,9 +65,63 @@ pub(super) fn bench_sweep(path: &std::path::Path, args: &BenchArgs) -> Result<()
     print(&text)
 }
 
+/// The line a child of `bench --memory` ends with.
+const PEAK_RSS: &str = "peak resident memory: ";
+
+/// This process's peak resident set (`VmHWM`), bytes, where /proc has it.
+fn peak_rss() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: u64 = line.trim_start_matches("VmHWM:").trim().trim_end_matches("kB").trim().parse().ok()?;
+    Some(kb * 1024)
+}
+
+/// `bench --memory`: the benchmark's runs at 1 h and at 24 h of simulated
+/// time, each in a child process of this binary (so each peak is its own),
+/// with their peak resident memory and its ratio.
+fn bench_memory(args: &BenchArgs) -> Result<(), AppError> {
+    let exe = std::env::current_exe().map_err(|e| AppError::Failed(format!("cannot find this program's path: {e}")))?;
+    let mut text = String::from("peak resident memory of the benchmark's runs, each duration in a fresh process\n");
+    let mut peaks = Vec::new();
+    for duration in ["1h", "24h"] {
+        let mut cmd = std::process::Command::new(&exe);
+        cmd.args(["bench", "--repeat", "1", "--peak-rss", "--seed", &args.model_args.seed.to_string()]);
+        cmd.args(&args.models);
+        for set in &args.model_args.sets {
+            cmd.args(["--set", set]);
+        }
+        cmd.args(["--set", &format!("workload.duration={duration}")]);
+        // A day at 500 req/s is past the default event budget, on purpose.
+        let budget = args.model_args.max_events.unwrap_or(2_000_000_000);
+        cmd.args(["--max-events", &budget.to_string()]);
+        let t = Instant::now();
+        let out = cmd.output().map_err(|e| AppError::Failed(format!("cannot run {}: {e}", exe.display())))?;
+        let secs = t.elapsed().as_secs_f64();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        if !out.status.success() {
+            return Err(AppError::Failed(format!(
+                "the {duration} run failed ({}): {}",
+                out.status,
+                String::from_utf8_lossy(&out.stderr).trim()
+            )));
+        }
+        let peak = stdout.lines().find_map(|l| l.strip_prefix(PEAK_RSS)).and_then(|v| v.trim().parse::<u64>().ok());
+        let Some(peak) = peak else {
+            return Err(AppError::Failed("peak resident memory is not available here (it is read from /proc)".into()));
+        };
+        text += &format!("  {duration:>4}: {:>8.1} MB peak   ({secs:.1}s wall)\n", peak as f64 / 1e6);
+        peaks.push(peak as f64);
+    }
+    text += &format!("  24 h / 1 h: {:.2}x (flat means within 1.2x)\n", peaks[1] / peaks[0]);
+    print(&text)
+}
+
 pub(super) fn bench(args: BenchArgs) -> Result<(), AppError> {
     if let Some(path) = &args.sweep {
         return bench_sweep(path, &args);
+    }
+    if args.memory {
+        return bench_memory(&args);
     }
     let models = bench_models(&args)?;
     for spec in &models {
@@ -95,5 +149,10 @@ pub(super) fn bench(args: BenchArgs) -> Result<(), AppError> {
         );
     }
     text += "(one core; wall-clock time of whole runs, best of the repetitions; (off): without the server process's CPU, memory and link)\n";
+    if args.peak_rss
+        && let Some(bytes) = peak_rss()
+    {
+        text += &format!("{PEAK_RSS}{bytes}\n");
+    }
     print(&text)
 }

@@ -314,6 +314,27 @@ fn bench_prints_speed_columns() {
     }
 }
 
+/// `bench --memory` runs the benchmark at 1 h and 24 h of simulated time
+/// in fresh processes and prints both peaks and their ratio, which stays
+/// within 1.2× (kept to 2 req/s here, so that the day takes seconds; the
+/// state a run keeps does not grow with its length at any rate).
+#[test]
+fn bench_memory_stays_flat_from_one_hour_to_a_day() {
+    let out = cachesim().args(["bench", "--memory", "--set", "workload.rate=2"]).output().expect("cachesim starts");
+    assert_eq!(out.status.code(), Some(0), "stderr:\n{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    for duration in ["1h:", "24h:"] {
+        assert!(stdout.lines().any(|l| l.trim_start().starts_with(duration)), "no {duration} line:\n{stdout}");
+    }
+    let ratio: f64 = stdout
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("24 h / 1 h: "))
+        .and_then(|r| r.split('x').next())
+        .and_then(|r| r.parse().ok())
+        .unwrap_or_else(|| panic!("no ratio:\n{stdout}"));
+    assert!(ratio > 0.0 && ratio <= 1.2, "peak memory grew {ratio}x from 1 h to 24 h:\n{stdout}");
+}
+
 // ---------------------------------------------------------------------------
 // Bad model files
 // ---------------------------------------------------------------------------
