@@ -1,9 +1,9 @@
 //! Guards against runs that would take hours or exhaust memory, checked
 //! before a run starts, from the model alone.
 
-use super::arrivals::RateProfile;
-use super::sampler::Sampler;
 use crate::config::ModelSpec;
+use crate::sim::edge::arrivals::RateProfile;
+use crate::sim::sampler::Sampler;
 
 /// Events a run may simulate unless `--max-events` says otherwise: about a
 /// minute of work at the 5 million events per second `cachesim bench`
@@ -32,7 +32,7 @@ pub fn expected_requests(spec: &ModelSpec) -> f64 {
         None => match &w.arrivals {
             // A trace: exactly its instants within the duration.
             crate::config::Arrivals::Trace { rate, loaded, .. } => {
-                super::arrivals::trace_arrivals_within(loaded.times(), *rate, w.duration.nanos()) as f64
+                crate::sim::edge::arrivals::trace_arrivals_within(loaded.times(), *rate, w.duration.nanos()) as f64
             }
             _ => RateProfile::new(w).expected_between(0.0, w.duration.as_secs_f64()),
         },
@@ -275,7 +275,7 @@ fn retries_until_deadline(r: &crate::config::Retry) -> f64 {
 /// every process).
 fn cpu_events_per_request(spec: &ModelSpec) -> f64 {
     let s = &spec.servers;
-    let costs = super::process::CpuCosts::new(spec);
+    let costs = crate::sim::process::CpuCosts::new(spec);
     let mean = |x: &Option<Sampler>| x.as_ref().map_or(0.0, |x| x.mean_secs());
     let pieces = [costs.parse.is_some(), costs.handler.is_some(), costs.encode_response > 0, costs.decode > 0]
         .iter()

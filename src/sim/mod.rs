@@ -2,34 +2,18 @@
 //! [`ModelSpec`], run it on the engine, and report. Components never read
 //! files or the wall clock; all randomness comes from `engine::stream`.
 
-mod arrivals;
-mod backend;
-mod background;
-mod balancer;
-mod cache;
-mod cdn;
-mod client;
-mod client_limit;
-mod database;
+mod data;
 mod edge;
-mod expiry;
 pub mod guard;
-mod pool;
 mod process;
-mod redis;
-mod redis_clients;
-mod refresh;
 mod request;
-mod responses;
 mod sampler;
-mod shared;
-mod token_bucket;
-mod versions;
+mod service;
 mod world;
 
-pub use arrivals::{ArrivalStream, RateProfile};
+pub use data::token_bucket::TokenBucket;
+pub use edge::arrivals::{ArrivalStream, RateProfile};
 pub use sampler::Sampler;
-pub use token_bucket::TokenBucket;
 pub use world::{Event, MAX_IN_FLIGHT, World};
 
 use std::collections::BTreeMap;

@@ -44,16 +44,16 @@ pub struct Request {
     /// The database node its query goes to (0: the primary).
     pub db_node: u32,
     /// The expiry span whose fetches this request's count in
-    /// ([`super::expiry::NO_SPAN`] if none).
+    /// ([`crate::sim::service::expiry::NO_SPAN`] if none).
     pub span: u32,
     /// `Lease`: the token it fetches under (0: none).
     pub lease: u64,
     /// `Lease`: it waited for another's lease at least once.
     pub lease_waited: bool,
-    /// A cache refresh no client waits for (see `background.rs`).
+    /// A cache refresh no client waits for (see `service/background.rs`).
     pub background: Background,
     /// What Redis's GET told it to do.
-    pub shared: super::redis::SharedGet,
+    pub shared: crate::sim::data::redis::SharedGet,
     /// A Redis lease token it fetches under (0: none).
     pub shared_token: u64,
     /// How long its backend fetch took (stored in Redis as XFetch's Δ).
@@ -136,11 +136,11 @@ impl Request {
             client: 0,
             edge: u32::MAX,
             db_node: 0,
-            span: super::expiry::NO_SPAN,
+            span: crate::sim::service::expiry::NO_SPAN,
             lease: 0,
             lease_waited: false,
             background: Background::No,
-            shared: super::redis::SharedGet::Miss,
+            shared: crate::sim::data::redis::SharedGet::Miss,
             shared_token: 0,
             fetched_in: SimDuration::ZERO,
             redis_down: false,

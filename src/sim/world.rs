@@ -14,23 +14,23 @@ use crate::config::{LimitKey, LimitStorage, ModelSpec, Refresh};
 use crate::engine::{EventQueue, Model, SimDuration, SimRng, SimTime, stream};
 use crate::metrics::{Cause, Period, Phase, PhaseClock, Recorder};
 
-use super::arrivals::ArrivalStream;
-use super::backend::BackendState;
-use super::balancer::LoadBalancer;
-use super::cache::CacheState;
-use super::client::Clients;
-use super::client_limit::LimitStore;
-use super::database::Database;
-use super::edge::EdgeState;
-use super::expiry::ExpirySpans;
-use super::pool::PoolState;
-use super::process::{AfterCpu, Collector, Cores, CpuCosts, Direction, EventLoop, GcPolicy, Link, MemoryState};
-use super::redis::RedisState;
-use super::redis_clients::RedisClients;
-use super::request::{Background, ReqId, Request, Slab};
-use super::responses::{ResponseState, ZipfKeys};
-use super::sampler::Sampler;
-use super::versions::Versions;
+use crate::sim::data::backend::BackendState;
+use crate::sim::data::database::Database;
+use crate::sim::data::pool::PoolState;
+use crate::sim::data::redis::RedisState;
+use crate::sim::data::redis_clients::RedisClients;
+use crate::sim::data::versions::Versions;
+use crate::sim::edge::arrivals::ArrivalStream;
+use crate::sim::edge::balancer::LoadBalancer;
+use crate::sim::edge::cdn_nodes::EdgeState;
+use crate::sim::edge::client::Clients;
+use crate::sim::edge::client_limit::LimitStore;
+use crate::sim::process::{AfterCpu, Collector, Cores, CpuCosts, Direction, EventLoop, GcPolicy, Link, MemoryState};
+use crate::sim::request::{Background, ReqId, Request, Slab};
+use crate::sim::sampler::Sampler;
+use crate::sim::service::cache::CacheState;
+use crate::sim::service::expiry::ExpirySpans;
+use crate::sim::service::responses::{ResponseState, ZipfKeys};
 
 /// Everything that can happen. Source -> destination in each comment.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -7,7 +7,7 @@ use std::collections::VecDeque;
 use crate::engine::{EventKey, SimTime};
 use crate::metrics::Phase;
 
-use super::super::request::ReqId;
+use crate::sim::request::ReqId;
 
 /// What a request does once its piece of CPU is done.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -12,10 +12,10 @@ use crate::config::{Gc, GcEvery};
 use crate::engine::{EventQueue, SimDuration, SimRng, SimTime};
 use crate::metrics::Phase;
 
-use super::super::request::ReqId;
-use super::super::sampler::Sampler;
-use super::super::world::{Event, World};
 use super::{AfterCpu, Job};
+use crate::sim::request::ReqId;
+use crate::sim::sampler::Sampler;
+use crate::sim::world::{Event, World};
 
 /// The request id a collection's piece of CPU carries: none.
 pub const NO_REQ: ReqId = u32::MAX;

@@ -10,7 +10,7 @@
 use crate::config::ModelSpec;
 use crate::engine::SimTime;
 
-use super::super::world::World;
+use crate::sim::world::World;
 
 /// The memory model of every process, when the model has one.
 pub struct MemoryState {

@@ -23,9 +23,9 @@ use crate::config::{ModelSpec, is_zero};
 use crate::engine::{EventQueue, SimDuration};
 use crate::metrics::Phase;
 
-use super::request::ReqId;
-use super::sampler::Sampler;
-use super::world::{Event, World};
+use crate::sim::request::ReqId;
+use crate::sim::sampler::Sampler;
+use crate::sim::world::{Event, World};
 
 /// What each step of a request costs its process's CPU.
 pub struct CpuCosts {

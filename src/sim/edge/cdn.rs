@@ -1,4 +1,4 @@
-//! A client request's way through the CDN (state in `edge.rs`):
+//! A client request's way through the CDN (state in `cdn_nodes.rs`):
 //!
 //! ```text
 //! client -> PoP: fresh ---------------------------------------> reply (+ client RTT)
@@ -13,12 +13,12 @@
 use crate::engine::{EventQueue, SimDuration};
 use crate::metrics::Cause;
 
-use super::edge::{Client, Entry, Fetch, NodeRef, Waiter};
-use super::world::{Event, World};
+use crate::sim::edge::cdn_nodes::{Client, Entry, Fetch, NodeRef, Waiter};
+use crate::sim::world::{Event, World};
 
 impl World {
     /// A client request reaches its PoP.
-    pub(super) fn edge_enter(&mut self, q: &mut EventQueue<Event>, user: u32) {
+    pub(in crate::sim) fn edge_enter(&mut self, q: &mut EventQueue<Event>, user: u32) {
         let now = q.now();
         let counted = self.stats.measuring(now);
         self.stats.request_entered(now, counted);
@@ -111,7 +111,7 @@ impl World {
     }
 
     /// A forward request reaches the node above: the shield, or the origin.
-    pub(super) fn on_edge_forward(&mut self, q: &mut EventQueue<Event>, id: u32) {
+    pub(in crate::sim) fn on_edge_forward(&mut self, q: &mut EventQueue<Event>, id: u32) {
         let edge = self.edge.as_mut().expect("a CDN");
         let f = edge.fetch(id);
         let (node, url, counted) = (f.node, f.url, f.counted);
@@ -131,7 +131,7 @@ impl World {
 
     /// The origin answered forward request `id`: with the data `version` it
     /// served, or an error.
-    pub(super) fn origin_answered(&mut self, q: &mut EventQueue<Event>, id: u32, outcome: Result<u64, Cause>) {
+    pub(in crate::sim) fn origin_answered(&mut self, q: &mut EventQueue<Event>, id: u32, outcome: Result<u64, Cause>) {
         let now = q.now();
         let edge = self.edge.as_mut().expect("a CDN");
         if outcome.is_err() && edge.fetch(id).counted {
@@ -179,7 +179,7 @@ impl World {
     /// to use instead, goes to the request it was sent for only; the others
     /// that joined it are each sent upstream on their own (as Fastly does
     /// with a response it cannot cache).
-    pub(super) fn on_edge_back(&mut self, q: &mut EventQueue<Event>, id: u32) {
+    pub(in crate::sim) fn on_edge_back(&mut self, q: &mut EventQueue<Event>, id: u32) {
         let now = q.now();
         let edge = self.edge.as_mut().expect("a CDN");
         let f = edge.remove_fetch(id);
@@ -234,7 +234,7 @@ impl World {
     }
 
     /// The response reaches the client.
-    pub(super) fn on_edge_reply(&mut self, q: &mut EventQueue<Event>, id: u32) {
+    pub(in crate::sim) fn on_edge_reply(&mut self, q: &mut EventQueue<Event>, id: u32) {
         let now = q.now();
         let edge = self.edge.as_mut().expect("a CDN");
         let c = edge.remove_client(id);

@@ -12,7 +12,7 @@ use rand::RngExt;
 use crate::config::{Cache, CacheStart, TtlFrom};
 use crate::engine::{SimDuration, SimRng, SimTime};
 
-use super::request::ReqId;
+use crate::sim::request::ReqId;
 
 /// The cache of one worker process.
 #[derive(Debug)]

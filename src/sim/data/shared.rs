@@ -10,15 +10,15 @@
 
 use rand::RngExt;
 
-use super::process::AfterCpu;
 use crate::config::{GiveUp, SharedRefresh, WhenDown};
 use crate::engine::{EventQueue, SimDuration, SimTime};
 use crate::metrics::{Cause, Period, Phase};
+use crate::sim::process::AfterCpu;
 
-use super::redis::SharedGet;
-use super::redis_clients::Take;
-use super::request::{NO_CONNECTION, RedisOp, ReqId};
-use super::world::{Event, World};
+use crate::sim::data::redis::SharedGet;
+use crate::sim::data::redis_clients::Take;
+use crate::sim::request::{NO_CONNECTION, RedisOp, ReqId};
+use crate::sim::world::{Event, World};
 
 impl World {
     /// Sends `op` for request `id` on a connection from its process's pool:
@@ -67,7 +67,7 @@ impl World {
 
     /// Looks the data up in Redis (on an in-memory miss, or with no
     /// in-memory cache). `Err` if the request fails at once.
-    pub(super) fn redis_get(&mut self, q: &mut EventQueue<Event>, id: ReqId) -> Result<(), Cause> {
+    pub(in crate::sim) fn redis_get(&mut self, q: &mut EventQueue<Event>, id: ReqId) -> Result<(), Cause> {
         let now = q.now();
         let redis = self.redis.as_ref().expect("redis_get needs Redis");
         if redis.is_down(now) {
@@ -82,7 +82,7 @@ impl World {
 
     /// A command reaches Redis: it is executed in turn, and the reply
     /// travels back.
-    pub(super) fn on_redis_arrive(&mut self, q: &mut EventQueue<Event>, id: ReqId) {
+    pub(in crate::sim) fn on_redis_arrive(&mut self, q: &mut EventQueue<Event>, id: ReqId) {
         let now = q.now();
         let req = *self.requests.get(id);
         let redis = self.redis.as_mut().expect("Redis");
@@ -154,7 +154,7 @@ impl World {
     }
 
     /// A reply is back at the worker.
-    pub(super) fn on_redis_reply(&mut self, q: &mut EventQueue<Event>, id: ReqId) {
+    pub(in crate::sim) fn on_redis_reply(&mut self, q: &mut EventQueue<Event>, id: ReqId) {
         let now = q.now();
         self.connection_back(id);
         let req = *self.requests.get(id);
@@ -254,7 +254,7 @@ impl World {
     }
 
     /// The value read from Redis is parsed: serve it.
-    pub(super) fn redis_decoded(&mut self, q: &mut EventQueue<Event>, id: ReqId) {
+    pub(in crate::sim) fn redis_decoded(&mut self, q: &mut EventQueue<Event>, id: ReqId) {
         let req = self.requests.get(id);
         let (version, took) = (req.version, q.now().since(req.fetch_started));
         self.obtained(q, id, version, took);
@@ -342,18 +342,18 @@ impl World {
     }
 
     /// A reader told to wait for another's lease GETs again.
-    pub(super) fn on_shared_lease_retry(&mut self, q: &mut EventQueue<Event>, id: ReqId) {
+    pub(in crate::sim) fn on_shared_lease_retry(&mut self, q: &mut EventQueue<Event>, id: ReqId) {
         if let Err(cause) = self.redis_get(q, id) {
             self.fetch_failed(q, id, cause);
         }
     }
 
-    pub(super) fn on_lock_retry(&mut self, q: &mut EventQueue<Event>, id: ReqId) {
+    pub(in crate::sim) fn on_lock_retry(&mut self, q: &mut EventQueue<Event>, id: ReqId) {
         self.send(q, id, RedisOp::LockTry);
     }
 
     /// A backend fetch made on Redis's behalf completed: store it with SETEX.
-    pub(super) fn redis_store(&mut self, q: &mut EventQueue<Event>, id: ReqId, version: u64) {
+    pub(in crate::sim) fn redis_store(&mut self, q: &mut EventQueue<Event>, id: ReqId, version: u64) {
         let now = q.now();
         let req = self.requests.get_mut(id);
         // XFetch's Δ, stored with the value: the recompute as the worker
@@ -365,7 +365,7 @@ impl World {
     }
 
     /// The value is serialised: SET it.
-    pub(super) fn redis_encoded(&mut self, q: &mut EventQueue<Event>, id: ReqId) {
+    pub(in crate::sim) fn redis_encoded(&mut self, q: &mut EventQueue<Event>, id: ReqId) {
         self.send(q, id, RedisOp::Set);
     }
 }

@@ -9,7 +9,7 @@ use rand::RngExt;
 use crate::config::{CacheStart, GiveUp, Redis, SharedRefresh, WhenDown};
 use crate::engine::{SimDuration, SimRng, SimTime};
 
-use super::sampler::Sampler;
+use crate::sim::sampler::Sampler;
 
 /// Redis as the simulation sees it.
 pub struct RedisState {

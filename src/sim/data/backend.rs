@@ -6,8 +6,8 @@ use rand::RngExt;
 use crate::config::{Backend, Fault, Snapshot, WhenEmpty};
 use crate::engine::{SimDuration, SimRng, SimTime};
 
-use super::sampler::Sampler;
-use super::token_bucket::TokenBucket;
+use crate::sim::data::token_bucket::TokenBucket;
+use crate::sim::sampler::Sampler;
 
 /// Exponential backoff with full jitter (google-api-core's retry).
 #[derive(Debug, Clone)]

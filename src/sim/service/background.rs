@@ -11,15 +11,15 @@
 use crate::config::{Refresh, SharedRefresh};
 use crate::engine::{EventQueue, SimDuration, SimTime};
 
-use super::request::{Background, ReqId, Request};
-use super::world::{Event, World};
+use crate::sim::request::{Background, ReqId, Request};
+use crate::sim::world::{Event, World};
 
 /// How long the Redis refresh job waits after a failed refresh.
 const JOB_RETRY: SimDuration = SimDuration::from_secs(1);
 
 impl World {
     /// Starts a refresh of `unit`'s cache.
-    pub(super) fn start_background(&mut self, q: &mut EventQueue<Event>, unit: usize) {
+    pub(in crate::sim) fn start_background(&mut self, q: &mut EventQueue<Event>, unit: usize) {
         let now = q.now();
         let server = unit as u32 / self.workers;
         let mut r = Request::new(now, unit as u32, server, false);
@@ -35,7 +35,7 @@ impl World {
 
     /// Starts a refresh of the Redis entry, from `unit` (whose reader Redis
     /// told to refresh it): straight to the backend, then SETEX.
-    pub(super) fn start_shared_refresh(&mut self, q: &mut EventQueue<Event>, unit: u32) {
+    pub(in crate::sim) fn start_shared_refresh(&mut self, q: &mut EventQueue<Event>, unit: u32) {
         let now = q.now();
         let mut r = Request::new(now, unit, unit / self.workers, false);
         r.background = Background::Shared;
@@ -50,7 +50,7 @@ impl World {
     }
 
     /// The refresh has the data: fill, plan the next one, let waiters go.
-    pub(super) fn background_obtained(
+    pub(in crate::sim) fn background_obtained(
         &mut self,
         q: &mut EventQueue<Event>,
         id: ReqId,
@@ -71,7 +71,7 @@ impl World {
 
     /// The refresh failed (or gave up on the Redis lock): the cache keeps its
     /// entry, and waiters fetch themselves.
-    pub(super) fn background_failed(&mut self, q: &mut EventQueue<Event>, id: ReqId) {
+    pub(in crate::sim) fn background_failed(&mut self, q: &mut EventQueue<Event>, id: ReqId) {
         let req = *self.requests.get(id);
         let unit = req.unit as usize;
         self.requests.remove(id);
@@ -89,14 +89,14 @@ impl World {
     }
 
     /// For `Background`: the refresh timers of every warm cache at start.
-    pub(super) fn schedule_background_refresh(&mut self, q: &mut EventQueue<Event>) {
+    pub(in crate::sim) fn schedule_background_refresh(&mut self, q: &mut EventQueue<Event>) {
         for unit in 0..self.units.len() {
             self.schedule_background_refresh_of(q, unit);
         }
     }
 
     /// For `Background`: refresh `unit` `ahead` of its entry's expiry.
-    pub(super) fn schedule_background_refresh_of(&mut self, q: &mut EventQueue<Event>, unit: usize) {
+    pub(in crate::sim) fn schedule_background_refresh_of(&mut self, q: &mut EventQueue<Event>, unit: usize) {
         if let Refresh::Background { ahead } = self.refresh
             && let Some(expires) = self.units[unit].cache.as_ref().and_then(|c| c.expires_at)
         {
@@ -105,7 +105,7 @@ impl World {
         }
     }
 
-    pub(super) fn on_background_refresh(&mut self, q: &mut EventQueue<Event>, unit: usize) {
+    pub(in crate::sim) fn on_background_refresh(&mut self, q: &mut EventQueue<Event>, unit: usize) {
         let now = q.now();
         let Refresh::Background { ahead } = self.refresh else { return };
         let Some(cache) = self.units[unit].cache.as_ref() else { return };
@@ -120,7 +120,7 @@ impl World {
 
     /// For Redis's `Background`: the job's next run, `ahead` of the shared
     /// entry's expiry (at once when the entry is empty).
-    pub(super) fn schedule_shared_refresh(&mut self, q: &mut EventQueue<Event>) {
+    pub(in crate::sim) fn schedule_shared_refresh(&mut self, q: &mut EventQueue<Event>) {
         if let Some(redis) = self.redis.as_ref()
             && let SharedRefresh::Background { ahead } = redis.refresh
         {
@@ -129,7 +129,7 @@ impl World {
         }
     }
 
-    pub(super) fn on_shared_refresh_due(&mut self, q: &mut EventQueue<Event>) {
+    pub(in crate::sim) fn on_shared_refresh_due(&mut self, q: &mut EventQueue<Event>) {
         let now = q.now();
         let due = self.redis.as_mut().is_some_and(|r| r.background_due(now));
         if due && now <= self.arrivals_end {

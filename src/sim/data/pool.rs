@@ -8,7 +8,7 @@ use std::collections::VecDeque;
 
 use crate::engine::{EventKey, SimDuration, SimTime};
 
-use super::request::ReqId;
+use crate::sim::request::ReqId;
 
 /// A waiting checkout: who, since when, and its timeout timer.
 #[derive(Debug, Clone, Copy)]

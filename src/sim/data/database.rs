@@ -18,11 +18,11 @@ use crate::config::Pool;
 use crate::engine::{EventQueue, SimDuration, SimRng, SimTime, stream};
 use crate::metrics::{Cause, Phase};
 
-use super::pool::{Checkout, DbServer, Returned, Waiter};
-use super::request::ReqId;
-use super::sampler::Sampler;
-use super::versions::Versions;
-use super::world::{Event, World};
+use crate::sim::data::pool::{Checkout, DbServer, Returned, Waiter};
+use crate::sim::data::versions::Versions;
+use crate::sim::request::ReqId;
+use crate::sim::sampler::Sampler;
+use crate::sim::world::{Event, World};
 
 /// PgBouncer's server connections for one node (transaction pooling), as
 /// src/objects.c and src/janitor.c run them: opened lazily while queries
@@ -232,7 +232,7 @@ impl Database {
 impl World {
     /// The handler is done: the request checks a connection out of its
     /// worker's pool for the node its query goes to (no database: done).
-    pub(super) fn on_handler_done(&mut self, q: &mut EventQueue<Event>, id: ReqId) {
+    pub(in crate::sim) fn on_handler_done(&mut self, q: &mut EventQueue<Event>, id: ReqId) {
         let now = q.now();
         let req = *self.requests.get(id);
         let Some(db) = self.db.as_mut() else {
@@ -274,7 +274,7 @@ impl World {
     }
 
     /// The new connection is open: the checkout is done.
-    pub(super) fn on_connect_done(&mut self, q: &mut EventQueue<Event>, id: ReqId) {
+    pub(in crate::sim) fn on_connect_done(&mut self, q: &mut EventQueue<Event>, id: ReqId) {
         let now = q.now();
         let req = *self.requests.get(id);
         let in_use = u64::from(self.units[req.unit as usize].pools[req.db_node as usize].in_use);
@@ -284,7 +284,7 @@ impl World {
 
     /// A woken pool waiter resumes: it takes the connection if it is still
     /// idle, or waits again at the back.
-    pub(super) fn on_pool_wake(&mut self, q: &mut EventQueue<Event>, id: ReqId) {
+    pub(in crate::sim) fn on_pool_wake(&mut self, q: &mut EventQueue<Event>, id: ReqId) {
         let req = *self.requests.get(id);
         let pool = &mut self.units[req.unit as usize].pools[req.db_node as usize];
         if let Some(w) = pool.resume(id) {
@@ -343,7 +343,7 @@ impl World {
     /// PgBouncer's new server connection is ready: the first waiting query
     /// takes it (or it waits idle), and the next attempt starts if queries
     /// still wait.
-    pub(super) fn on_server_connected(&mut self, q: &mut EventQueue<Event>, node: usize) {
+    pub(in crate::sim) fn on_server_connected(&mut self, q: &mut EventQueue<Event>, node: usize) {
         let db = self.db.as_mut().expect("a query needs a database");
         let b = db.nodes[node].bouncer.as_mut().expect("PgBouncer opened it");
         b.connecting = false;
@@ -403,7 +403,7 @@ impl World {
         q.schedule_in(d, Event::QueryDone(id));
     }
 
-    pub(super) fn on_query_done(&mut self, q: &mut EventQueue<Event>, id: ReqId) {
+    pub(in crate::sim) fn on_query_done(&mut self, q: &mut EventQueue<Event>, id: ReqId) {
         let node = self.requests.get(id).db_node as usize;
         if self.db.as_ref().expect("a query needs a database").nodes[node].bouncer.is_some() {
             self.server_free(q, node);
@@ -430,7 +430,7 @@ impl World {
         }
     }
 
-    pub(super) fn on_pool_timeout(&mut self, q: &mut EventQueue<Event>, id: ReqId) {
+    pub(in crate::sim) fn on_pool_timeout(&mut self, q: &mut EventQueue<Event>, id: ReqId) {
         let req = *self.requests.get(id);
         let node = req.db_node as usize;
         let pool = &mut self.units[req.unit as usize].pools[node];
@@ -454,7 +454,7 @@ impl World {
 
     /// PgBouncer's `query_wait_timeout`: the query is cancelled, the pool
     /// connection goes back, and the request fails.
-    pub(super) fn on_bouncer_timeout(&mut self, q: &mut EventQueue<Event>, id: ReqId) {
+    pub(in crate::sim) fn on_bouncer_timeout(&mut self, q: &mut EventQueue<Event>, id: ReqId) {
         let req = *self.requests.get(id);
         let db = self.db.as_mut().expect("a query needs a database");
         let Some(b) = db.nodes[req.db_node as usize].bouncer.as_mut() else { return };

@@ -12,9 +12,9 @@ use crate::config::Cdn;
 use crate::engine::{SimDuration, SimRng, SimTime, stream};
 use crate::metrics::{Cause, Divergence};
 
-use super::request::Slab;
-use super::responses::ZipfKeys;
-use super::sampler::Sampler;
+use crate::sim::request::Slab;
+use crate::sim::sampler::Sampler;
+use crate::sim::service::responses::ZipfKeys;
 
 /// A cached response: its data version and when the origin produced it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

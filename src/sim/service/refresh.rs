@@ -16,10 +16,10 @@ use crate::config::{Refresh, Snapshot};
 use crate::engine::{EventQueue, SimDuration};
 use crate::metrics::{Cause, Period, Phase};
 
-use super::backend::Attempt;
-use super::process::{AfterCpu, Direction};
-use super::request::{Background, ReqId};
-use super::world::{Event, World};
+use crate::sim::data::backend::Attempt;
+use crate::sim::process::{AfterCpu, Direction};
+use crate::sim::request::{Background, ReqId};
+use crate::sim::world::{Event, World};
 
 impl World {
     /// Whether the policy serializes fetches with the lock.
@@ -32,7 +32,7 @@ impl World {
     }
 
     /// The request has a worker slot and looks at the cache.
-    pub(super) fn reach_cache(&mut self, q: &mut EventQueue<Event>, id: ReqId) {
+    pub(in crate::sim) fn reach_cache(&mut self, q: &mut EventQueue<Event>, id: ReqId) {
         let now = q.now();
         let req = *self.requests.get(id);
         let unit = req.unit as usize;
@@ -128,7 +128,7 @@ impl World {
     /// Request `id` fetches because `unit`'s entry expired (or is due): it
     /// joins the cache's expiry span, opening one if none is open. With
     /// Redis, expiries are counted at Redis instead (its backend fetches).
-    pub(super) fn join_local_expiry(&mut self, unit: usize, id: ReqId) {
+    pub(in crate::sim) fn join_local_expiry(&mut self, unit: usize, id: ReqId) {
         if self.redis.is_some() {
             return;
         }
@@ -140,7 +140,7 @@ impl World {
 
     /// Records what request `id` is served: data of `version`, at `now`.
     /// Behind a CDN the client's staleness is measured at the edge instead.
-    pub(super) fn serve(&mut self, now: crate::engine::SimTime, id: ReqId, version: u64) {
+    pub(in crate::sim) fn serve(&mut self, now: crate::engine::SimTime, id: ReqId, version: u64) {
         let req = self.requests.get_mut(id);
         req.version = version;
         let (counted, edge) = (req.counted, req.edge);
@@ -159,21 +159,21 @@ impl World {
     }
 
     /// Starts getting the data; `Err` if that failed at once.
-    pub(super) fn obtain(&mut self, q: &mut EventQueue<Event>, id: ReqId) -> Result<(), Cause> {
+    pub(in crate::sim) fn obtain(&mut self, q: &mut EventQueue<Event>, id: ReqId) -> Result<(), Cause> {
         self.requests.get_mut(id).fetch_started = q.now();
         if self.redis.is_some() { self.redis_get(q, id) } else { self.start_backend_fetch(q, id) }
     }
 
     /// Starts a backend fetch for the request (counted in Redis's expiry
     /// span when there is Redis).
-    pub(super) fn start_backend_fetch(&mut self, q: &mut EventQueue<Event>, id: ReqId) -> Result<(), Cause> {
+    pub(in crate::sim) fn start_backend_fetch(&mut self, q: &mut EventQueue<Event>, id: ReqId) -> Result<(), Cause> {
         let req = self.requests.get_mut(id);
         (req.retries, req.fetch_started) = (0, q.now());
         self.phase(q.now(), id, Phase::Fetch);
         self.send_fetch(q, id)
     }
 
-    pub(super) fn retry_fetch(&mut self, q: &mut EventQueue<Event>, id: ReqId) {
+    pub(in crate::sim) fn retry_fetch(&mut self, q: &mut EventQueue<Event>, id: ReqId) {
         if let Err(cause) = self.send_fetch(q, id) {
             self.fetch_failed(q, id, cause);
         }
@@ -210,7 +210,13 @@ impl World {
     }
 
     /// Stores `version`, obtained after `took`, in `unit`'s cache.
-    pub(super) fn fill_with(&mut self, now: crate::engine::SimTime, unit: usize, version: u64, took: SimDuration) {
+    pub(in crate::sim) fn fill_with(
+        &mut self,
+        now: crate::engine::SimTime,
+        unit: usize,
+        version: u64,
+        took: SimDuration,
+    ) {
         if let Some(cache) = self.units[unit].cache.as_mut() {
             if let Some(span) = cache.fill(now, version, took) {
                 self.spans.close(span, self.stats.measuring(now), &mut self.stats);
@@ -221,7 +227,7 @@ impl World {
         }
     }
 
-    pub(super) fn on_fetch_done(&mut self, q: &mut EventQueue<Event>, id: ReqId) {
+    pub(in crate::sim) fn on_fetch_done(&mut self, q: &mut EventQueue<Event>, id: ReqId) {
         let now = q.now();
         self.stats.fetch_done(now);
         if self.backend.snapshot == Snapshot::AtEnd {
@@ -239,7 +245,7 @@ impl World {
     }
 
     /// The fetched payload is at the worker.
-    pub(super) fn fetch_arrived(&mut self, q: &mut EventQueue<Event>, id: ReqId) {
+    pub(in crate::sim) fn fetch_arrived(&mut self, q: &mut EventQueue<Event>, id: ReqId) {
         // The worker parses the payload on its event loop before using it.
         let work = SimDuration(self.cpu.decode);
         self.compute(q, id, work, AfterCpu::Fetched);
@@ -247,7 +253,7 @@ impl World {
 
     /// The fetched payload is parsed: store it (in Redis, or in the
     /// worker's cache) and serve it.
-    pub(super) fn fetch_decoded(&mut self, q: &mut EventQueue<Event>, id: ReqId) {
+    pub(in crate::sim) fn fetch_decoded(&mut self, q: &mut EventQueue<Event>, id: ReqId) {
         let now = q.now();
         let version = self.requests.get(id).version;
         if self.redis.is_some() {
@@ -259,7 +265,7 @@ impl World {
 
     /// The request has the data (`version`, after `took`): fill its worker's
     /// cache, serve it, and let the cache's waiters go.
-    pub(super) fn obtained(&mut self, q: &mut EventQueue<Event>, id: ReqId, version: u64, took: SimDuration) {
+    pub(in crate::sim) fn obtained(&mut self, q: &mut EventQueue<Event>, id: ReqId, version: u64, took: SimDuration) {
         let now = q.now();
         let req = *self.requests.get(id);
         if req.background != Background::No {
@@ -287,7 +293,7 @@ impl World {
     }
 
     /// A lock waiter that gave up is served the worker's expired entry.
-    pub(super) fn served_stale_after_wait(&mut self, q: &mut EventQueue<Event>, id: ReqId, version: u64) {
+    pub(in crate::sim) fn served_stale_after_wait(&mut self, q: &mut EventQueue<Event>, id: ReqId, version: u64) {
         let now = q.now();
         let req = *self.requests.get(id);
         if req.background != Background::No {
@@ -300,7 +306,7 @@ impl World {
         }
     }
 
-    pub(super) fn fetch_failed(&mut self, q: &mut EventQueue<Event>, id: ReqId, cause: Cause) {
+    pub(in crate::sim) fn fetch_failed(&mut self, q: &mut EventQueue<Event>, id: ReqId, cause: Cause) {
         let req = *self.requests.get(id);
         let unit = req.unit as usize;
         self.release_redis_lock_at_once(q, id);
@@ -330,7 +336,7 @@ impl World {
     /// instant; each re-checks the cache (the double check). All are released
     /// at once after a fill; after a failed fetch the first becomes the holder
     /// and tries its own fetch.
-    pub(super) fn release_lock(&mut self, q: &mut EventQueue<Event>, unit: usize) {
+    pub(in crate::sim) fn release_lock(&mut self, q: &mut EventQueue<Event>, unit: usize) {
         let now = q.now();
         loop {
             let cache = self.units[unit].cache.as_mut().expect("a lock needs a cache");

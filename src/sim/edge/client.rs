@@ -14,8 +14,8 @@ use rand::RngExt;
 use crate::config::ClientRetry;
 use crate::engine::{EventQueue, SimDuration, SimRng};
 
-use super::request::ReqId;
-use super::world::{Event, World};
+use crate::sim::request::ReqId;
+use crate::sim::world::{Event, World};
 
 /// The clients' settings and their backoff stream.
 pub struct Clients {
@@ -52,7 +52,7 @@ impl Clients {
 
 impl World {
     /// A client request entered: its client starts waiting.
-    pub(super) fn client_waits(&mut self, q: &mut EventQueue<Event>, id: ReqId) {
+    pub(in crate::sim) fn client_waits(&mut self, q: &mut EventQueue<Event>, id: ReqId) {
         if let Some(c) = self.clients_retry.as_ref() {
             let timer = q.schedule_cancellable_in(c.timeout, Event::ClientTimeout(id));
             self.requests.get_mut(id).client_timer = Some(timer);
@@ -61,7 +61,7 @@ impl World {
 
     /// The client gave up on request `id`: it is abandoned (the service goes
     /// on), and sent again unless the client is out of retries.
-    pub(super) fn on_client_timeout(&mut self, q: &mut EventQueue<Event>, id: ReqId) {
+    pub(in crate::sim) fn on_client_timeout(&mut self, q: &mut EventQueue<Event>, id: ReqId) {
         let now = q.now();
         let req = self.requests.get_mut(id);
         req.client_timer = None;
@@ -77,7 +77,7 @@ impl World {
     }
 
     /// A client sends its request again (retry `attempt`).
-    pub(super) fn on_client_retry(&mut self, q: &mut EventQueue<Event>, attempt: u32) {
+    pub(in crate::sim) fn on_client_retry(&mut self, q: &mut EventQueue<Event>, attempt: u32) {
         self.enter_attempt(q, u32::MAX, attempt);
     }
 }
