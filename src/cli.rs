@@ -150,6 +150,11 @@ pub struct LimitArgs {
     /// Also write limits.json here (e.g. a sweep's directory, for its report).
     #[arg(long)]
     pub out: Option<PathBuf>,
+    /// Stop each run after this many events (default: the size guard
+    /// refuses searches whose runs would need more than 3e8); a load judged
+    /// on runs stopped so is reported as truncated, never as a pass.
+    #[arg(long, value_name = "N")]
+    pub max_events: Option<u64>,
     /// No progress output.
     #[arg(long, short)]
     pub quiet: bool,

@@ -48,7 +48,7 @@ pub(super) fn sweep(args: SweepArgs) -> Result<(), AppError> {
             write_sweep_plots(&out, &plan, &results, &rows)?;
             print(&matrix_md(&plan, &results, &rows))?;
             print(&format!("\nWrote runs.csv, points.csv, summary.json, matrix.md and plots/ to {}\n", out.display()))?;
-            super::truncated(truncated_runs(&results), args.max_events.is_some())
+            super::truncated(truncated_runs(&results), args.max_events, None)
         }
         None => print(&format!("Shard written to {}; combine all shards with: cachesim merge DIR...\n", out.display())),
     }
@@ -144,7 +144,7 @@ pub(super) fn check(args: CheckArgs) -> Result<(), AppError> {
     text += if passed { "result: PASS\n" } else { "result: FAIL\n" };
     print(&text)?;
     // A check on truncated runs judged partial results: it fails, saying why.
-    super::truncated(truncated_runs(&results), false)?;
+    super::truncated(truncated_runs(&results), None, None)?;
     if passed { Ok(()) } else { Err(AppError::CheckFailed) }
 }
 
@@ -174,9 +174,11 @@ pub(super) fn limit(args: LimitArgs) -> Result<(), AppError> {
     };
     let progress = Progress::new(args.quiet, &plan.spec.name);
     let results = pool.install(|| {
-        experiment::find_limits(&plan, RunOptions::default(), &|done, total, line| {
-            progress.advance(done, total, Some(line))
-        })
+        let run = RunOptions {
+            max_events: args.max_events.unwrap_or(crate::sim::guard::DEFAULT_EVENT_BUDGET),
+            ..RunOptions::default()
+        };
+        experiment::find_limits(&plan, run, &|done, total, line| progress.advance(done, total, Some(line)))
     })?;
     if let Some(claim) = &claim {
         let dir = claim.path();
@@ -201,9 +203,14 @@ pub(super) fn limit(args: LimitArgs) -> Result<(), AppError> {
     }
     if args.json {
         let json = serde_json::to_string_pretty(&results).map_err(|e| AppError::Failed(e.to_string()))?;
-        return print(&(json + "\n"));
+        print(&(json + "\n"))?;
+    } else {
+        print(&crate::report::limits_table(&plan, &results))?;
     }
-    print(&crate::report::limits_table(&plan, &results))
+    // Loads judged on truncated runs were shown as such: the search is not whole.
+    let runs: usize = results.iter().flat_map(|r| &r.evaluations).map(|e| e.truncated).sum();
+    let reason = results.iter().flat_map(|r| &r.evaluations).find_map(|e| e.stop_reason.as_deref());
+    super::truncated(runs, args.max_events, reason)
 }
 
 /// How many runs stopped at their event budget: `engine.truncated` is 1 in

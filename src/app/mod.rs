@@ -109,16 +109,27 @@ pub(super) fn options(a: &ModelArgs) -> RunOptions {
     RunOptions { max_events: a.max_events.unwrap_or(crate::sim::guard::DEFAULT_EVENT_BUDGET), ..RunOptions::default() }
 }
 
-/// Exit 3 when runs stopped at the default event budget: their results
-/// were written and shown, marked truncated, but they are not whole.
-pub(super) fn truncated(runs: usize, explicit: bool) -> Result<(), AppError> {
-    if runs == 0 || explicit {
+/// Exit 3 when runs were truncated: their results were written and shown,
+/// marked truncated, but they are not whole. `max_events` is the budget
+/// the user gave (`None`: the default); `reason` what stopped a single run
+/// (the memory guard stops a run too, and no budget raises that).
+pub(super) fn truncated(runs: usize, max_events: Option<u64>, reason: Option<&str>) -> Result<(), AppError> {
+    if runs == 0 {
         return Ok(());
     }
+    if let Some(r) = reason.filter(|r| !r.contains("event budget")) {
+        return Err(AppError::Truncated(format!("{runs} run(s) truncated (their results are partial): {r}")));
+    }
+    let budget = match max_events {
+        Some(n) => format!("the event budget of {n} events (--max-events {n})"),
+        None => format!(
+            "the default event budget of {} events (about a minute of work each)",
+            crate::sim::guard::DEFAULT_EVENT_BUDGET
+        ),
+    };
     Err(AppError::Truncated(format!(
-        "{runs} run(s) stopped at the default event budget of {} events (about a minute of work each) and are \
-         reported as truncated; pass --max-events N to raise the budget",
-        crate::sim::guard::DEFAULT_EVENT_BUDGET
+        "{runs} run(s) truncated: stopped at {budget} before the end of the run, so their results are partial; \
+         pass a larger --max-events N to raise the budget"
     )))
 }
 

@@ -58,7 +58,11 @@ pub(super) fn run_model(args: RunArgs) -> Result<(), AppError> {
     } else {
         print(&summary(&report))?;
     }
-    super::truncated(usize::from(report.engine.truncated), args.model_args.max_events.is_some())
+    super::truncated(
+        usize::from(report.engine.truncated),
+        args.model_args.max_events,
+        report.engine.stop_reason.as_deref(),
+    )
 }
 
 /// The load of the built-in comparison: the note's "moderate" 50 req/s,

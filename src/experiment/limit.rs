@@ -36,6 +36,22 @@ pub struct Evaluation {
     pub error_rate: f64,
     /// The p99 of every replication's requests pooled.
     pub p99_s: Option<f64>,
+    /// Replications stopped before their end (the event budget, or the
+    /// memory guard): their results are partial, so a load with any is
+    /// never counted as meeting the SLO.
+    #[serde(default)]
+    pub truncated: usize,
+    /// What stopped the first of them.
+    #[serde(default)]
+    pub stop_reason: Option<String>,
+}
+
+impl Evaluation {
+    /// Whether this load counts as meeting the SLO: judged so on runs that
+    /// all ran to their end.
+    pub fn passes(&self) -> bool {
+        self.level.meets_slo() && self.truncated == 0
+    }
 }
 
 /// What happened after a load spike.
@@ -97,6 +113,10 @@ pub struct LimitResult {
     pub goodput_peak_at: Option<f64>,
     pub collapse_at: Option<f64>,
     pub recovery: Option<Recovery>,
+    /// The loads judged on truncated runs (counted as not meeting the SLO),
+    /// in increasing order.
+    #[serde(default)]
+    pub truncated_at: Vec<f64>,
     /// Every load tried, in increasing order.
     pub evaluations: Vec<Evaluation>,
 }
@@ -105,14 +125,17 @@ pub struct LimitResult {
 fn evaluate(plan: &Plan, model: &ModelSpec, value: f64, opts: RunOptions) -> Result<Evaluation, AppError> {
     let path = &plan.spec.limit.path;
     let spec = apply_overrides(model.clone(), &[format!("{path}={value}")])?;
-    let records: Vec<RunRecord> = (0..plan.spec.replications)
+    let runs: Vec<(RunRecord, Option<String>)> = (0..plan.spec.replications)
         .into_par_iter()
         .map(|rep| {
             let (report, hist) = simulate_detailed(&spec, plan.spec.seed, u64::from(rep), opts);
-            RunRecord::new(RunId { point: 0, rep }, &report, &hist)
+            let stopped = report.engine.truncated.then(|| report.engine.stop_reason.clone().unwrap_or_default());
+            (RunRecord::new(RunId { point: 0, rep }, &report, &hist), stopped)
         })
         .collect();
-    let refs: Vec<&RunRecord> = records.iter().collect();
+    let refs: Vec<&RunRecord> = runs.iter().map(|r| &r.0).collect();
+    let mut stopped = runs.iter().filter_map(|r| r.1.clone());
+    let stop_reason = stopped.next();
     let stats = aggregate(&refs);
     let verdict = judge(&plan.spec.slo, &stats);
     Ok(Evaluation {
@@ -123,6 +146,8 @@ fn evaluate(plan: &Plan, model: &ModelSpec, value: f64, opts: RunOptions) -> Res
         goodput_rps: stats.mean("requests.throughput_rps").unwrap_or(0.0),
         error_rate: stats.mean("requests.error_rate").unwrap_or(0.0),
         p99_s: stats.pooled.latency_p99.as_ref().map(|p| p.value_s),
+        truncated: usize::from(stop_reason.is_some()) + stopped.count(),
+        stop_reason,
     })
 }
 
@@ -169,9 +194,9 @@ pub fn find_limits(
             )
             .with_hint(e.hint)
         })?;
-        crate::sim::guard::check_size(&top, None).map_err(refuse)?;
+        check_budget(&top, opts).map_err(refuse)?;
         if l.spike > 0.0 && l.path == "workload.rate" {
-            checked_trigger(plan, &top, l.high).map_err(refuse)?;
+            checked_trigger(plan, &top, l.high, opts).map_err(refuse)?;
         }
     }
     let total = per_model * models.len();
@@ -218,8 +243,12 @@ fn limit_of(
     let mut evals: Vec<Evaluation> = Vec::new();
     let eval = |v: f64, evals: &mut Vec<Evaluation>| -> Result<bool, AppError> {
         let e = evaluate(plan, model, v, opts)?;
-        let meets = e.level.meets_slo();
-        let line = format!("{}: {} = {v:.4}: {}", model.name, l.path, e.level);
+        // A load judged on truncated runs is not a pass.
+        let meets = e.passes();
+        let line = match e.truncated {
+            0 => format!("{}: {} = {v:.4}: {}", model.name, l.path, e.level),
+            n => format!("{}: {} = {v:.4}: {} on {n} truncated run(s), not a pass", model.name, l.path, e.level),
+        };
         evals.push(e);
         progress(evals.len(), &line);
         Ok(meets)
@@ -254,7 +283,16 @@ fn limit_of(
     evals.sort_by(|a, b| a.value.total_cmp(&b.value));
     let (peak_at, collapse_at) = collapse(&evals);
     let failing = min_failing.and_then(|f| evals.iter().find(|e| e.value == f));
-    let (level, cause) = (failing.map(|e| e.level), failing.and_then(|e| e.cause.clone()));
+    let (level, mut cause) = (failing.map(|e| e.level), failing.and_then(|e| e.cause.clone()));
+    if let Some(e) = failing.filter(|e| e.truncated > 0 && e.level.meets_slo()) {
+        cause = Some(format!(
+            "{} of {} runs truncated ({}), so the load is not counted as meeting the SLO",
+            e.truncated,
+            plan.spec.replications,
+            e.stop_reason.as_deref().unwrap_or("stopped early")
+        ));
+    }
+    let truncated_at = evals.iter().filter(|e| e.truncated > 0).map(|e| e.value).collect();
     let recovery = match max_meeting {
         Some(base) if l.spike > 0.0 => Some(spike_recovery(plan, model, base, opts)?),
         _ => None,
@@ -269,6 +307,7 @@ fn limit_of(
         goodput_peak_at: peak_at,
         collapse_at,
         recovery,
+        truncated_at,
         evaluations: evals,
     })
 }
@@ -288,11 +327,23 @@ fn collapse(evals: &[Evaluation]) -> (Option<f64>, Option<f64>) {
 
 /// The metastability check's run of `model` at `base`, with the plan's
 /// trigger in place, if the size guard lets it run (else its message).
-fn checked_trigger(plan: &Plan, model: &ModelSpec, base: f64) -> Result<Triggered, String> {
+fn checked_trigger(plan: &Plan, model: &ModelSpec, base: f64, opts: RunOptions) -> Result<Triggered, String> {
     let l = &plan.spec.limit;
     let t = with_trigger(model, base, l.trigger, l.spike, l.hold.0, l.at_expiry);
-    crate::sim::guard::check_size(&t.spec, None)?;
+    check_budget(&t.spec, opts)?;
     Ok(t)
+}
+
+/// The size guard for the search's runs: every event source estimated
+/// against the default budget, or, when the caller set a budget of its own
+/// (`--max-events`), which then stops the runs, only the work one event can
+/// do.
+fn check_budget(spec: &ModelSpec, opts: RunOptions) -> Result<(), String> {
+    if opts.max_events == crate::sim::guard::DEFAULT_EVENT_BUDGET {
+        crate::sim::guard::check_size(spec, None)
+    } else {
+        crate::sim::guard::check_work(spec).map_err(|(m, _)| m)
+    }
 }
 
 /// The base load for `hold`, the trigger (see `trigger`), then the base
@@ -307,7 +358,7 @@ pub fn spike_recovery(plan: &Plan, model: &ModelSpec, base: f64, opts: RunOption
             "the metastability check holds workload.rate; set limit.spike: 0 for other paths".into(),
         ));
     }
-    let t = checked_trigger(plan, model, base).map_err(|m| {
+    let t = checked_trigger(plan, model, base, opts).map_err(|m| {
         AppError::Input(crate::config::ConfigError::new(&plan.origin, format!("the metastability check: {m}")))
     })?;
     // Requests slower than the p99 bound are counted, for the latency test.

@@ -41,6 +41,16 @@ pub fn limits_table(plan: &Plan, results: &[LimitResult]) -> String {
             }
         };
         out += &format!("  limit      {limit}\n");
+        if !r.truncated_at.is_empty() {
+            let runs: usize = r.evaluations.iter().map(|e| e.truncated).sum();
+            let reason = r.evaluations.iter().find_map(|e| e.stop_reason.as_deref()).unwrap_or("stopped early");
+            let at: Vec<String> = r.truncated_at.iter().map(|&v| value(Some(v))).collect();
+            out += &format!(
+                "  truncated  {runs} run(s) at {} = {} stopped before their end ({reason}): those loads are not counted as meeting the SLO\n",
+                r.path,
+                at.join(", ")
+            );
+        }
         if let Some(c) = &r.cause {
             let level = r.level.map(|l| format!("{l}: ")).unwrap_or_default();
             out += &format!("  breaks by  {level}{c}\n");

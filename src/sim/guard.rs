@@ -55,24 +55,38 @@ pub fn check_size_at(spec: &ModelSpec, budget: Option<u64>) -> Result<(), (Strin
 
 /// The most lag draws replicas may make in one run: writes × replicas.
 /// One event can make many of them (a query after a long quiet spell
-/// catches up on every write since), so `--max-events` cannot bound them.
-pub const MAX_REPLICA_WORK: f64 = 3e8;
+/// catches up on every write since), so `--max-events` cannot bound them:
+/// held to a few tenths of a second of work.
+pub const MAX_REPLICA_WORK: f64 = 3e7;
+
+/// The most Poisson writes a run may make (8 bytes each, 80 MB). They are
+/// made as the clock passes them, all at once by the first event after a
+/// long quiet spell, so `--max-events` cannot bound them either: held, like
+/// the replicas' work, to a few tenths of a second.
+pub const MAX_WRITE_HISTORY: f64 = 1e7;
 
 /// Work and memory that one event can take and so no event budget bounds:
 /// the write histories, and replicas catching up. Checked even when
 /// `--max-events` is given.
 pub fn check_work(spec: &ModelSpec) -> Result<(), (String, &'static str)> {
-    // Poisson writes are kept in memory (8 bytes each).
+    // Poisson writes are kept in memory (8 bytes each), made as the clock
+    // passes them: up to the end of the drain, when a request is still
+    // being served then.
     let histories = [
         ("backend", "backend.writes", spec.backend.writes.as_ref()),
         ("database", "db.writes", spec.db.as_ref().and_then(|d| d.writes.as_ref())),
     ];
     for (part, field, writes) in histories {
         if let Some(crate::config::Writes::Poisson(rate)) = writes {
-            let writes = rate.0 * spec.workload.duration.as_secs_f64();
-            if writes > 1e8 {
+            let writes = rate.0 * run_span_secs(spec);
+            if writes.is_nan() || writes > MAX_WRITE_HISTORY {
                 return Err((
-                    format!("`{}` would make about {writes:.2e} {part} writes; at most 1e8 fit in memory", spec.name),
+                    format!(
+                        "`{}` would make about {writes:.2e} {part} writes over its duration and drain, more than \
+                         {MAX_WRITE_HISTORY:.0e} (each is kept, and one event can make them all); write less often \
+                         or shorten workload.duration and workload.drain",
+                        spec.name
+                    ),
                     field,
                 ));
             }
@@ -165,10 +179,16 @@ fn check_events(spec: &ModelSpec, requests: f64, budget: Option<u64>) -> Result<
     ))
 }
 
+/// How long the clock can run: the workload's duration and its drain.
+/// Writes happen (and replicas catch up on them) until the last event.
+fn run_span_secs(spec: &ModelSpec) -> f64 {
+    spec.workload.duration.as_secs_f64() + spec.workload.drain.as_secs_f64()
+}
+
 /// The database's writes in a run, and the replicas that apply each.
 fn db_writes(spec: &ModelSpec) -> (f64, f64) {
     let Some(db) = &spec.db else { return (0.0, 0.0) };
-    let duration = spec.workload.duration.as_secs_f64();
+    let duration = run_span_secs(spec);
     let writes = match &db.writes {
         Some(crate::config::Writes::Every(period)) => duration / period.as_secs_f64().max(1e-9),
         Some(crate::config::Writes::Poisson(rate)) => rate.0 * duration,
@@ -189,7 +209,7 @@ fn replica_work(spec: &ModelSpec) -> f64 {
 fn replica_memory(spec: &ModelSpec) -> Result<(), String> {
     let (writes, replicas) = db_writes(spec);
     let Some(r) = spec.db.as_ref().and_then(|d| d.replicas.as_ref()) else { return Ok(()) };
-    let rate = writes / spec.workload.duration.as_secs_f64().max(1e-9);
+    let rate = writes / run_span_secs(spec).max(1e-9);
     let pending = rate * Sampler::new(&r.lag).mean_secs() * replicas;
     if pending.is_finite() && pending <= MAX_PENDING_REPLICA_WRITES {
         return Ok(());

@@ -367,3 +367,72 @@ fn recovery_at_a_low_rate_is_judged_on_counts_not_noise() {
         }
     }
 }
+
+/// Runs stopped by the event budget cannot be judged as meeting the SLO:
+/// with a budget between what 4 req/s and 8 req/s need, the load of 8
+/// (which meets the SLO when whole, below the one slot's 10/s) is judged
+/// on truncated runs, so it is marked truncated, not counted as a pass, and
+/// the table and the JSON say so; the limit found stays below it.
+#[test]
+fn a_load_judged_on_truncated_runs_is_not_a_pass() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write_model(dir.path());
+    let mut e = spec(&path);
+    e.limit.high = 16.0;
+    e.limit.tolerance = 0.5;
+    let plan = plan_for_model(&path, &[], e).unwrap();
+    let events = |rate: &str| {
+        let m = cachesim::config::apply_overrides(plan.points[0].spec.clone(), &[format!("workload.rate={rate}")]);
+        cachesim::sim::simulate(&m.unwrap(), plan.spec.seed, 0, RunOptions::default()).engine.events
+    };
+    let (four, eight) = (events("4"), events("8"));
+    assert!(four < eight, "{four} {eight}");
+    let whole = find_limits(&plan, RunOptions::default(), &|_, _, _| {}).unwrap();
+    let at8 = whole[0].evaluations.iter().find(|e| e.value == 8.0).unwrap();
+    assert!(at8.passes() && at8.truncated == 0, "whole, 8 req/s meets the SLO: {at8:?}");
+    let opts = RunOptions { max_events: (four + eight) / 2, ..RunOptions::default() };
+    let results = find_limits(&plan, opts, &|_, _, _| {}).unwrap();
+    let r = &results[0];
+    let at8 = r.evaluations.iter().find(|e| e.value == 8.0).unwrap();
+    assert_eq!(at8.truncated, plan.spec.replications as usize, "{at8:?}");
+    assert!(at8.level.meets_slo() && !at8.passes(), "{at8:?}");
+    assert!(at8.stop_reason.as_deref().is_some_and(|s| s.contains("--max-events")), "{at8:?}");
+    assert!(r.truncated_at.contains(&8.0), "{:?}", r.truncated_at);
+    assert!(r.max_meeting.is_some_and(|m| m < 8.0), "{:?}", r.max_meeting);
+    for e in r.evaluations.iter().filter(|e| e.truncated > 0) {
+        assert!(!e.passes(), "{e:?}");
+        assert!(r.max_meeting.is_none_or(|m| m < e.value), "{e:?} {:?}", r.max_meeting);
+    }
+    let table = cachesim::report::limits_table(&plan, &results);
+    assert!(table.contains("truncated") && table.contains("not counted as meeting the SLO"), "{table}");
+    let json = serde_json::to_value(&results).unwrap();
+    assert!(json[0]["truncated_at"].as_array().unwrap().contains(&serde_json::json!(8.0)), "{json}");
+}
+
+/// `cachesim limit --max-events N` whose runs stop at the budget prints its
+/// result with the truncated loads and exits 3, naming the budget.
+#[test]
+fn limit_with_truncated_runs_exits_3() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = write_model(dir.path());
+    let exp = dir.path().join("l.ron");
+    std::fs::write(
+        &exp,
+        format!(
+            r#"Experiment(models: ["{}"], replications: 2, slo: (p99: "500ms", error_rate: 0.01),
+  limit: (path: "workload.rate", low: 2, high: 8, tolerance: 0.5, spike: 0))"#,
+            model.display()
+        ),
+    )
+    .unwrap();
+    let out = assert_cmd::cargo::cargo_bin_cmd!("cachesim")
+        .arg("limit")
+        .arg(&exp)
+        .args(["--max-events", "300", "-q"])
+        .output()
+        .unwrap();
+    let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert_eq!(out.status.code(), Some(3), "{stdout}{stderr}");
+    assert!(stdout.contains("truncated") && stdout.contains("not counted as meeting the SLO"), "{stdout}");
+    assert!(stderr.contains("truncated") && stderr.contains("--max-events 300"), "{stderr}");
+}

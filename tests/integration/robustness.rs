@@ -308,15 +308,36 @@ fn absurd_runs_are_refused_before_they_start() {
     assert!(err.contains("3.60e12 requests") && err.contains("--max-events"), "{err}");
 }
 
-/// `--max-events` lets such a run go, and stops it at the budget, saying so.
+/// `--max-events` lets such a run go, and stops it at the budget, saying so
+/// in the report; the results are partial, so it exits 3.
 #[test]
 fn max_events_stops_a_run_and_says_why() {
     let out = run_ref(&["--set", "workload.rate=1e9", "--max-events", "50000", "--json"]);
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(out.status.code(), Some(3), "{}", String::from_utf8_lossy(&out.stderr));
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["engine"]["truncated"], true);
     assert_eq!(v["engine"]["events"], 50000);
     assert!(v["engine"]["stop_reason"].as_str().unwrap().contains("--max-events 50000"));
+}
+
+/// End to end: `cachesim run --max-events 2000` on a model that needs more
+/// prints its report marked as stopped early, and exits 3 with a message
+/// that says the run was truncated, names the budget, and how to raise it.
+#[test]
+fn a_run_stopped_by_max_events_exits_3_naming_the_budget() {
+    let out = run_ref(&["--max-events", "2000"]);
+    let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert_eq!(out.status.code(), Some(3), "{stderr}");
+    assert!(stdout.contains("STOPPED EARLY") && stdout.contains("--max-events 2000"), "{stdout}");
+    assert!(
+        stderr.contains("1 run(s) truncated")
+            && stderr.contains("event budget of 2000 events (--max-events 2000)")
+            && stderr.contains("pass a larger --max-events N"),
+        "{stderr}"
+    );
+    // A budget the run fits in: whole, exit 0.
+    let out = run_ref(&["--max-events", "300000000"]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
 }
 
 /// A server that cannot keep up stops at the in-flight memory guard
@@ -376,7 +397,11 @@ fn huge_durations_saturate_instead_of_overflowing() {
         "20000",
         "--json",
     ]);
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    // About 9,000 requests over 106,000 days need more than 20,000 events:
+    // stopped at the budget (exit 3), with a report, not an overflow.
+    assert_eq!(out.status.code(), Some(3), "{}", String::from_utf8_lossy(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["engine"]["truncated"], true);
 }
 
 /// Brackets nested ten thousand deep in a `--set` value are refused, not a
@@ -921,6 +946,62 @@ fn more_grid_points_than_the_cap_are_refused_up_front() {
     assert!(!dir.path().join("o").exists());
 }
 
+/// The cases `hostile_values_in_well_formed_models_never_panic_or_run_away`
+/// found: work one event does that no event budget stops, refused by
+/// `check_work` (so even under `--max-events`), at once, with exit 2.
+fn refused_under_max_events(text: &str, expect: &str) {
+    let spec = parse_model(text, "w.ron", "w").unwrap();
+    let err = cachesim::sim::guard::check_work(&spec).expect_err("refused whatever the event budget").0;
+    assert!(err.contains(expect), "{err}");
+    let started = std::time::Instant::now();
+    let (out, stderr) = run_text("w.ron", text, &["--max-events", "20000"]);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains(expect), "{stderr}");
+    assert!(started.elapsed().as_secs() < 10, "refused at once");
+}
+
+/// Poisson writes are made as the clock passes them, through the drain
+/// too: a billion a second for 1 ns is one write in the duration, but the
+/// default 60 s drain would make 6e10 of them in the first event after it
+/// (a run of minutes under `--max-events 20000`, before the guard counted
+/// the drain).
+#[test]
+fn poisson_writes_through_the_drain_are_refused_up_front() {
+    refused_under_max_events(
+        r#"Model(workload: (rate: 1, duration: "1ns", closed: (users: 64, think: Constant("1ns"))),
+    db: (pool_size: 64, max_overflow: 64, query: Exponential(mean: "1us"), pool_timeout: "1us"),
+    backend: (latency: LogNormal(median: "1us", p99: "1000d"), writes: Poisson(1e9)))"#,
+        "6.00e10 backend writes over its duration and drain",
+    );
+}
+
+/// One request after 1000 quiet days makes every write since in one event:
+/// 0.5 a second is 4.3e7 writes (8 bytes each), which the old limit of 1e8
+/// let through and which took seconds in a debug build; the history is now
+/// held to 1e7.
+#[test]
+fn a_write_history_one_event_makes_at_once_is_held_to_1e7() {
+    refused_under_max_events(
+        r#"Model(workload: (rate: 1, duration: "1000d", closed: (users: 1, think: Constant("1000d"))),
+    cache: (ttl: "1000d", refresh: Background(ahead: "0s")),
+    backend: (latency: LogNormal(median: "1ns", p99: "1000d"), writes: Poisson(0.5)))"#,
+        "4.32e7 backend writes",
+    );
+}
+
+/// A query after ten quiet minutes makes 64 replicas catch up on 600,000
+/// writes each in one event: 3.84e7 lag draws in the duration (4.2e7 with
+/// the drain), which the old limit of 3e8 let through; now refused.
+#[test]
+fn replicas_catching_up_in_one_event_are_held_to_3e7_draws() {
+    refused_under_max_events(
+        r#"Model(workload: (rate: 1, duration: "10m", closed: (users: 1, think: Constant("10m"))),
+    db: (pool_size: 1, query: Constant("1ms"), writes: Every("1ms"), replicas: (count: 64, lag: Constant("1s"), read_share: 1.0)),
+    backend: (latency: Constant("1ms")))"#,
+        "4.22e7 writes in all",
+    );
+}
+
 /// Well-formed models with hostile values: huge counts, tiny durations,
 /// extreme rates, in every part that schedules events or holds memory.
 fn arb_hostile_model() -> impl Strategy<Value = String> {
@@ -958,10 +1039,7 @@ proptest! {
     /// Load, guard and a run with a small event budget never panic, and
     /// never take long: what the guard lets through at the default budget
     /// and anything at `--max-events 20000`.
-    // Ignored for now: in a debug build some generated case runs for minutes
-    // (not yet found which; see the session report). Run with --ignored.
     #[test]
-    #[ignore]
     fn hostile_values_in_well_formed_models_never_panic_or_run_away(text in arb_hostile_model(), seed in 0u64..100) {
         let Ok(spec) = parse_model(&text, "h.ron", "h") else { return Ok(()) };
         let refused = cachesim::sim::guard::check_size(&spec, None).is_err();
