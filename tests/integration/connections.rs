@@ -9,18 +9,11 @@ use cachesim::sim::{RunOptions, simulate};
 /// A model whose requests arrive at `instants` (seconds), each running one
 /// 100 ms query through a pool of `db`.
 fn burst_model(instants: &[f64], db: &str) -> (ModelSpec, tempfile::TempDir) {
-    let dir = tempfile::tempdir().unwrap();
-    let lines: String = instants.iter().map(|t| format!("{t}\n")).collect();
-    std::fs::write(dir.path().join("arrivals.txt"), lines).unwrap();
-    let text = format!(
-        r#"Model(
-            workload: (arrivals: Trace(file: "arrivals.txt"), rate: 1, duration: "100s"),
-            cache: (ttl: "1000d", start: Warm),
-            backend: (latency: Constant("1s")),
-            db: (query: Constant("100ms"), {db}),
-        )"#
+    let body = format!(
+        r#"cache: (ttl: "1000d", start: Warm), backend: (latency: Constant("1s")),
+           db: (query: Constant("100ms"), {db})"#
     );
-    (parse_model_in(&text, "<test>", "burst", dir.path()).unwrap(), dir)
+    trace_model(instants, "100s", &body)
 }
 
 /// Five bursts of 8 simultaneous requests, 1 s apart, through a pool of
