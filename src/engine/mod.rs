@@ -8,7 +8,7 @@ pub mod time;
 
 pub use queue::{EventKey, EventQueue};
 pub use rng::{SimRng, stream};
-pub use time::{NANOS_PER_SEC, SimDuration, SimTime};
+pub use time::{NANOS_PER_SEC, SimDuration, SimTime, round_nanos};
 
 /// A simulation model: owns its state and reacts to its events.
 ///

@@ -1,18 +1,27 @@
-//! The event queue: a binary heap ordered by (time, insertion sequence), so
-//! that events at the same instant run in the order they were scheduled.
+//! The event queue: events run in (time, scheduling order), so that events
+//! at the same instant run in the order they were scheduled.
 //!
-//! Three details keep the hot loop cheap:
-//! - the heap holds only 16-byte keys, (time, sequence << 32 | index), as
-//!   small as a bare `BinaryHeap<Reverse<(u64, u64)>>`'s; the events
-//!   themselves wait in a slab at `index`, so sifting moves half the bytes
-//!   (with a million events pending, half the cache misses). Sequence numbers
-//!   are unique, so the keys order exactly as (time, sequence) would. When the
-//!   32 sequence bits run out, the entries are renumbered by rank, which keeps
-//!   their order (see [`EventQueue::renumber`]);
+//! Simulated time never goes back, so the queue is a *radix heap* (Ahuja,
+//! Mehlhorn, Orlin and Tarjan 1990) on integer nanoseconds rather than a
+//! comparison heap: no comparisons to mispredict, and pushing is O(1).
+//! - `last` is the time of the entries last taken out; every pending entry
+//!   is at or after it. An entry at `last` waits in `at_last`, a FIFO; one
+//!   whose time first differs from `last` in bit `b - 1` (from the top) waits
+//!   in `buckets[b]`. A push computes `b` from one XOR and a leading-zero count.
+//! - When `at_last` is empty, the lowest non-empty bucket is emptied: `last`
+//!   moves to its earliest time, and each of its entries drops to a lower
+//!   bucket (or to `at_last`). An entry drops at most 64 times in its life,
+//!   and in practice a few.
+//! - Ties keep scheduling order without sequence numbers: entries with equal
+//!   times always share a bucket (the bucket is a function of the time and
+//!   `last`), each bucket is appended to in scheduling order, and emptying a
+//!   bucket keeps its order. So `at_last` pops in the order of scheduling.
+//!
+//! Two more details keep the hot loop cheap:
 //! - events scheduled for the current instant (a lock release or a cache fill
-//!   that wakes hundreds of waiters) go to a FIFO deque, not the heap: O(1)
-//!   each, and still in (time, sequence) order, because every heap entry at the
-//!   current instant was scheduled before any deque entry;
+//!   that wakes hundreds of waiters) go to a FIFO deque, not the buckets: O(1)
+//!   each, and still in (time, sequence) order, because every bucketed entry at
+//!   the current instant was scheduled before any deque entry;
 //! - cancellation is O(1) and hash-free: a cancellable event holds a slot in a
 //!   small slab, and its key is (slot, generation). Cancelling marks the slot;
 //!   the event is dropped when it surfaces, *without moving the clock* and
@@ -20,8 +29,7 @@
 //!   generation moves on, so cancelling a key whose event already ran finds a
 //!   newer generation and leaves nothing behind.
 
-use std::cmp::Reverse;
-use std::collections::{BinaryHeap, VecDeque};
+use std::collections::VecDeque;
 
 use super::time::{SimDuration, SimTime};
 
@@ -35,20 +43,15 @@ pub struct EventKey {
 /// The slot of an event that cannot be cancelled.
 const NO_SLOT: u32 = u32::MAX;
 
-/// The low bits of a heap key: the event's index in the slab.
-const INDEX_BITS: u32 = 32;
-const INDEX_MASK: u64 = (1 << INDEX_BITS) - 1;
-/// The first sequence number that no longer fits above the index bits.
-const SEQ_LIMIT: u64 = 1 << (64 - INDEX_BITS);
+/// `buckets[1..=64]`, by the highest bit in which a time differs from `last`
+/// (`buckets[0]` stays empty: entries at `last` are in `at_last`).
+const BUCKETS: usize = 65;
 
-/// A heap entry: (time in nanoseconds, sequence << INDEX_BITS | slab index),
-/// reversed because `BinaryHeap` is a max-heap and we want the earliest first.
-type Key = Reverse<(u64, u64)>;
-
-/// An event waiting in the slab for its heap key to surface, with its slot.
-struct Waiting<E> {
-    event: Option<E>,
+/// A pending event: when it runs, its cancellation slot, and the event.
+struct Entry<E> {
+    time: u64,
     slot: u32,
+    event: E,
 }
 
 /// One cancellable event's slot: its generation, and whether it was cancelled.
@@ -58,21 +61,33 @@ struct Slot {
     cancelled: bool,
 }
 
+/// The radix bucket of `time` relative to `last`: 0 if equal, else one more
+/// than the index of the highest bit in which they differ.
+#[inline(always)]
+fn bucket_of(time: u64, last: u64) -> usize {
+    (u64::BITS - (time ^ last).leading_zeros()) as usize
+}
+
 /// A deterministic future-event list with a simulated clock.
 pub struct EventQueue<E> {
     now: SimTime,
-    /// Sequence numbers of the heap's entries so far (since the last renumbering).
-    next_seq: u64,
-    heap: BinaryHeap<Key>,
-    /// The events of the heap's entries, at their keys' indices.
-    waiting: Vec<Waiting<E>>,
-    /// Indices of `waiting` whose event has left.
-    free_waiting: Vec<u32>,
+    /// The time of the entries last taken from the buckets; no pending entry
+    /// is earlier (see [`EventQueue::rebase`] for the one way that could fail).
+    last: u64,
+    /// Entries at `last`, in scheduling order.
+    at_last: VecDeque<Entry<E>>,
+    buckets: Vec<Vec<Entry<E>>>,
+    /// The earliest time in each bucket (`u64::MAX` when empty).
+    mins: [u64; BUCKETS],
+    /// Bit `b - 1` is set when `buckets[b]` holds entries.
+    occupied: u64,
+    /// Entries in `at_last` and the buckets, cancelled ones included.
+    bucketed: usize,
     /// Events scheduled for `now` while the clock stood at `now`, with their slots.
     current: VecDeque<(u32, E)>,
     slots: Vec<Slot>,
     free_slots: Vec<u32>,
-    /// Cancelled events still in the heap or the deque.
+    /// Cancelled events still in the buckets or the deque.
     cancelled: usize,
     popped: u64,
 }
@@ -88,10 +103,12 @@ impl<E> EventQueue<E> {
     pub fn new() -> Self {
         EventQueue {
             now: SimTime::ZERO,
-            next_seq: 0,
-            heap: BinaryHeap::with_capacity(1024),
-            waiting: Vec::with_capacity(1024),
-            free_waiting: Vec::with_capacity(1024),
+            last: 0,
+            at_last: VecDeque::with_capacity(64),
+            buckets: (0..BUCKETS).map(|_| Vec::new()).collect(),
+            mins: [u64::MAX; BUCKETS],
+            occupied: 0,
+            bucketed: 0,
             current: VecDeque::with_capacity(256),
             slots: Vec::new(),
             free_slots: Vec::new(),
@@ -113,7 +130,7 @@ impl<E> EventQueue<E> {
 
     /// Events still to run; cancelled ones are not counted.
     pub fn pending(&self) -> usize {
-        self.heap.len() + self.current.len() - self.cancelled
+        self.bucketed + self.current.len() - self.cancelled
     }
 
     // Always inlined: it is small once the rare paths are out of line, and a
@@ -124,59 +141,84 @@ impl<E> EventQueue<E> {
             self.current.push_back((slot, event));
             return;
         }
-        if self.next_seq == SEQ_LIMIT {
-            self.renumber();
+        if time.0 < self.last {
+            self.rebase(time.0);
         }
-        let index = match self.free_waiting.pop() {
-            Some(index) => {
-                self.waiting[index as usize] = Waiting { event: Some(event), slot };
-                index
-            }
-            None => self.wait_new(slot, event),
-        };
-        self.heap.push(Reverse((time.0, self.next_seq << INDEX_BITS | u64::from(index))));
-        self.next_seq += 1;
+        self.bucketed += 1;
+        self.place(Entry { time: time.0, slot, event });
     }
 
-    /// A new place in the slab, for when no freed one is left.
-    #[cold]
-    #[inline(never)]
-    fn wait_new(&mut self, slot: u32, event: E) -> u32 {
-        // Each waiting event takes more than 16 bytes: 2^32 of them cannot
-        // fit in memory (nor within the memory guard).
-        let index = u32::try_from(self.waiting.len()).expect("fewer than 2^32 pending events");
-        self.waiting.push(Waiting { event: Some(event), slot });
-        index
-    }
-
-    /// Gives the heap's entries new sequence numbers 0, 1, 2, ... in the
-    /// order of their old ones, so that numbering can go on. Keys compare as
-    /// they did (time first, then a sequence number that kept its rank), so
-    /// the pop order is unchanged.
-    #[cold]
-    #[inline(never)]
-    fn renumber(&mut self) {
-        let mut entries = std::mem::take(&mut self.heap).into_vec();
-        let mut by_seq: Vec<usize> = (0..entries.len()).collect();
-        by_seq.sort_unstable_by_key(|&i| entries[i].0.1 >> INDEX_BITS);
-        for (rank, &i) in by_seq.iter().enumerate() {
-            let key = &mut entries[i].0.1;
-            *key = (rank as u64) << INDEX_BITS | (*key & INDEX_MASK);
-        }
-        self.next_seq = entries.len() as u64;
-        self.heap = BinaryHeap::from(entries);
-    }
-
-    /// Pops the heap's earliest entry: its time, event and slot.
+    /// Files an entry (at or after `last`) in its bucket.
     #[inline(always)]
-    fn pop_heap(&mut self) -> Option<(SimTime, E, u32)> {
-        let Reverse((time, key)) = self.heap.pop()?;
-        let index = (key & INDEX_MASK) as u32;
-        let w = &mut self.waiting[index as usize];
-        let event = w.event.take().expect("a heap key's event waits at its index");
-        let slot = w.slot;
-        self.free_waiting.push(index);
-        Some((SimTime(time), event, slot))
+    fn place(&mut self, entry: Entry<E>) {
+        let b = bucket_of(entry.time, self.last);
+        if b == 0 {
+            self.at_last.push_back(entry);
+            return;
+        }
+        if entry.time < self.mins[b] {
+            self.mins[b] = entry.time;
+        }
+        self.occupied |= 1 << (b - 1);
+        self.buckets[b].push(entry);
+    }
+
+    /// The earliest pending time in the buckets, if any.
+    #[inline(always)]
+    fn earliest(&self) -> Option<u64> {
+        if !self.at_last.is_empty() {
+            Some(self.last)
+        } else if self.occupied != 0 {
+            Some(self.mins[self.occupied.trailing_zeros() as usize + 1])
+        } else {
+            None
+        }
+    }
+
+    /// Takes the earliest bucketed entry (there is one).
+    #[inline(always)]
+    fn take(&mut self) -> Entry<E> {
+        if self.at_last.is_empty() {
+            self.empty_lowest_bucket();
+        }
+        self.bucketed -= 1;
+        self.at_last.pop_front().expect("a bucketed entry is at `last` after emptying the lowest bucket")
+    }
+
+    /// Moves `last` to the earliest time of the lowest non-empty bucket and
+    /// files that bucket's entries again, in their order: each lands lower.
+    #[inline(never)]
+    fn empty_lowest_bucket(&mut self) {
+        let b = self.occupied.trailing_zeros() as usize + 1;
+        self.last = self.mins[b];
+        self.mins[b] = u64::MAX;
+        self.occupied &= !(1 << (b - 1));
+        let mut bucket = std::mem::take(&mut self.buckets[b]);
+        for entry in bucket.drain(..) {
+            self.place(entry);
+        }
+        // Keep the allocation for the bucket's next entries.
+        self.buckets[b] = bucket;
+    }
+
+    /// Files every entry again relative to an earlier `last`, for an event
+    /// scheduled before `last`. That happens only after cancelled events at
+    /// `last` were dropped without moving the clock (so `now < last`) and
+    /// something is then scheduled between the two: rare, and O(pending).
+    /// Entries at equal times keep their order, because they share a container.
+    #[cold]
+    #[inline(never)]
+    fn rebase(&mut self, last: u64) {
+        let mut all: Vec<Entry<E>> = self.at_last.drain(..).collect();
+        for bucket in &mut self.buckets {
+            all.append(bucket);
+        }
+        self.mins = [u64::MAX; BUCKETS];
+        self.occupied = 0;
+        self.last = last;
+        for entry in all {
+            self.place(entry);
+        }
     }
 
     /// Schedules `event` at `time`. A time in the past is treated as now: the
@@ -250,23 +292,25 @@ impl<E> EventQueue<E> {
     #[inline]
     pub fn pop_until(&mut self, limit: SimTime) -> Option<(SimTime, E)> {
         loop {
-            let (slot, event) = if self.heap.peek().is_some_and(|k| k.0.0 <= self.now.0) {
-                // Heap entries at the current instant predate the deque's.
-                let (_, event, slot) = self.pop_heap().expect("peeked");
-                (slot, event)
+            let earliest = self.earliest();
+            let (slot, event) = if earliest.is_some_and(|t| t <= self.now.0) {
+                // Bucketed entries at the current instant predate the deque's.
+                let entry = self.take();
+                (entry.slot, entry.event)
             } else if let Some(item) = self.current.pop_front() {
                 item
             } else {
-                if self.heap.peek()?.0.0 > limit.0 {
+                let time = earliest?;
+                if time > limit.0 {
                     return None;
                 }
-                let (time, event, slot) = self.pop_heap().expect("peeked");
-                if self.leaves(slot) {
+                let entry = self.take();
+                if self.leaves(entry.slot) {
                     continue;
                 }
-                self.now = time;
+                self.now = SimTime(time);
                 self.popped += 1;
-                return Some((self.now, event));
+                return Some((self.now, entry.event));
             };
             if self.leaves(slot) {
                 continue;
@@ -409,24 +453,40 @@ mod tests {
     }
 
     #[test]
-    fn renumbering_when_sequence_numbers_run_out_keeps_the_order() {
+    fn scheduling_between_the_clock_and_dropped_cancelled_events_keeps_the_order() {
         let mut q = EventQueue::new();
-        q.next_seq = SEQ_LIMIT - 3;
-        for (t, e) in [(7, 1), (5, 2), (7, 3), (5, 4), (9, 5), (7, 6)] {
-            q.schedule_at(SimTime(t), e);
+        let a = q.schedule_cancellable_at(SimTime(100), 1);
+        let b = q.schedule_cancellable_at(SimTime(100), 2);
+        q.schedule_at(SimTime(1_000), 3);
+        q.schedule_at(SimTime(1_000), 4);
+        q.cancel(a);
+        q.cancel(b);
+        // Dropping both moves the radix base to 100 but not the clock.
+        assert_eq!(q.pop_until(SimTime(500)), None);
+        assert_eq!(q.now(), SimTime(0));
+        q.schedule_at(SimTime(50), 5);
+        q.schedule_at(SimTime(1_000), 6);
+        q.schedule_at(SimTime(50), 7);
+        assert_eq!(drain(&mut q), vec![(50, 5), (50, 7), (1_000, 3), (1_000, 4), (1_000, 6)]);
+    }
+
+    #[test]
+    fn times_across_the_whole_range_pop_in_order() {
+        let mut q = EventQueue::new();
+        let times = [u64::MAX - 1, 1, 1 << 63, 3, (1 << 63) + 1, 2, u64::MAX - 1, 1 << 40];
+        for (e, &t) in times.iter().enumerate() {
+            q.schedule_at(SimTime(t), e as u32);
         }
-        assert!(q.next_seq < 10, "renumbered");
-        assert_eq!(q.pop(), Some((SimTime(5), 2)));
-        q.next_seq = SEQ_LIMIT;
-        q.schedule_at(SimTime(7), 7);
-        assert_eq!(q.next_seq, 6, "five entries renumbered, one new");
-        assert_eq!(drain(&mut q), vec![(5, 4), (7, 1), (7, 3), (7, 6), (7, 7), (9, 5)]);
+        let mut want: Vec<(u64, u32)> = times.iter().enumerate().map(|(e, &t)| (t, e as u32)).collect();
+        want.sort();
+        assert_eq!(drain(&mut q), want);
     }
 
     /// The queue against a reference: a sorted map keyed by (the time an
     /// event runs, the order it was scheduled in), with cancelled ones
-    /// removed, under random schedules (past, present, ties), cancellations,
-    /// limits and clock moves, with sequence numbers run out on the way.
+    /// removed, under random schedules (past, present, ties, and now and then
+    /// far ahead, so that entries drop through many buckets), cancellations,
+    /// limits and clock moves.
     #[test]
     fn matches_a_sorted_map_of_time_then_scheduling_order() {
         use rand::RngExt;
@@ -438,14 +498,16 @@ mod tests {
             let mut keys: Vec<(EventKey, (u64, u64))> = Vec::new();
             let mut order = 0u64;
             for step in 0..4000u32 {
-                if step % 1000 == 999 {
-                    q.next_seq = SEQ_LIMIT - rng.random_range(0..5u64);
-                }
                 let now = q.now().0;
                 match rng.random_range(0..10u32) {
                     0..=4 => {
-                        // Coarse times, so that ties are common.
-                        let t = now.saturating_sub(20) + 10 * rng.random_range(0..20u64);
+                        // Coarse times, so that ties are common; one in
+                        // eight far ahead, at a coarse random bit pattern.
+                        let t = if rng.random_range(0..8u32) == 0 {
+                            now + (rng.random_range(0..1u64 << 40) & !0xFF)
+                        } else {
+                            now.saturating_sub(20) + 10 * rng.random_range(0..20u64)
+                        };
                         let at = (t.max(now), order);
                         order += 1;
                         if rng.random_range(0..3u32) == 0 {

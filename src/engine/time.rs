@@ -36,6 +36,23 @@ impl SimTime {
     }
 }
 
+/// `x.round() as u64` (halves away from zero; negative and NaN give 0, huge
+/// values saturate), bit for bit, without a call to libm's `round`: on
+/// baseline x86-64 there is no rounding instruction, and the call was 4% of a
+/// run. For `x < 2^64` truncation is exact and so is `x - trunc(x)` (Sterbenz:
+/// `trunc(x)` is within a factor 2 of `x` once `x >= 1`, and 0 below).
+#[inline]
+pub fn round_nanos(x: f64) -> u64 {
+    if x.is_nan() || x <= 0.0 {
+        return 0;
+    }
+    if x >= u64::MAX as f64 {
+        return u64::MAX;
+    }
+    let whole = x as u64;
+    if x - whole as f64 >= 0.5 { whole + 1 } else { whole }
+}
+
 impl SimDuration {
     /// No time at all.
     pub const ZERO: SimDuration = SimDuration(0);
@@ -52,15 +69,9 @@ impl SimDuration {
 
     /// Converts seconds to nanoseconds, rounding to the nearest nanosecond.
     /// Negative and NaN inputs give zero; huge ones saturate.
+    #[inline]
     pub fn from_secs_f64(s: f64) -> SimDuration {
-        let ns = (s * NANOS_PER_SEC as f64).round();
-        if ns.is_nan() || ns <= 0.0 {
-            SimDuration::ZERO
-        } else if ns >= u64::MAX as f64 {
-            SimDuration(u64::MAX)
-        } else {
-            SimDuration(ns as u64)
-        }
+        SimDuration(round_nanos(s * NANOS_PER_SEC as f64))
     }
 
     /// The span in seconds.
@@ -84,6 +95,39 @@ impl fmt::Display for SimDuration {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn round_nanos_equals_round_then_cast_on_edges_and_random_bits() {
+        let edges = [
+            0.0,
+            -0.0,
+            -1.5,
+            f64::NAN,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+            f64::MIN_POSITIVE,
+            0.49999999999999994,
+            0.5,
+            1.5,
+            2.5,
+            4503599627370495.5,
+            4503599627370497.0,
+            9007199254740993.0,
+            18446744073709549568.0,
+            u64::MAX as f64,
+            1e30,
+        ];
+        let mut bits = 0x9E37_79B9_7F4A_7C15u64;
+        let random = (0..200_000).map(|_| {
+            bits = bits.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            // Positive doubles up to about 2^66, and their halves.
+            let x = f64::from_bits((bits >> 2) & 0x7FFF_FFFF_FFFF_FFFF);
+            if x < 1.3e20 { x } else { (bits >> 11) as f64 / 2.0 }
+        });
+        for x in edges.into_iter().chain(random) {
+            assert_eq!(round_nanos(x), x.round() as u64, "{x:e}");
+        }
+    }
 
     #[test]
     fn seconds_round_to_nearest_nanosecond() {

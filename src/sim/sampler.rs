@@ -4,7 +4,7 @@ use rand::RngExt;
 use rand_distr::{Exp1, StandardNormal};
 
 use crate::config::{Latency, lognormal_params};
-use crate::engine::{NANOS_PER_SEC, SimDuration, SimRng};
+use crate::engine::{NANOS_PER_SEC, SimDuration, SimRng, round_nanos};
 
 /// A latency distribution prepared for fast sampling (parameters in ns).
 #[derive(Debug, Clone)]
@@ -49,7 +49,7 @@ impl Sampler {
             Sampler::Constant(d) => *d,
             Sampler::Exponential { mean_ns } => {
                 let e: f64 = rng.sample(Exp1);
-                SimDuration((e * mean_ns).round() as u64)
+                SimDuration(round_nanos(e * mean_ns))
             }
             Sampler::LogNormal { mu, sigma } => {
                 let z: f64 = rng.sample(StandardNormal);
@@ -57,7 +57,7 @@ impl Sampler {
             }
             Sampler::Uniform { low_ns, span_ns } => {
                 let u: f64 = rng.random();
-                SimDuration((low_ns + u * span_ns).round() as u64)
+                SimDuration(round_nanos(low_ns + u * span_ns))
             }
             Sampler::Empirical(samples) => samples[rng.random_range(0..samples.len())],
         }

@@ -32,7 +32,7 @@ impl Link {
 
     /// The time `bytes` of payload take on the wire.
     pub fn time(&self, bytes: u64) -> SimDuration {
-        SimDuration((bytes as f64 * self.ns_per_byte).round() as u64)
+        SimDuration(crate::engine::round_nanos(bytes as f64 * self.ns_per_byte))
     }
 
     /// Queues a transfer of `bytes` at `now`; returns when its last byte is
