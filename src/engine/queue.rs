@@ -74,9 +74,9 @@ pub struct EventQueue<E> {
     /// The time of the entries last taken from the buckets; no pending entry
     /// is earlier (see [`EventQueue::rebase`] for the one way that could fail).
     last: u64,
-    /// Entries at `last`, in scheduling order.
-    at_last: VecDeque<Entry<E>>,
-    buckets: Vec<Vec<Entry<E>>>,
+    /// Entries at `last`, in reverse scheduling order (the next on top).
+    at_last: Vec<Entry<E>>,
+    buckets: [Vec<Entry<E>>; BUCKETS],
     /// The earliest time in each bucket (`u64::MAX` when empty).
     mins: [u64; BUCKETS],
     /// Bit `b - 1` is set when `buckets[b]` holds entries.
@@ -104,8 +104,8 @@ impl<E> EventQueue<E> {
         EventQueue {
             now: SimTime::ZERO,
             last: 0,
-            at_last: VecDeque::with_capacity(64),
-            buckets: (0..BUCKETS).map(|_| Vec::new()).collect(),
+            at_last: Vec::with_capacity(64),
+            buckets: std::array::from_fn(|_| Vec::new()),
             mins: [u64::MAX; BUCKETS],
             occupied: 0,
             bucketed: 0,
@@ -148,12 +148,13 @@ impl<E> EventQueue<E> {
         self.place(Entry { time: time.0, slot, event });
     }
 
-    /// Files an entry (at or after `last`) in its bucket.
+    /// Files an entry (at or after `last`) in its bucket; one at `last`
+    /// goes after those already there (that is rare: see `rebase`).
     #[inline(always)]
     fn place(&mut self, entry: Entry<E>) {
         let b = bucket_of(entry.time, self.last);
         if b == 0 {
-            self.at_last.push_back(entry);
+            self.at_last.insert(0, entry);
             return;
         }
         if entry.time < self.mins[b] {
@@ -182,7 +183,7 @@ impl<E> EventQueue<E> {
             self.empty_lowest_bucket();
         }
         self.bucketed -= 1;
-        self.at_last.pop_front().expect("a bucketed entry is at `last` after emptying the lowest bucket")
+        self.at_last.pop().expect("a bucketed entry is at `last` after emptying the lowest bucket")
     }
 
     /// Moves `last` to the earliest time of the lowest non-empty bucket and
@@ -193,12 +194,23 @@ impl<E> EventQueue<E> {
         self.last = self.mins[b];
         self.mins[b] = u64::MAX;
         self.occupied &= !(1 << (b - 1));
-        let mut bucket = std::mem::take(&mut self.buckets[b]);
-        for entry in bucket.drain(..) {
-            self.place(entry);
+        let last = self.last;
+        // Every entry lands below `b`: split, to file them without a copy
+        // of the bucket (its allocation stays for its next entries).
+        let (lower, upper) = self.buckets.split_at_mut(b);
+        for entry in upper[0].drain(..) {
+            let c = bucket_of(entry.time, last);
+            if c == 0 {
+                self.at_last.push(entry);
+                continue;
+            }
+            if entry.time < self.mins[c] {
+                self.mins[c] = entry.time;
+            }
+            self.occupied |= 1 << (c - 1);
+            lower[c].push(entry);
         }
-        // Keep the allocation for the bucket's next entries.
-        self.buckets[b] = bucket;
+        self.at_last.reverse();
     }
 
     /// Files every entry again relative to an earlier `last`, for an event
@@ -209,7 +221,7 @@ impl<E> EventQueue<E> {
     #[cold]
     #[inline(never)]
     fn rebase(&mut self, last: u64) {
-        let mut all: Vec<Entry<E>> = self.at_last.drain(..).collect();
+        let mut all: Vec<Entry<E>> = self.at_last.drain(..).rev().collect();
         for bucket in &mut self.buckets {
             all.append(bucket);
         }

@@ -107,24 +107,27 @@ impl Store {
     /// their contents were edited (they are computed again). Temporary files
     /// of runs cut short are ignored.
     pub fn completed(&self, plan_fingerprint: &str) -> Result<(BTreeMap<RunId, RunRecord>, usize), AppError> {
+        use rayon::prelude::*;
         let dir = self.root.join("runs");
-        let mut out = BTreeMap::new();
-        let mut foreign = 0;
         let entries = fs::read_dir(&dir).map_err(io(format!("cannot read {}", dir.display())))?;
+        let mut paths = Vec::new();
         for entry in entries {
             let path = entry.map_err(io(format!("cannot read {}", dir.display())))?.path();
             let is_record = path.extension().is_some_and(|e| e == "json")
                 && !path.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with('.'));
-            if !is_record {
-                continue;
+            if is_record {
+                paths.push(path);
             }
-            let text = fs::read_to_string(&path).map_err(io(format!("cannot read {}", path.display())))?;
-            let record: RunRecord = serde_json::from_str(&text).map_err(|e| {
-                AppError::Input(
-                    ConfigError::new(path.display().to_string(), format!("corrupt run record: {e}"))
-                        .with_hint(Some("delete this file and run the sweep again to recompute it".into())),
-                )
-            })?;
+        }
+        // Parsed in parallel (on the caller's thread pool): reading back a
+        // large sweep's records was its longest serial step. Sorted, so that
+        // the error reported for several bad files is always the same one.
+        paths.sort();
+        let parsed: Vec<Result<RunRecord, AppError>> = paths.par_iter().map(|path| read_record(path)).collect();
+        let mut out = BTreeMap::new();
+        let mut foreign = 0;
+        for record in parsed {
+            let record = record?;
             if record.is_sealed_for(plan_fingerprint) {
                 out.insert(record.id(), record);
             } else {
@@ -133,4 +136,15 @@ impl Store {
         }
         Ok((out, foreign))
     }
+}
+
+/// One stored run record.
+fn read_record(path: &Path) -> Result<RunRecord, AppError> {
+    let text = fs::read_to_string(path).map_err(io(format!("cannot read {}", path.display())))?;
+    serde_json::from_str(&text).map_err(|e| {
+        AppError::Input(
+            ConfigError::new(path.display().to_string(), format!("corrupt run record: {e}"))
+                .with_hint(Some("delete this file and run the sweep again to recompute it".into())),
+        )
+    })
 }

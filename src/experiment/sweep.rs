@@ -88,7 +88,12 @@ pub fn sweep(
         .filter(|(i, _)| opts.shard.is_none_or(|s| s.owns(*i)))
         .map(|(_, id)| id)
         .collect();
-    let todo: Vec<RunId> = mine.iter().filter(|id| !done.contains_key(id)).copied().collect();
+    let mut todo: Vec<RunId> = mine.iter().filter(|id| !done.contains_key(id)).copied().collect();
+    // Longest first, so that no long run is left for the end while the
+    // other threads idle (the cost estimate is the requests a run expects;
+    // ties keep plan order). Results do not depend on the order.
+    let cost: Vec<f64> = plan.points.iter().map(|p| crate::sim::guard::expected_requests(&p.spec)).collect();
+    todo.sort_by(|a, b| cost[b.point].total_cmp(&cost[a.point]));
     let reused = mine.len() - todo.len();
     let total = todo.len();
     let counter = std::sync::atomic::AtomicUsize::new(reused);
@@ -106,11 +111,24 @@ pub fn sweep(
         builder = builder.num_threads(t);
     }
     let pool = builder.build().map_err(|e| AppError::Failed(format!("cannot start worker threads: {e}")))?;
-    pool.install(|| todo.par_iter().try_for_each(run_one))?;
+    // Each thread takes the next run in `todo` when it is free (list
+    // scheduling, longest first); a failed run stops the others taking more.
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let worker = |_| -> Result<(), AppError> {
+        use std::sync::atomic::Ordering::Relaxed;
+        while let Some(id) = todo.get(next.fetch_add(1, Relaxed)) {
+            if let Err(e) = run_one(id) {
+                next.fetch_max(todo.len(), Relaxed);
+                return Err(e);
+            }
+        }
+        Ok(())
+    };
+    pool.install(|| (0..pool.current_num_threads()).into_par_iter().try_for_each(worker))?;
     if opts.shard.is_some() {
         return Ok(SweepOutcome { computed: total, reused, set_aside, results: None });
     }
-    let (records, _) = store.completed(&plan.fingerprint)?;
+    let (records, _) = pool.install(|| store.completed(&plan.fingerprint))?;
     let results = finish(plan, out, &records)?;
     Ok(SweepOutcome { computed: total, reused, set_aside, results: Some(results) })
 }

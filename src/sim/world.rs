@@ -542,24 +542,29 @@ impl World {
     /// and free its slab entry.
     pub(super) fn finish(&mut self, q: &mut EventQueue<Event>, id: ReqId, outcome: Result<(), Cause>) {
         let now = q.now();
-        let req = *self.requests.get(id);
-        let outcome = if req.killed { Err(Cause::OomKilled) } else { outcome };
+        // The steps before the last read a few fields: the whole request is
+        // copied once, when it leaves.
+        let r = self.requests.get(id);
+        let outcome = if r.killed { Err(Cause::OomKilled) } else { outcome };
+        let client = r.background == Background::No;
         // A response is serialised on the event loop before it leaves.
-        if outcome.is_ok() && !req.encoded && self.cpu.encode_response > 0 && req.background == Background::No {
+        if outcome.is_ok() && !r.encoded && self.cpu.encode_response > 0 && client {
             self.requests.get_mut(id).encoded = true;
             let work = SimDuration(self.cpu.encode_response);
             return self.compute(q, id, work, AfterCpu::Responded);
         }
         // Then it leaves on the server's link, its body held till then.
-        if outcome.is_ok() && !req.sent && req.background == Background::No && !self.links.is_empty() {
+        if outcome.is_ok() && !r.sent && client && !self.links.is_empty() {
+            let (server, unit) = (r.server as usize, r.unit as usize);
             self.requests.get_mut(id).sent = true;
             let measured = self.stats.measuring(now);
-            let done = self.links[req.server as usize].transfer(now, self.response_bytes, Direction::Out, measured);
+            let done = self.links[server].transfer(now, self.response_bytes, Direction::Out, measured);
             self.phase(now, id, Phase::Link);
-            self.body_held(now, req.unit as usize);
+            self.body_held(now, unit);
             q.schedule_at(done, Event::Sent(id));
             return;
         }
+        let req = *self.requests.get(id);
         debug_assert!(now >= req.arrived, "a request finished before it arrived");
         if let Some(timer) = req.client_timer {
             q.cancel(timer);
@@ -580,7 +585,6 @@ impl World {
                 (self.clocks[id as usize].spent(now), period),
             );
         }
-        let client = req.background == Background::No;
         self.stats.process.cpu_of_request(req.counted, client, outcome.is_ok(), req.cpu_ns);
         self.requests.remove(id);
         self.spans.leave(req.span, &mut self.stats);
