@@ -74,6 +74,12 @@ impl SimDuration {
         SimDuration(round_nanos(s * NANOS_PER_SEC as f64))
     }
 
+    /// The sum of two spans, at most the longest representable.
+    #[inline]
+    pub fn saturating_add(self, other: SimDuration) -> SimDuration {
+        SimDuration(self.0.saturating_add(other.0))
+    }
+
     /// The span in seconds.
     pub fn as_secs_f64(self) -> f64 {
         self.0 as f64 / NANOS_PER_SEC as f64

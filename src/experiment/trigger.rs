@@ -66,7 +66,7 @@ pub fn with_trigger(
     at_expiry: bool,
 ) -> Triggered {
     let start = if at_expiry { next_expiry(model, hold).unwrap_or(hold) } else { hold };
-    let end = if trigger == Trigger::Flush { start } else { SimDuration(start.0.saturating_add(hold.0)) };
+    let end = if trigger == Trigger::Flush { start } else { start.saturating_add(hold) };
     let run_end = SimDuration(end.0.saturating_add(hold.0.saturating_mul(2)));
     let mut spec = model.clone();
     let w = &mut spec.workload;

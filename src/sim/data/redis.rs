@@ -155,7 +155,7 @@ impl RedisState {
             // about 2 × 12 µs, are left out).
             None => {
                 let handshake = self.rtt.sample(&mut self.connect_rng);
-                SimDuration(handshake.0.saturating_add(self.rtt.sample(&mut self.connect_rng).0))
+                handshake.saturating_add(self.rtt.sample(&mut self.connect_rng))
             }
         }
     }

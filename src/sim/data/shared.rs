@@ -49,7 +49,7 @@ impl World {
         req.redis_conn = clients.generation;
         let there = redis.half_rtt();
         self.phase(q.now(), id, Phase::Redis);
-        q.schedule_in(SimDuration(connect.0.saturating_add(there.0)), Event::RedisArrive(id));
+        q.schedule_in(connect.saturating_add(there), Event::RedisArrive(id));
     }
 
     /// The reply is back: its connection returns to its pool, or closes

@@ -160,7 +160,7 @@ impl World {
                     Err(_) => false,
                 };
                 let counted = f.counted;
-                let back = if body { SimDuration(f.back.0.saturating_add(transfer.0)) } else { f.back };
+                let back = if body { f.back.saturating_add(transfer) } else { f.back };
                 if counted && result.is_ok() {
                     if body {
                         edge.counters.full_responses += 1;

@@ -188,7 +188,7 @@ impl EdgeState {
 
     /// Whether `e` may be served past its lifetime by `extra`.
     pub fn usable_stale(&self, e: &Entry, now: SimTime, extra: SimDuration) -> bool {
-        now.since(e.born) < SimDuration(self.lifetime.0.saturating_add(extra.0))
+        now.since(e.born) < self.lifetime.saturating_add(extra)
     }
 
     pub fn add_client(&mut self, c: Client) -> u32 {
