@@ -560,4 +560,218 @@ mod tests {
             assert_eq!(drain(&mut q), rest, "seed {seed}");
         }
     }
+
+    /// The same reference under schedules aimed at the rare paths: cancelled
+    /// timers dropped by a limit short of the next live event, so that the
+    /// radix base runs ahead of the clock, then schedules between the two
+    /// (`rebase`) or at the base itself (`at_last` filled from the front);
+    /// bursts of equal times; times over the whole u64 range, around powers
+    /// of two and up to `u64::MAX`; schedules in the past; `advance_to`
+    /// backwards, or forwards up to (never past) the next pending event, as a
+    /// run's close does; stale and repeated cancellations. The clock, the
+    /// pending count and the events run are checked after every operation.
+    #[test]
+    fn matches_a_sorted_map_under_hostile_schedules() {
+        use super::super::rng::SimRng;
+        use rand::RngExt;
+        use std::collections::BTreeMap;
+
+        type Reference = BTreeMap<(u64, u64), u32>;
+
+        /// A time to schedule at, given the clock and the radix base.
+        fn pick(rng: &mut SimRng, now: u64, last: u64, hot: &[u64; 3]) -> u64 {
+            match rng.random_range(0..14u32) {
+                0 => rng.random_range(0..=now),
+                1 => now,
+                2 if last > now => last,
+                3 | 4 if last > now.saturating_add(1) => rng.random_range(now + 1..last),
+                5..=7 => hot[rng.random_range(0..3usize)],
+                8 => now.saturating_add(rng.random_range(1..64u64)),
+                9 => now.saturating_add(rng.random::<u64>() >> rng.random_range(0..64u32)),
+                10 => u64::MAX - rng.random_range(0..3u64),
+                11 => (1u64 << rng.random_range(0..64u32)).wrapping_add(rng.random_range(0..3u64)).wrapping_sub(1),
+                12 => rng.random::<u64>(),
+                _ => now.saturating_add(rng.random_range(0..2000u64)),
+            }
+        }
+
+        /// Schedules `n` events at `t` with the clock at `now`, some
+        /// cancellable; counts those that land between the clock and the
+        /// radix base (each a rebase).
+        #[allow(clippy::too_many_arguments)]
+        fn schedule(
+            rng: &mut SimRng,
+            q: &mut EventQueue<u32>,
+            reference: &mut Reference,
+            keys: &mut Vec<(EventKey, (u64, u64))>,
+            order: &mut u64,
+            now: u64,
+            t: u64,
+            n: u32,
+        ) -> u64 {
+            let mut rebases = 0;
+            for _ in 0..n {
+                rebases += u64::from(t > now && t < q.last);
+                let at = (t.max(now), *order);
+                let e = *order as u32;
+                *order += 1;
+                if rng.random_range(0..2u32) == 0 {
+                    keys.push((q.schedule_cancellable_at(SimTime(t), e), at));
+                } else {
+                    q.schedule_at(SimTime(t), e);
+                }
+                reference.insert(at, e);
+            }
+            rebases
+        }
+
+        /// One `pop_until(limit)`, against the reference: the time of the
+        /// event run, if one ran.
+        fn pop_checked(q: &mut EventQueue<u32>, reference: &mut Reference, limit: u64, at: (u64, u32)) -> Option<u64> {
+            let want = reference.first_key_value().filter(|(k, _)| k.0 <= limit).map(|(&k, &e)| (k, e));
+            let got = q.pop_until(SimTime(limit));
+            match want {
+                Some((k, e)) => {
+                    reference.remove(&k);
+                    assert_eq!(got, Some((SimTime(k.0), e)), "seed {} step {}: pop_until({limit})", at.0, at.1);
+                    Some(k.0)
+                }
+                None => {
+                    assert!(got.is_none(), "seed {} step {}: pop_until({limit}) ran {got:?}", at.0, at.1);
+                    None
+                }
+            }
+        }
+
+        let (seeds, steps) = (40u64, 3000u32);
+        let mut rebases = 0u64;
+        for seed in 0..seeds {
+            let mut rng = super::super::rng::stream(seed, 0, "queue-hostile");
+            let mut q = EventQueue::new();
+            let mut reference = Reference::new();
+            let mut keys: Vec<(EventKey, (u64, u64))> = Vec::new();
+            let mut order = 0u64;
+            let mut clock = 0u64;
+            let mut ran = 0u64;
+            let mut hot = [0u64; 3];
+            if seed % 4 == 3 {
+                // Start near the top of the range.
+                clock = u64::MAX - rng.random_range(0..1u64 << 16);
+                q.advance_to(SimTime(clock));
+            }
+            for step in 0..steps {
+                let at = (seed, step);
+                let now = clock;
+                match rng.random_range(0..20u32) {
+                    // Schedule one, or a burst at one time.
+                    0..=5 => {
+                        let t = pick(&mut rng, now, q.last, &hot);
+                        let n = if rng.random_range(0..4u32) == 0 { rng.random_range(2..=16u32) } else { 1 };
+                        rebases += schedule(&mut rng, &mut q, &mut reference, &mut keys, &mut order, now, t, n);
+                    }
+                    // Cancel: pending, already run, or already cancelled.
+                    6..=8 => {
+                        for _ in 0..rng.random_range(1..=4u32) {
+                            if keys.is_empty() {
+                                break;
+                            }
+                            let i = rng.random_range(0..keys.len());
+                            let (key, when) = keys[i];
+                            if rng.random_range(0..4u32) != 0 {
+                                keys.swap_remove(i);
+                            }
+                            q.cancel(key);
+                            reference.remove(&when);
+                        }
+                    }
+                    // The trap: run everything before `t`, schedule timers at
+                    // `t` and cancel them, drop them by a limit short of the
+                    // next live event (the radix base is then ahead of the
+                    // clock), and schedule between the two or at the base.
+                    9..=11 => {
+                        let t = now.saturating_add(rng.random_range(1..=3000u64));
+                        for _ in 0..64 {
+                            match pop_checked(&mut q, &mut reference, t.saturating_sub(1).max(now), at) {
+                                Some(time) => (clock, ran) = (time, ran + 1),
+                                None => break,
+                            }
+                        }
+                        for _ in 0..rng.random_range(1..=6u32) {
+                            rebases += u64::from(t > clock && t < q.last);
+                            let e = order as u32;
+                            order += 1;
+                            let key = q.schedule_cancellable_at(SimTime(t), e);
+                            q.cancel(key);
+                        }
+                        let next = reference.first_key_value().map_or(u64::MAX, |(k, _)| k.0);
+                        if next > t {
+                            let limit = rng.random_range(t..next.min(t.saturating_add(8)));
+                            assert_eq!(pop_checked(&mut q, &mut reference, limit, at), None);
+                            for _ in 0..rng.random_range(0..=3u32) {
+                                let u = if q.last > clock + 1 && rng.random_range(0..3u32) != 0 {
+                                    rng.random_range(clock + 1..q.last)
+                                } else {
+                                    q.last
+                                };
+                                let n = rng.random_range(1..=3u32);
+                                rebases +=
+                                    schedule(&mut rng, &mut q, &mut reference, &mut keys, &mut order, clock, u, n);
+                            }
+                        }
+                    }
+                    // Pop a few with a short limit, or with none.
+                    12..=16 => {
+                        let next = reference.first_key_value().map(|(k, _)| k.0);
+                        let limit = match rng.random_range(0..8u32) {
+                            0 => now,
+                            1 => next.map_or(now, |n| n.saturating_sub(1).max(now)),
+                            2 => next.unwrap_or(now),
+                            3 => q.last.max(now),
+                            4 => u64::MAX,
+                            _ => now.saturating_add(rng.random_range(0..2000u64)),
+                        };
+                        for _ in 0..rng.random_range(1..=4u32) {
+                            if let Some(time) = pop_checked(&mut q, &mut reference, limit, at) {
+                                (clock, ran) = (time, ran + 1);
+                            }
+                        }
+                    }
+                    // Move the clock: backwards (no effect), or forwards but
+                    // never past a pending event.
+                    17 => {
+                        let next = reference.first_key_value().map_or(u64::MAX, |(k, _)| k.0);
+                        let t = match rng.random_range(0..4u32) {
+                            0 => rng.random_range(0..=now),
+                            1 => next,
+                            2 => q.last.clamp(now, next),
+                            _ => rng.random_range(now..=next.min(now.saturating_add(5000))),
+                        };
+                        q.advance_to(SimTime(t));
+                        clock = clock.max(t);
+                    }
+                    // New instants for bursts of equal times.
+                    _ => {
+                        let i = rng.random_range(0..3usize);
+                        hot[i] = match rng.random_range(0..4u32) {
+                            0 => u64::MAX - rng.random_range(0..2u64),
+                            1 => q.last.max(now).saturating_add(rng.random_range(0..2u64)),
+                            _ => now.saturating_add(rng.random_range(0..500u64)),
+                        };
+                    }
+                }
+                if keys.len() > 1000 {
+                    keys.retain(|(_, when)| reference.contains_key(when));
+                }
+                assert_eq!(q.now(), SimTime(clock), "seed {seed} step {step}");
+                assert_eq!(q.pending(), reference.len(), "seed {seed} step {step}");
+                assert_eq!(q.events_processed(), ran, "seed {seed} step {step}");
+            }
+            let rest: Vec<(u64, u32)> = reference.iter().map(|(k, &e)| (k.0, e)).collect();
+            assert_eq!(drain(&mut q), rest, "seed {seed}");
+            assert_eq!(q.pending(), 0, "seed {seed}");
+        }
+        // Each schedule after the clock but before the radix base rebases:
+        // about 8,000 here (of some 190,000 schedules), one every 15 steps.
+        assert!(rebases > 100 * seeds, "only {rebases} schedules took the rebase path");
+    }
 }
