@@ -208,7 +208,8 @@ pub(super) fn limit(args: LimitArgs) -> Result<(), AppError> {
         print(&crate::report::limits_table(&plan, &results))?;
     }
     // Loads judged on truncated runs were shown as such: the search is not whole.
-    let runs: usize = results.iter().flat_map(|r| &r.evaluations).map(|e| e.truncated).sum();
+    let runs: usize = results.iter().flat_map(|r| &r.evaluations).map(|e| e.truncated).sum::<usize>()
+        + results.iter().filter_map(|r| r.recovery.as_ref()).map(|r| r.truncated).sum::<usize>();
     let reason = results.iter().flat_map(|r| &r.evaluations).find_map(|e| e.stop_reason.as_deref());
     super::truncated(runs, args.max_events, reason)
 }

@@ -73,7 +73,13 @@ pub struct Recovery {
     /// Replications still bad at the end and not draining: metastable.
     #[serde(default)]
     pub metastable: usize,
+    /// Replications judged (those truncated are not).
     pub replications: usize,
+    /// Replications stopped by the event budget or a guard: their series
+    /// end early, which would read as a failure, so they are left out of
+    /// the counts above (and `limit` exits 3).
+    #[serde(default)]
+    pub truncated: usize,
     /// The slowest recovery among those that recovered, seconds after the
     /// spike ended.
     pub slowest_recovery_s: Option<f64>,
@@ -365,15 +371,20 @@ pub fn spike_recovery(plan: &Plan, model: &ModelSpec, base: f64, opts: RunOption
     let slow_above = plan.spec.slo.p99.map(|d| d.0);
     let run_opts = RunOptions { series: Some(SimDuration::from_secs(1)), slow_above, ..opts };
     let slo_errors = plan.spec.slo.error_rate.unwrap_or(1.0);
-    let judged: Vec<(AfterTrigger, Sustaining)> = (0..plan.spec.replications)
+    let runs: Vec<Option<(AfterTrigger, Sustaining)>> = (0..plan.spec.replications)
         .into_par_iter()
         .map(|rep| {
-            let (_, hist) = simulate_detailed(&t.spec, plan.spec.seed, u64::from(rep), run_opts);
+            let (report, hist) = simulate_detailed(&t.spec, plan.spec.seed, u64::from(rep), run_opts);
+            if report.engine.truncated {
+                return None;
+            }
             let series = hist.series.expect("asked for a series");
             let outcome = after_trigger(&series, t.start, t.end, t.run_end, slo_errors);
-            (outcome, Sustaining::of(&series, t.start, t.end, t.run_end))
+            Some((outcome, Sustaining::of(&series, t.start, t.end, t.run_end)))
         })
         .collect();
+    let truncated = runs.iter().filter(|r| r.is_none()).count();
+    let judged: Vec<(AfterTrigger, Sustaining)> = runs.into_iter().flatten().collect();
     let outcomes: Vec<AfterTrigger> = judged.iter().map(|j| j.0).collect();
     let sustaining =
         judged.iter().filter(|(o, _)| !matches!(o, AfterTrigger::Recovered { .. })).map(|j| j.1).reduce(|mut a, b| {
@@ -404,6 +415,7 @@ pub fn spike_recovery(plan: &Plan, model: &ModelSpec, base: f64, opts: RunOption
         draining: clears.len(),
         metastable: outcomes.iter().filter(|o| matches!(o, AfterTrigger::Metastable)).count(),
         replications: outcomes.len(),
+        truncated,
         slowest_recovery_s: recovered.iter().copied().reduce(f64::max),
         slowest_clear_s: clears.iter().copied().reduce(f64::max),
         falling_rps: (!falling.is_empty()).then(|| falling.iter().sum::<f64>() / falling.len() as f64),

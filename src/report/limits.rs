@@ -118,6 +118,7 @@ pub fn recovery_words(rec: &crate::experiment::Recovery) -> String {
         ));
     }
     parts.extend(recovered_words(rec, true));
+    parts.extend(truncated_words(rec));
     parts.join("; ")
 }
 
@@ -154,7 +155,19 @@ pub fn recovery_brief(rec: &crate::experiment::Recovery) -> String {
         ));
     }
     parts.extend(recovered_words(rec, false));
+    parts.extend(truncated_words(rec));
     parts.join("; ")
+}
+
+/// The replications left unjudged because they were truncated, if any.
+fn truncated_words(rec: &crate::experiment::Recovery) -> Option<String> {
+    (rec.truncated > 0).then(|| {
+        format!(
+            "{} of {} replications truncated (their series end early; not judged)",
+            rec.truncated,
+            rec.truncated + rec.replications
+        )
+    })
 }
 
 /// `limits.json` as `cachesim limit --out DIR` writes it: the breaking

@@ -114,6 +114,66 @@ fn a_backlog_after_a_spike_recovers_when_it_drains() {
     assert!(t == 60.0 || t == 70.0, "recovered after {t} s");
 }
 
+/// A spike run stopped by the event budget ends its series early, which
+/// would read as a collapse: such replications are counted as truncated and
+/// left out of the recovered / draining / metastable counts. The same check
+/// without the budget judges every replication. (The whole run here is about
+/// 240 s of 5–15 req/s, thousands of events; the budget is 1,000.)
+#[test]
+fn truncated_spike_runs_are_not_judged() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write_model(dir.path());
+    let mut e = spec(&path);
+    e.limit.spike = 3.0;
+    e.limit.hold = "60s".parse().unwrap();
+    let plan = plan_for_model(&path, &[], e).unwrap();
+    let n = plan.spec.replications as usize;
+    let whole = spike_recovery(&plan, &plan.points[0].spec, 5.0, RunOptions::default()).unwrap();
+    assert_eq!((whole.truncated, whole.replications), (0, n), "{whole:?}");
+    let opts = RunOptions { max_events: 1_000, ..RunOptions::default() };
+    let cut = spike_recovery(&plan, &plan.points[0].spec, 5.0, opts).unwrap();
+    assert_eq!((cut.truncated, cut.replications), (n, 0), "{cut:?}");
+    assert_eq!((cut.recovered, cut.draining, cut.metastable), (0, 0, 0), "{cut:?}");
+    let words = cachesim::report::recovery_brief(&cut);
+    assert!(words.contains(&format!("{n} of {n} replications truncated")), "{words}");
+}
+
+/// `limit` exits 3 when the spike check's runs were truncated, even though
+/// every ladder load finished: a ladder run at 8/s is 480 requests (960
+/// events), a spike run from 8/s some 2,900 requests (8/s for 60 s, 24/s for
+/// 60 s, 8/s for 120 s), so a budget of 2,000 events stops only the latter.
+#[test]
+fn limit_exits_3_when_the_spike_check_runs_were_truncated() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = write_model(dir.path());
+    let exp = dir.path().join("l.ron");
+    std::fs::write(
+        &exp,
+        format!(
+            r#"Experiment(models: ["{}"], replications: 50, slo: (p99: "500ms", error_rate: 0.01),
+  limit: (path: "workload.rate", low: 2, high: 8, tolerance: 0.5, spike: 3, hold: "60s"))"#,
+            model.display()
+        ),
+    )
+    .unwrap();
+    let run = |args: &[&str]| {
+        let out = assert_cmd::cargo::cargo_bin_cmd!("cachesim").arg("limit").arg(&exp).args(args).output().unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (code, stdout, _) = run(&["-q"]);
+    assert_eq!(code, Some(0), "{stdout}");
+    assert!(stdout.contains("drains in 50 of 50"), "{stdout}");
+    let (code, stdout, stderr) = run(&["-q", "--max-events", "2000"]);
+    assert_eq!(code, Some(3), "{stdout}{stderr}");
+    assert!(stdout.contains("meets the SLO up to workload.rate = 8"), "{stdout}");
+    assert!(stdout.contains("50 of 50 replications truncated"), "{stdout}");
+    assert!(stderr.contains("--max-events 2000"), "{stderr}");
+}
+
 /// With the base load at capacity, the spike's backlog can never drain:
 /// the check reports neither a recovery nor a drain.
 #[test]
