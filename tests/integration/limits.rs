@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use cachesim::experiment::{ExperimentSpec, find_limits, plan_for_model, spike_recovery};
+use cachesim::experiment::{ExperimentSpec, Plan, find_limits, plan_for_model, spike_recovery};
 use cachesim::sim::RunOptions;
 
 /// One server, one slot, a constant 100 ms handler (capacity 10/s), evenly
@@ -42,6 +42,29 @@ fn spec(path: &Path) -> ExperimentSpec {
     e.limit.tolerance = 0.001;
     e.limit.spike = 0.0;
     e
+}
+
+/// The one-slot model's plan with a spike of `spike` × the base held for 60 s.
+fn spike_plan(dir: &Path, spike: f64) -> Plan {
+    let path = write_model(dir);
+    let mut e = spec(&path);
+    e.limit.spike = spike;
+    e.limit.hold = "60s".parse().unwrap();
+    plan_for_model(&path, &[], e).unwrap()
+}
+
+/// Runs `cachesim limit` with `args` on an experiment of the one-slot model
+/// whose fields after `models` are `fields`: exit code, stdout, stderr.
+fn limit_cli(dir: &Path, fields: &str, args: &[&str]) -> (Option<i32>, String, String) {
+    let model = write_model(dir);
+    let exp = dir.join("l.ron");
+    std::fs::write(&exp, format!(r#"Experiment(models: ["{}"], {fields})"#, model.display())).unwrap();
+    let out = assert_cmd::cargo::cargo_bin_cmd!("cachesim").arg("limit").arg(&exp).args(args).output().unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }
 
 #[test]
@@ -103,11 +126,7 @@ fn limit_progress_has_one_total_counts_up_and_ends_at_it() {
 #[test]
 fn a_backlog_after_a_spike_recovers_when_it_drains() {
     let dir = tempfile::tempdir().unwrap();
-    let path = write_model(dir.path());
-    let mut e = spec(&path);
-    e.limit.spike = 3.0;
-    e.limit.hold = "60s".parse().unwrap();
-    let plan = plan_for_model(&path, &[], e).unwrap();
+    let plan = spike_plan(dir.path(), 3.0);
     let rec = spike_recovery(&plan, &plan.points[0].spec, 5.0, RunOptions::default()).unwrap();
     assert_eq!(rec.recovered, rec.replications);
     let t = rec.slowest_recovery_s.unwrap();
@@ -122,11 +141,7 @@ fn a_backlog_after_a_spike_recovers_when_it_drains() {
 #[test]
 fn truncated_spike_runs_are_not_judged() {
     let dir = tempfile::tempdir().unwrap();
-    let path = write_model(dir.path());
-    let mut e = spec(&path);
-    e.limit.spike = 3.0;
-    e.limit.hold = "60s".parse().unwrap();
-    let plan = plan_for_model(&path, &[], e).unwrap();
+    let plan = spike_plan(dir.path(), 3.0);
     let n = plan.spec.replications as usize;
     let whole = spike_recovery(&plan, &plan.points[0].spec, 5.0, RunOptions::default()).unwrap();
     assert_eq!((whole.truncated, whole.replications), (0, n), "{whole:?}");
@@ -145,25 +160,9 @@ fn truncated_spike_runs_are_not_judged() {
 #[test]
 fn limit_exits_3_when_the_spike_check_runs_were_truncated() {
     let dir = tempfile::tempdir().unwrap();
-    let model = write_model(dir.path());
-    let exp = dir.path().join("l.ron");
-    std::fs::write(
-        &exp,
-        format!(
-            r#"Experiment(models: ["{}"], replications: 50, slo: (p99: "500ms", error_rate: 0.01),
-  limit: (path: "workload.rate", low: 2, high: 8, tolerance: 0.5, spike: 3, hold: "60s"))"#,
-            model.display()
-        ),
-    )
-    .unwrap();
-    let run = |args: &[&str]| {
-        let out = assert_cmd::cargo::cargo_bin_cmd!("cachesim").arg("limit").arg(&exp).args(args).output().unwrap();
-        (
-            out.status.code(),
-            String::from_utf8_lossy(&out.stdout).into_owned(),
-            String::from_utf8_lossy(&out.stderr).into_owned(),
-        )
-    };
+    let fields = r#"replications: 50, slo: (p99: "500ms", error_rate: 0.01),
+  limit: (path: "workload.rate", low: 2, high: 8, tolerance: 0.5, spike: 3, hold: "60s")"#;
+    let run = |args: &[&str]| limit_cli(dir.path(), fields, args);
     let (code, stdout, _) = run(&["-q"]);
     assert_eq!(code, Some(0), "{stdout}");
     assert!(stdout.contains("drains in 50 of 50"), "{stdout}");
@@ -179,11 +178,7 @@ fn limit_exits_3_when_the_spike_check_runs_were_truncated() {
 #[test]
 fn a_backlog_that_cannot_drain_is_reported_as_not_recovered() {
     let dir = tempfile::tempdir().unwrap();
-    let path = write_model(dir.path());
-    let mut e = spec(&path);
-    e.limit.spike = 2.0;
-    e.limit.hold = "60s".parse().unwrap();
-    let plan = plan_for_model(&path, &[], e).unwrap();
+    let plan = spike_plan(dir.path(), 2.0);
     let rec = spike_recovery(&plan, &plan.points[0].spec, 10.0, RunOptions::default()).unwrap();
     assert_eq!((rec.recovered, rec.draining, rec.metastable), (0, 0, rec.replications), "{rec:?}");
 }
@@ -474,25 +469,10 @@ fn a_load_judged_on_truncated_runs_is_not_a_pass() {
 #[test]
 fn limit_with_truncated_runs_exits_3() {
     let dir = tempfile::tempdir().unwrap();
-    let model = write_model(dir.path());
-    let exp = dir.path().join("l.ron");
-    std::fs::write(
-        &exp,
-        format!(
-            r#"Experiment(models: ["{}"], replications: 2, slo: (p99: "500ms", error_rate: 0.01),
-  limit: (path: "workload.rate", low: 2, high: 8, tolerance: 0.5, spike: 0))"#,
-            model.display()
-        ),
-    )
-    .unwrap();
-    let out = assert_cmd::cargo::cargo_bin_cmd!("cachesim")
-        .arg("limit")
-        .arg(&exp)
-        .args(["--max-events", "300", "-q"])
-        .output()
-        .unwrap();
-    let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-    assert_eq!(out.status.code(), Some(3), "{stdout}{stderr}");
+    let fields = r#"replications: 2, slo: (p99: "500ms", error_rate: 0.01),
+  limit: (path: "workload.rate", low: 2, high: 8, tolerance: 0.5, spike: 0)"#;
+    let (code, stdout, stderr) = limit_cli(dir.path(), fields, &["--max-events", "300", "-q"]);
+    assert_eq!(code, Some(3), "{stdout}{stderr}");
     assert!(stdout.contains("truncated") && stdout.contains("not counted as meeting the SLO"), "{stdout}");
     assert!(stderr.contains("truncated") && stderr.contains("--max-events 300"), "{stderr}");
 }
