@@ -154,13 +154,15 @@ impl<E> EventQueue<E> {
         self.place(Entry { time: time.0, slot, event });
     }
 
-    /// Files an entry (at or after `last`) in its bucket; one at `last`
-    /// (which pushes never make, as `last <= now`) goes after those there.
+    /// Files an entry (at or after `last`) in its bucket. Only emptying a
+    /// bucket files entries at `last` itself (pushes and `rebase` never do,
+    /// as `last <= now` for them): those go on `at_last`, which the emptying
+    /// then reverses.
     #[inline(always)]
     fn place(&mut self, entry: Entry<E>) {
         let b = bucket_of(entry.time, self.last);
         if b == 0 {
-            self.at_last.insert(0, entry);
+            self.at_last.push(entry);
             return;
         }
         if entry.time < self.mins[b] {
@@ -200,22 +202,13 @@ impl<E> EventQueue<E> {
         self.last = self.mins[b];
         self.mins[b] = u64::MAX;
         self.occupied &= !(1 << (b - 1));
-        let last = self.last;
-        // Every entry lands below `b`: split, to file them without a copy
-        // of the bucket (its allocation stays for its next entries).
-        let (lower, upper) = self.buckets.split_at_mut(b);
-        for entry in upper[0].drain(..) {
-            let c = bucket_of(entry.time, last);
-            if c == 0 {
-                self.at_last.push(entry);
-                continue;
-            }
-            if entry.time < self.mins[c] {
-                self.mins[c] = entry.time;
-            }
-            self.occupied |= 1 << (c - 1);
-            lower[c].push(entry);
+        // Every entry lands below `b`, or on `at_last` (empty until now).
+        let mut bucket = std::mem::take(&mut self.buckets[b]);
+        for entry in bucket.drain(..) {
+            self.place(entry);
         }
+        // Its allocation stays for the bucket's next entries.
+        self.buckets[b] = bucket;
         self.at_last.reverse();
     }
 
