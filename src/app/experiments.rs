@@ -207,7 +207,8 @@ pub(super) fn limit(args: LimitArgs) -> Result<(), AppError> {
     } else {
         print(&crate::report::limits_table(&plan, &results))?;
     }
-    // Loads judged on truncated runs were shown as such: the search is not whole.
+    // Loads judged on truncated runs, and spike-check runs cut short, were
+    // shown as such: the search is not whole.
     let runs: usize = results.iter().flat_map(|r| &r.evaluations).map(|e| e.truncated).sum::<usize>()
         + results.iter().filter_map(|r| r.recovery.as_ref()).map(|r| r.truncated).sum::<usize>();
     let reason = results.iter().flat_map(|r| &r.evaluations).find_map(|e| e.stop_reason.as_deref());

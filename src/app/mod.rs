@@ -123,7 +123,7 @@ pub(super) fn truncated(runs: usize, max_events: Option<u64>, reason: Option<&st
     let budget = match max_events {
         Some(n) => format!("the event budget of {n} events (--max-events {n})"),
         None => format!(
-            "the default event budget of {} events (about a minute of work each)",
+            "the default event budget of {} events (under a minute of work each)",
             crate::sim::guard::DEFAULT_EVENT_BUDGET
         ),
     };

@@ -67,7 +67,7 @@ pub fn with_trigger(
 ) -> Triggered {
     let start = if at_expiry { next_expiry(model, hold).unwrap_or(hold) } else { hold };
     let end = if trigger == Trigger::Flush { start } else { start.saturating_add(hold) };
-    let run_end = SimDuration(end.0.saturating_add(hold.0.saturating_mul(2)));
+    let run_end = end.saturating_add(SimDuration(hold.0.saturating_mul(2)));
     let mut spec = model.clone();
     let w = &mut spec.workload;
     w.rate = Rate(base);

@@ -5,9 +5,9 @@ use crate::config::ModelSpec;
 use crate::sim::edge::arrivals::RateProfile;
 use crate::sim::sampler::Sampler;
 
-/// Events a run may simulate unless `--max-events` says otherwise: about a
-/// minute of work at the 5 million events per second `cachesim bench`
-/// measures on a two-core machine. A run expected to need more is refused
+/// Events a run may simulate unless `--max-events` says otherwise: under a
+/// minute of work (20–45 s at the 7–15 million events per second `cachesim
+/// bench` measures on a two-core machine). A run expected to need more is refused
 /// before it starts; one that reaches it anyway (an estimate can miss) is
 /// stopped there and reported as truncated.
 pub const DEFAULT_EVENT_BUDGET: u64 = 300_000_000;
@@ -172,7 +172,7 @@ fn check_events(spec: &ModelSpec, requests: f64, budget: Option<u64>) -> Result<
     Err((
         format!(
             "`{}` would simulate about {:.2e} requests ({:.2e} events), more than the {:.2e}-event budget of one run \
-             (about a minute of work); {change}, or pass --max-events N to run anyway and stop after N events",
+             (under a minute of work); {change}, or pass --max-events N to run anyway and stop after N events",
             spec.name, requests, events, limit as f64
         ),
         field,

@@ -80,7 +80,7 @@ pub fn simulate_detailed(spec: &ModelSpec, seed: u64, run_index: u64, opts: RunO
     report.engine.stop_reason = match (&world.stop_reason, truncated) {
         (Some(reason), _) => Some(reason.clone()),
         (None, true) if opts.max_events == guard::DEFAULT_EVENT_BUDGET => Some(format!(
-            "the default event budget of {} events (about a minute of work) ran out; pass --max-events N to raise it",
+            "the default event budget of {} events (under a minute of work) ran out; pass --max-events N to raise it",
             guard::DEFAULT_EVENT_BUDGET
         )),
         (None, true) => Some(format!("the event budget (--max-events {}) ran out", opts.max_events)),
