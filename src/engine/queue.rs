@@ -606,13 +606,13 @@ mod tests {
 
         type Reference = BTreeMap<(u64, u64), u32>;
 
-        /// A time to schedule at, given the clock and the radix base.
-        fn pick(rng: &mut SimRng, now: u64, last: u64, hot: &[u64; 3]) -> u64 {
+        /// A time to schedule at, given the clock. (Between pops the radix
+        /// base is never ahead of the clock, so there is no time between the
+        /// two to aim at: the trap below aims where the base went instead.)
+        fn pick(rng: &mut SimRng, now: u64, hot: &[u64; 3]) -> u64 {
             match rng.random_range(0..14u32) {
                 0 => rng.random_range(0..=now),
                 1 => now,
-                2 if last > now => last,
-                3 | 4 if last > now.saturating_add(1) => rng.random_range(now + 1..last),
                 5..=7 => hot[rng.random_range(0..3usize)],
                 8 => now.saturating_add(rng.random_range(1..64u64)),
                 9 => now.saturating_add(rng.random::<u64>() >> rng.random_range(0..64u32)),
@@ -689,7 +689,7 @@ mod tests {
                 match rng.random_range(0..20u32) {
                     // Schedule one, or a burst at one time.
                     0..=5 => {
-                        let t = pick(&mut rng, now, q.last, &hot);
+                        let t = pick(&mut rng, now, &hot);
                         let n = if rng.random_range(0..4u32) == 0 { rng.random_range(2..=16u32) } else { 1 };
                         schedule(&mut rng, &mut q, &mut reference, &mut keys, &mut order, now, t, n);
                     }
@@ -750,7 +750,7 @@ mod tests {
                             0 => now,
                             1 => next.map_or(now, |n| n.saturating_sub(1).max(now)),
                             2 => next.unwrap_or(now),
-                            3 => q.last.max(now),
+                            3 => now,
                             4 => u64::MAX,
                             _ => now.saturating_add(rng.random_range(0..2000u64)),
                         };
@@ -767,7 +767,7 @@ mod tests {
                         let t = match rng.random_range(0..4u32) {
                             0 => rng.random_range(0..=now),
                             1 => next,
-                            2 => q.last.clamp(now, next),
+                            2 => now,
                             _ => rng.random_range(now..=next.min(now.saturating_add(5000))),
                         };
                         q.advance_to(SimTime(t));
@@ -778,7 +778,7 @@ mod tests {
                         let i = rng.random_range(0..3usize);
                         hot[i] = match rng.random_range(0..4u32) {
                             0 => u64::MAX - rng.random_range(0..2u64),
-                            1 => q.last.max(now).saturating_add(rng.random_range(0..2u64)),
+                            1 => now.saturating_add(rng.random_range(0..2u64)),
                             _ => now.saturating_add(rng.random_range(0..500u64)),
                         };
                     }
