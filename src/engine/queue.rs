@@ -187,38 +187,38 @@ impl<E> EventQueue<E> {
     /// Takes the earliest bucketed entry (there is one).
     #[inline(always)]
     fn take(&mut self) -> Entry<E> {
-        if self.at_last.is_empty() {
-            self.empty_lowest_bucket();
-        }
         self.bucketed -= 1;
-        self.at_last.pop().expect("a bucketed entry is at `last` after emptying the lowest bucket")
+        match self.at_last.pop() {
+            Some(entry) => entry,
+            None => self.empty_lowest_bucket(),
+        }
     }
 
     /// Moves `last` to the earliest time of the lowest non-empty bucket and
-    /// files that bucket's entries again, in their order: each lands lower.
+    /// files that bucket's entries again, in their order: each lands lower
+    /// (or on `at_last`, empty until now). Returns the first entry at `last`.
     #[inline(never)]
-    fn empty_lowest_bucket(&mut self) {
+    fn empty_lowest_bucket(&mut self) -> Entry<E> {
         let b = self.occupied.trailing_zeros() as usize + 1;
         self.last = self.mins[b];
         self.mins[b] = u64::MAX;
         self.occupied &= !(1 << (b - 1));
-        // Every entry lands below `b`, or on `at_last` (empty until now).
         let mut bucket = std::mem::take(&mut self.buckets[b]);
-        for entry in bucket.drain(..) {
-            self.place(entry);
-        }
-        // Its allocation stays for the bucket's next entries.
+        // Most buckets hold one entry when they are emptied: it is the
+        // earliest, and nothing else needs filing.
+        let earliest = if bucket.len() == 1 {
+            bucket.pop()
+        } else {
+            for entry in bucket.drain(..) {
+                self.place(entry);
+            }
+            self.at_last.reverse();
+            self.at_last.pop()
+        };
         self.buckets[b] = bucket;
-        self.at_last.reverse();
+        earliest.expect("the lowest occupied bucket holds its minimum")
     }
 
-    /// Files every entry again relative to an earlier `last`. Needed only when
-    /// `pop_until` returns with the base ahead of the clock: cancelled events
-    /// at `last` were dropped without moving the clock and nothing live is due
-    /// by the limit. Moving the base back to the clock then keeps every later
-    /// push O(1) (an event may be scheduled between the two). Rare, and
-    /// O(pending): in a run, once at its end. Entries at equal times keep
-    /// their order, because they share a container.
     #[cold]
     #[inline(never)]
     fn rebase(&mut self, last: u64) {
