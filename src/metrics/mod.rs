@@ -6,6 +6,7 @@ mod divergence;
 mod process;
 mod recorder;
 mod report;
+mod run_length;
 mod series;
 
 pub use breakdown::{
@@ -18,4 +19,5 @@ pub use report::{
     BackendStats, CacheStats, Cause, CdnStats, ConnectStats, DbStats, DivergenceStats, EngineStats, Fingerprints,
     LatencyStats, LayerStats, PoolStats, RedisStats, RequestStats, RunReport, StalenessStats,
 };
+pub use run_length::RunLengthHistogram;
 pub use series::{Bucket, MAX_SERIES_BUCKETS, MAX_SERIES_FILLS, Series};

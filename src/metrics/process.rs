@@ -1,6 +1,6 @@
 //! What the server processes did: their event loops' lag and CPU.
 
-use hdrhistogram::Histogram;
+use super::run_length::RunLengthHistogram;
 use serde::Serialize;
 
 use crate::engine::SimDuration;
@@ -8,7 +8,7 @@ use crate::engine::SimDuration;
 /// Recorded during a run, for requests that arrived after the warm-up.
 pub struct ProcessRecorder {
     /// How long each CPU piece waited for its loop, nanoseconds.
-    pub lag_ns: Histogram<u64>,
+    pub lag_ns: RunLengthHistogram,
     pub lag_max_ns: u64,
     /// CPU the measured requests that left used, full-core nanoseconds,
     /// and those requests (background refreshes' CPU counts, but not the
@@ -28,10 +28,9 @@ pub struct ProcessRecorder {
 
 impl Default for ProcessRecorder {
     fn default() -> Self {
-        let mut lag_ns = Histogram::new_with_bounds(1, 3_600_000_000_000, 3).expect("valid bounds");
-        lag_ns.auto(true);
         ProcessRecorder {
-            lag_ns,
+            // 1 ns to 1 h at first.
+            lag_ns: RunLengthHistogram::new(3_600_000_000_000),
             lag_max_ns: 0,
             cpu_ns: 0,
             cpu_requests: 0,
@@ -50,9 +49,7 @@ impl ProcessRecorder {
         if counted {
             // Zero lags count too: the histogram's floor is 1 ns.
             let v = lag.0.max(1);
-            if self.lag_ns.record(v).is_err() {
-                self.lag_ns.saturating_record(v);
-            }
+            self.lag_ns.record(v);
             self.lag_max_ns = self.lag_max_ns.max(lag.0);
         }
     }
@@ -165,8 +162,9 @@ impl ProcessRecorder {
     /// The report, given each loop's busy nanoseconds in a window of
     /// `window_ns`, and the requests that left.
     pub fn report(&self, busy_ns: impl Iterator<Item = u64>, window_ns: u64, left: u64) -> ServerStats {
-        let lags = !self.lag_ns.is_empty();
-        let q = |p: f64| lags.then(|| self.lag_ns.value_at_quantile(p) as f64 / 1e9);
+        let lag_ns = self.lag_ns.flushed();
+        let lags = !lag_ns.is_empty();
+        let q = |p: f64| lags.then(|| lag_ns.value_at_quantile(p) as f64 / 1e9);
         ServerStats {
             loop_utilisation: Spread::of(busy_ns, window_ns),
             loop_lag_s: LagStats { p50: q(0.5), p99: q(0.99), max: lags.then(|| self.lag_max_ns as f64 / 1e9) },

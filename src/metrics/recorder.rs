@@ -7,13 +7,17 @@ use hdrhistogram::Histogram;
 use super::breakdown::{Breakdown, PHASES, Period};
 use super::divergence::Divergence;
 use super::report::Cause;
+use super::run_length::RunLengthHistogram;
 use super::series::Series;
 use crate::engine::{SimDuration, SimTime};
+
+/// The top of a latency histogram's range at first: 1 h in microseconds.
+const HISTOGRAM_HIGH_US: u64 = 3_600_000_000;
 
 /// Latencies are recorded in microseconds, 3 significant digits; the range
 /// starts at 1 µs – 1 h and grows if a value needs it.
 pub fn histogram() -> Histogram<u64> {
-    let mut h = Histogram::new_with_bounds(1, 3_600_000_000, 3).expect("valid bounds");
+    let mut h = Histogram::new_with_bounds(1, HISTOGRAM_HIGH_US, 3).expect("valid bounds");
     h.auto(true);
     h
 }
@@ -69,7 +73,7 @@ pub struct Recorder {
     pub origin_arrived: u64,
     pub ok: u64,
     pub errors: [u64; Cause::ALL.len()],
-    pub latency_us: Histogram<u64>,
+    pub latency_us: RunLengthHistogram,
     pub latency_sum_ns: u128,
     pub latency_max_ns: u64,
     /// Time in the system of every measured request that left, failures included.
@@ -91,7 +95,7 @@ pub struct Recorder {
     pub largest_burst: u64,
     pub checkouts: u64,
     pub waited: u64,
-    pub pool_wait_us: Histogram<u64>,
+    pub pool_wait_us: RunLengthHistogram,
     pub pool_wait_sum_ns: u128,
     /// Most connections in use at once, all pools together, and in any one.
     pub pool_peak: u64,
@@ -119,7 +123,7 @@ pub struct Recorder {
     /// Versions held by the caches, and divergence windows.
     pub divergence: Divergence,
     /// Age behind the newest version of what was served, microseconds.
-    pub staleness_us: Histogram<u64>,
+    pub staleness_us: RunLengthHistogram,
     pub staleness_sum_ns: u128,
     pub staleness_max_ns: u64,
     /// Requests served an expired entry (stale-while-revalidate).
@@ -149,7 +153,7 @@ impl Recorder {
             origin_arrived: 0,
             ok: 0,
             errors: [0; Cause::ALL.len()],
-            latency_us: histogram(),
+            latency_us: RunLengthHistogram::new(HISTOGRAM_HIGH_US),
             latency_sum_ns: 0,
             latency_max_ns: 0,
             sojourn_sum_ns: 0,
@@ -170,7 +174,7 @@ impl Recorder {
             largest_burst: 0,
             checkouts: 0,
             waited: 0,
-            pool_wait_us: histogram(),
+            pool_wait_us: RunLengthHistogram::new(HISTOGRAM_HIGH_US),
             pool_wait_sum_ns: 0,
             pool_peak: 0,
             pool_peak_per_pool: 0,
@@ -188,7 +192,7 @@ impl Recorder {
             series: None,
             process: super::ProcessRecorder::default(),
             divergence: Divergence::default(),
-            staleness_us: histogram(),
+            staleness_us: RunLengthHistogram::new(HISTOGRAM_HIGH_US),
             staleness_sum_ns: 0,
             staleness_max_ns: 0,
             stale_served: 0,
@@ -202,6 +206,15 @@ impl Recorder {
             client_retries: 0,
             breakdown: Breakdown::default(),
         }
+    }
+
+    /// Moves every histogram's last run of equal samples in, so that the
+    /// histograms can be read: once, when the run ends.
+    pub fn flush_histograms(&mut self) {
+        self.latency_us.flush();
+        self.pool_wait_us.flush();
+        self.staleness_us.flush();
+        self.process.lag_ns.flush();
     }
 
     /// Whether `now` is past the warm-up (what happens then is counted).
@@ -271,7 +284,7 @@ impl Recorder {
         match outcome {
             Ok(latency) => {
                 self.ok += 1;
-                record(&mut self.latency_us, micros(latency));
+                self.latency_us.record(micros(latency));
                 self.latency_sum_ns += u128::from(latency.0);
                 self.latency_max_ns = self.latency_max_ns.max(latency.0);
                 self.breakdown.succeeded(latency.0, spent, period);
@@ -351,7 +364,7 @@ impl Recorder {
     /// A measured request was served data `staleness` behind the newest.
     pub fn served(&mut self, counted: bool, staleness: SimDuration) {
         if counted {
-            record(&mut self.staleness_us, micros(staleness));
+            self.staleness_us.record(micros(staleness));
             self.staleness_sum_ns += u128::from(staleness.0);
             self.staleness_max_ns = self.staleness_max_ns.max(staleness.0);
         }
@@ -400,7 +413,7 @@ impl Recorder {
             if wait.0 > 0 {
                 self.waited += 1;
             }
-            record(&mut self.pool_wait_us, micros(wait));
+            self.pool_wait_us.record(micros(wait));
             self.pool_wait_sum_ns += u128::from(wait.0);
         }
     }

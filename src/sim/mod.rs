@@ -88,7 +88,14 @@ pub fn simulate_detailed(spec: &ModelSpec, seed: u64, run_index: u64, opts: RunO
     };
     report.fingerprint = Fingerprints { model: model_fingerprint(spec), trace: format!("{:016x}", ended.fingerprint) };
     let stats = world.stats;
-    (report, RunHistograms { latency_us: stats.latency_us, pool_wait_us: stats.pool_wait_us, series: stats.series })
+    (
+        report,
+        RunHistograms {
+            latency_us: stats.latency_us.into_histogram(),
+            pool_wait_us: stats.pool_wait_us.into_histogram(),
+            series: stats.series,
+        },
+    )
 }
 
 /// A hash of everything in the resolved model that can change results
@@ -144,10 +151,11 @@ fn report(
     };
     world.spans.finish(&mut world.stats);
     let s: &mut Recorder = &mut world.stats;
+    s.flush_histograms();
     let failed: u64 = s.errors.iter().sum();
     let errors: BTreeMap<&'static str, u64> = Cause::ALL.iter().map(|&c| (c.key(), s.errors[c as usize])).collect();
     let any_ok = s.ok > 0;
-    let pct = |q: f64| any_ok.then(|| secs_us(s.latency_us.value_at_quantile(q)));
+    let pct = |q: f64| any_ok.then(|| secs_us(s.latency_us.flushed().value_at_quantile(q)));
     let latency_s = LatencyStats {
         mean: any_ok.then(|| s.latency_sum_ns as f64 / s.ok as f64 / 1e9),
         p50: pct(0.50),
@@ -162,7 +170,7 @@ fn report(
     let in_flight_at_end = s.counted_in_flight();
     let in_flight_mean = s.in_flight_mean(end);
     s.divergence.finish(end, s.warmup);
-    let served = s.staleness_us.len();
+    let served = s.staleness_us.flushed().len();
     let any_checkout = s.checkouts > 0;
     let window = world.arrivals_end.since(s.warmup).0;
     let mut servers = s.process.report(world.units.iter().map(|u| u.cpu.busy_ns), window, s.origin_arrived);
@@ -274,7 +282,7 @@ fn report(
             peak_in_use_per_pool: s.pool_peak_per_pool,
             wait_probability: ratio(s.waited, s.checkouts + s.pool_timeouts),
             wait_mean_s: any_checkout.then(|| s.pool_wait_sum_ns as f64 / s.checkouts as f64 / 1e9),
-            wait_p99_s: any_checkout.then(|| secs_us(s.pool_wait_us.value_at_quantile(0.99))),
+            wait_p99_s: any_checkout.then(|| secs_us(s.pool_wait_us.flushed().value_at_quantile(0.99))),
             timeouts: s.pool_timeouts,
             db_peak_connections: u64::from(db_peak),
             connections_opened: s.pool_connects.count,
@@ -283,7 +291,7 @@ fn report(
         divergence: divergence_stats(&s.divergence, measured_span),
         staleness_s: StalenessStats {
             mean: (served > 0).then(|| s.staleness_sum_ns as f64 / served as f64 / 1e9),
-            p99: (served > 0).then(|| secs_us(s.staleness_us.value_at_quantile(0.99))),
+            p99: (served > 0).then(|| secs_us(s.staleness_us.flushed().value_at_quantile(0.99))),
             max: (served > 0).then(|| s.staleness_max_ns as f64 / 1e9),
         },
         cdn: CdnStats {
