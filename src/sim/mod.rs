@@ -2,6 +2,7 @@
 //! [`ModelSpec`], run it on the engine, and report. Components never read
 //! files or the wall clock; all randomness comes from `engine::stream`.
 
+mod chunked;
 mod data;
 mod edge;
 pub mod guard;

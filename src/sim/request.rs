@@ -3,6 +3,7 @@
 
 use crate::engine::{SimDuration, SimTime};
 use crate::metrics::Period;
+use crate::sim::chunked::ChunkedVec;
 
 /// Index of a request in the [`Slab`].
 pub type ReqId = u32;
@@ -162,13 +163,13 @@ impl Request {
 /// events can carry, and freed slots are reused.
 #[derive(Debug)]
 pub struct Slab<T> {
-    items: Vec<T>,
+    items: ChunkedVec<T>,
     free: Vec<u32>,
 }
 
 impl<T> Default for Slab<T> {
     fn default() -> Self {
-        Slab { items: Vec::new(), free: Vec::new() }
+        Slab { items: ChunkedVec::default(), free: Vec::new() }
     }
 }
 
@@ -182,8 +183,9 @@ impl<T> Slab<T> {
                 id
             }
             None => {
+                let id = u32::try_from(self.items.len()).expect("fewer than 2^32 items in flight");
                 self.items.push(item);
-                (self.items.len() - 1) as u32
+                id
             }
         }
     }

@@ -14,6 +14,7 @@ use crate::config::{LimitKey, LimitStorage, ModelSpec, Refresh};
 use crate::engine::{EventQueue, Model, SimDuration, SimRng, SimTime, stream};
 use crate::metrics::{Cause, Period, Phase, PhaseClock, Recorder};
 
+use crate::sim::chunked::ChunkedVec;
 use crate::sim::data::backend::BackendState;
 use crate::sim::data::database::Database;
 use crate::sim::data::pool::PoolState;
@@ -169,7 +170,7 @@ pub struct World {
     pub(super) requests: Slab<Request>,
     /// Each request's phase clock, by the same id as `requests` (apart, so
     /// that copying a `Request` in the handlers stays cheap).
-    clocks: Vec<PhaseClock>,
+    clocks: ChunkedVec<PhaseClock>,
     /// Which fetches each cache expiry caused.
     pub(super) spans: ExpirySpans,
     /// The CDN in front of everything, if any.
@@ -274,7 +275,7 @@ impl World {
                 .map(|c| LimitStore::new(c.strategy, c.limit.get(), c.per.0)),
             arrivals_end: SimTime(w.duration.nanos()),
             requests: Slab::default(),
-            clocks: Vec::new(),
+            clocks: ChunkedVec::default(),
             spans: ExpirySpans::default(),
             edge: spec.cdn.as_ref().map(|c| EdgeState::new(c, seed, run)),
             clients_retry: w.client.as_ref().map(|c| Clients::new(c, rng("client.backoff"))),
@@ -498,10 +499,11 @@ impl World {
         let clock = PhaseClock::new(request.arrived, Phase::Queue);
         let id = self.requests.insert(request);
         let i = id as usize;
-        if i >= self.clocks.len() {
-            self.clocks.resize(i + 1, clock);
+        if i == self.clocks.len() {
+            self.clocks.push(clock);
+        } else {
+            self.clocks[i] = clock;
         }
-        self.clocks[i] = clock;
         id
     }
 
