@@ -217,4 +217,10 @@ impl<T> Slab<T> {
     pub fn get_mut(&mut self, id: u32) -> &mut T {
         &mut self.items[id as usize]
     }
+
+    /// Hints that the item at `id` is read soon (see [`ChunkedVec::prefetch`]).
+    #[inline]
+    pub fn prefetch(&self, id: u32) {
+        self.items.prefetch(id as usize);
+    }
 }

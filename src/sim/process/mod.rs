@@ -98,7 +98,14 @@ impl World {
             running.key =
                 Some(q.schedule_cancellable_in(SimDuration(cores.time_for(job.work)), Event::CpuDone(unit as u32)));
         }
-        self.units[unit].cpu.running = Some(running);
+        let lp = &mut self.units[unit].cpu;
+        lp.running = Some(running);
+        // The next job starts when this one ends.
+        if let Some(&Job { req, .. }) = lp.ready.front()
+            && req != NO_REQ
+        {
+            self.prefetch_request(req);
+        }
     }
 
     /// `unit`'s job is done: account for it, let its request go on (in the
