@@ -24,14 +24,18 @@ struct Piece {
     t1: f64,
     r0: f64,
     r1: f64,
+    /// (r1 − r0) / (t1 − t0), or 0 for a flat or endless piece: computed
+    /// once, as every arrival needs it.
+    slope: f64,
 }
 
 impl Piece {
-    fn slope(&self) -> f64 {
-        if self.t1.is_finite() && self.t1 > self.t0 { (self.r1 - self.r0) / (self.t1 - self.t0) } else { 0.0 }
+    fn new(t0: f64, t1: f64, r0: f64, r1: f64) -> Piece {
+        let slope = if t1.is_finite() && t1 > t0 { (r1 - r0) / (t1 - t0) } else { 0.0 };
+        Piece { t0, t1, r0, r1, slope }
     }
     fn rate_at(&self, t: f64) -> f64 {
-        self.r0 + self.slope() * (t - self.t0)
+        self.r0 + self.slope * (t - self.t0)
     }
 }
 
@@ -48,7 +52,7 @@ impl RateProfile {
         let (mut t, mut rate) = (0.0f64, w.rate.0);
         fn flat_until(pieces: &mut Vec<Piece>, t: f64, end: f64, r: f64) {
             if end > t {
-                pieces.push(Piece { t0: t, t1: end, r0: r, r1: r });
+                pieces.push(Piece::new(t, end, r, r));
             }
         }
         for phase in &w.phases {
@@ -60,13 +64,13 @@ impl RateProfile {
                 }
                 Phase::Ramp { from, to, rate: r } => {
                     flat_until(&mut pieces, t, from.as_secs_f64(), rate);
-                    pieces.push(Piece { t0: from.as_secs_f64(), t1: to.as_secs_f64(), r0: rate, r1: r.0 });
+                    pieces.push(Piece::new(from.as_secs_f64(), to.as_secs_f64(), rate, r.0));
                     t = to.as_secs_f64();
                     rate = r.0;
                 }
             }
         }
-        pieces.push(Piece { t0: t, t1: f64::INFINITY, r0: rate, r1: rate });
+        pieces.push(Piece::new(t, f64::INFINITY, rate, rate));
         RateProfile { pieces }
     }
 
@@ -142,7 +146,7 @@ impl ArrivalStream {
         loop {
             let p = self.profile.pieces[self.piece];
             let r = p.rate_at(self.t);
-            let slope = p.slope();
+            let slope = p.slope;
             // Arrivals expected in the rest of this piece.
             let available = if p.t1.is_finite() { (r + p.r1) / 2.0 * (p.t1 - self.t) } else { f64::INFINITY };
             if work <= available {
