@@ -215,10 +215,18 @@ impl<E> EventQueue<E> {
             self.at_last.reverse();
             self.at_last.pop()
         };
+        // Its allocation stays for the bucket's next entries.
         self.buckets[b] = bucket;
         earliest.expect("the lowest occupied bucket holds its minimum")
     }
 
+    /// Files every entry again relative to an earlier `last`. Needed only when
+    /// `pop_until` returns with the base ahead of the clock: cancelled events
+    /// at `last` were dropped without moving the clock and nothing live is due
+    /// by the limit. Moving the base back to the clock then keeps every later
+    /// push O(1) (an event may be scheduled between the two). Rare, and
+    /// O(pending): in a run, once at its end. Entries at equal times keep
+    /// their order, because they share a container.
     #[cold]
     #[inline(never)]
     fn rebase(&mut self, last: u64) {
