@@ -1,5 +1,6 @@
 //! What the server processes did: their event loops' lag and CPU.
 
+use super::recorder::histogram_up_to;
 use super::run_length::RunLengthHistogram;
 use serde::Serialize;
 
@@ -30,7 +31,7 @@ impl Default for ProcessRecorder {
     fn default() -> Self {
         ProcessRecorder {
             // 1 ns to 1 h at first.
-            lag_ns: RunLengthHistogram::new(3_600_000_000_000),
+            lag_ns: RunLengthHistogram::new(histogram_up_to(3_600_000_000_000)),
             lag_max_ns: 0,
             cpu_ns: 0,
             cpu_requests: 0,

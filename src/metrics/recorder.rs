@@ -11,15 +11,17 @@ use super::run_length::RunLengthHistogram;
 use super::series::Series;
 use crate::engine::{SimDuration, SimTime};
 
-/// The top of a latency histogram's range at first: 1 h in microseconds.
-const HISTOGRAM_HIGH_US: u64 = 3_600_000_000;
-
-/// Latencies are recorded in microseconds, 3 significant digits; the range
-/// starts at 1 µs – 1 h and grows if a value needs it.
-pub fn histogram() -> Histogram<u64> {
-    let mut h = Histogram::new_with_bounds(1, HISTOGRAM_HIGH_US, 3).expect("valid bounds");
+/// A histogram of 3 significant digits whose range starts at 1 – `high`
+/// and grows if a value needs it.
+pub(super) fn histogram_up_to(high: u64) -> Histogram<u64> {
+    let mut h = Histogram::new_with_bounds(1, high, 3).expect("valid bounds");
     h.auto(true);
     h
+}
+
+/// Latencies are recorded in microseconds: 1 µs – 1 h at first.
+pub fn histogram() -> Histogram<u64> {
+    histogram_up_to(3_600_000_000)
 }
 
 /// Records `v`, growing the range if needed (saturating only if it cannot).
@@ -153,7 +155,7 @@ impl Recorder {
             origin_arrived: 0,
             ok: 0,
             errors: [0; Cause::ALL.len()],
-            latency_us: RunLengthHistogram::new(HISTOGRAM_HIGH_US),
+            latency_us: RunLengthHistogram::new(histogram()),
             latency_sum_ns: 0,
             latency_max_ns: 0,
             sojourn_sum_ns: 0,
@@ -174,7 +176,7 @@ impl Recorder {
             largest_burst: 0,
             checkouts: 0,
             waited: 0,
-            pool_wait_us: RunLengthHistogram::new(HISTOGRAM_HIGH_US),
+            pool_wait_us: RunLengthHistogram::new(histogram()),
             pool_wait_sum_ns: 0,
             pool_peak: 0,
             pool_peak_per_pool: 0,
@@ -192,7 +194,7 @@ impl Recorder {
             series: None,
             process: super::ProcessRecorder::default(),
             divergence: Divergence::default(),
-            staleness_us: RunLengthHistogram::new(HISTOGRAM_HIGH_US),
+            staleness_us: RunLengthHistogram::new(histogram()),
             staleness_sum_ns: 0,
             staleness_max_ns: 0,
             stale_served: 0,

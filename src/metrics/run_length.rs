@@ -9,8 +9,7 @@
 
 use hdrhistogram::Histogram;
 
-/// An hdrhistogram (3 significant digits, range `1..=high` growing as
-/// needed) fed through a run-length counter.
+/// An hdrhistogram fed through a run-length counter.
 pub struct RunLengthHistogram {
     histogram: Histogram<u64>,
     /// The value of the current run, and how many times it came in a row
@@ -20,10 +19,9 @@ pub struct RunLengthHistogram {
 }
 
 impl RunLengthHistogram {
-    /// Values from 1 to `high` at first; the range grows if a value needs it.
-    pub fn new(high: u64) -> Self {
-        let mut histogram = Histogram::new_with_bounds(1, high, 3).expect("valid bounds");
-        histogram.auto(true);
+    /// Records into `histogram` (give it a growing range, `auto(true)`, so
+    /// that no sample saturates).
+    pub fn new(histogram: Histogram<u64>) -> Self {
         RunLengthHistogram { histogram, value: 0, repeats: 0 }
     }
 
@@ -70,9 +68,14 @@ impl RunLengthHistogram {
 mod tests {
     use super::*;
 
-    fn plain(values: &[u64]) -> Histogram<u64> {
+    fn growing() -> Histogram<u64> {
         let mut h = Histogram::new_with_bounds(1, 1_000, 3).unwrap();
         h.auto(true);
+        h
+    }
+
+    fn plain(values: &[u64]) -> Histogram<u64> {
+        let mut h = growing();
         for &v in values {
             h.record(v).unwrap();
         }
@@ -84,7 +87,7 @@ mod tests {
         // Repeats, a zero first (the initial run value), and values that
         // make the range grow, in between runs.
         let values = [0, 0, 0, 5, 5, 7, 0, 1_000_000, 1_000_000, 3, 3, 3, 3, 9_999_999_999, 0];
-        let mut h = RunLengthHistogram::new(1_000);
+        let mut h = RunLengthHistogram::new(growing());
         for &v in &values {
             h.record(v);
         }
@@ -101,7 +104,7 @@ mod tests {
 
     #[test]
     fn a_flushed_histogram_can_be_read_and_recorded_into_again() {
-        let mut h = RunLengthHistogram::new(1_000);
+        let mut h = RunLengthHistogram::new(growing());
         h.record(4);
         h.record(4);
         h.flush();
@@ -114,7 +117,7 @@ mod tests {
     #[test]
     #[should_panic(expected = "read only after a flush")]
     fn reading_before_a_flush_panics_rather_than_missing_samples() {
-        let mut h = RunLengthHistogram::new(1_000);
+        let mut h = RunLengthHistogram::new(growing());
         h.record(4);
         let _ = h.flushed();
     }
