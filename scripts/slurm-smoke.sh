@@ -107,8 +107,9 @@ if ! command -v slurmctld >/dev/null || ! command -v slurmd >/dev/null ||
         chmod 755 "$created_policy"
     fi
     export DEBIAN_FRONTEND=noninteractive
-    apt-get update -qq || die "apt-get update failed"
-    apt-get install -y -qq --no-install-recommends slurm-wlm munge >/dev/null ||
+    # Anything else using apt (an unattended upgrade) is waited for, up to 10 min.
+    apt-get -o DPkg::Lock::Timeout=600 update -qq || die "apt-get update failed"
+    apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends slurm-wlm munge >/dev/null ||
         die "apt-get install slurm-wlm munge failed"
     if [ -n "$created_policy" ]; then
         rm -f "$created_policy"
